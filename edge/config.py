@@ -1,0 +1,254 @@
+"""The one config tree, its defaults, and a strict YAML loader for it.
+
+Every setting is a field of a frozen dataclass; the field's metadata says which
+values it accepts (see `setting`). The loader is driven by those fields only:
+it forbids unknown keys, checks types (an integer is accepted where a number is
+expected, nothing else is converted) and ranges, and reports the first problem
+as one line `FILE:LINE key.path: problem`, LINE 1-based, so that a typo in a
+deployed appliance's config fails loudly instead of silently using a default.
+A section left empty (`tracking:` with nothing under it) keeps its defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.errors import ConfigError
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_PLURAL_TYPE_NAMES = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+
+
+def setting(
+    default: Any,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    length: int | None = None,
+    non_empty: bool | None = None,
+) -> Any:
+    """A config field with its default and the values it accepts.
+
+    ge / gt / le bound numbers (each item, for a list of numbers); choices
+    lists the allowed strings; length is the exact length of a string;
+    non_empty forbids an empty list.
+    """
+    rules = dict(ge=ge, gt=gt, le=le, choices=choices, length=length, non_empty=non_empty)
+    return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    # onnxruntime execution providers, in order of preference
+    providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True)
+    # intra-op threads
+    threads: int = setting(2, ge=1)
+    # "" = the repository's models/ next to the package; else a path (relative
+    # paths are relative to the current directory)
+    models_dir: str = setting("")
+
+    @property
+    def models_path(self) -> Path:
+        """Where the model files are, with the "" default resolved."""
+        return Path(self.models_dir) if self.models_dir else DEFAULT_MODELS_DIR
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    # faces beyond this many are failed closed
+    max_faces: int = setting(4, ge=1, le=16)
+    # between detections, faces are followed from their last landmarks; the
+    # detector also runs every this many frames to pick up newcomers
+    detect_interval: int = setting(10, ge=1)
+    detection_threshold: float = setting(0.5, ge=0.0, le=1.0)
+    # landmark face-presence below this = track lost
+    presence_threshold: float = setting(0.5, ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    # time constant of the per-person resting baseline for mouth/brow/cheek levels
+    baseline_seconds: float = setting(20.0, gt=0.0)
+    # resting deviations from the population mean within this many population
+    # SDs are not transferred
+    deadzone_sigmas: float = setting(2.0, ge=0.0)
+
+
+@dataclass(frozen=True)
+class FailClosedConfig:
+    # after tracking is lost, hold the neutral avatar at the last pose this
+    # long, then blank
+    hold_seconds: float = setting(0.5, ge=0.0)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    # only cpu exists yet; cuda and auto fall back to cpu
+    backend: str = setting("cpu", choices=("cpu", "cuda", "auto"))
+    # BGR
+    background: tuple[int, int, int] = setting((96, 96, 96), ge=0, le=255)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    # fourcc of the written videos
+    video_codec: str = setting("mp4v", length=4)
+    jpeg_quality: int = setting(95, ge=1, le=100)
+
+
+@dataclass(frozen=True)
+class Config:
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    fail_closed: FailClosedConfig = field(default_factory=FailClosedConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """The config in the YAML file at path, or all defaults for None."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(f"{path}: cannot read the config file ({reason})") from error
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = ", ".join(part for part in (error.context, error.problem) if part)
+        raise ConfigError(f"{path}:{mark.line + 1}: invalid YAML: {problem}") from error
+    if root is None:
+        return Config()
+    return _TreeReader(path).section(Config, root, "")
+
+
+class _TreeReader:
+    """Builds config dataclasses from YAML nodes, failing at the first problem."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def fail(self, node: yaml.Node, key_path: str, problem: str) -> typing.NoReturn:
+        line = node.start_mark.line + 1
+        raise ConfigError(f"{self.file}:{line} {key_path or '(top level)'}: {problem}")
+
+    def section(self, cls: type, node: yaml.Node, key_path: str) -> Any:
+        if _is_null(node):
+            return cls()
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key_path, f"expected a mapping of settings, got {self.describe(node, key_path)}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail(key_node, key_path, "keys must be plain names")
+            key = key_node.value
+            child_path = f"{key_path}.{key}" if key_path else key
+            if key not in fields:
+                self.fail(key_node, child_path, f"unknown key (expected one of: {', '.join(fields)})")
+            if key in values:
+                self.fail(key_node, child_path, "duplicate key")
+            values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
+        return cls(**values)
+
+    def value(self, kind: Any, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
+        if dataclasses.is_dataclass(kind):
+            return self.section(kind, node, key_path)
+        if typing.get_origin(kind) is tuple:
+            return self.sequence(typing.get_args(kind), rules, node, key_path)
+        return self.scalar(kind, rules, node, key_path)
+
+    def sequence(self, item_kinds: tuple, rules: typing.Mapping, node: yaml.Node, key_path: str) -> tuple:
+        variable = len(item_kinds) == 2 and item_kinds[1] is Ellipsis
+        kinds = item_kinds[:1] if variable else item_kinds
+        count = "" if variable else f"{len(kinds)} "
+        wanted = f"a list of {count}{_PLURAL_TYPE_NAMES[kinds[0]]}"
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, key_path, f"expected {wanted}, got {self.describe(node, key_path)}")
+        items = node.value
+        if not variable and len(items) != len(kinds):
+            self.fail(node, key_path, f"expected {wanted}, got {len(items)} items")
+        if rules.get("non_empty") and not items:
+            self.fail(node, key_path, "must not be empty")
+        return tuple(
+            self.scalar(kinds[0 if variable else i], rules, item, f"{key_path}[{i}]")
+            for i, item in enumerate(items)
+        )
+
+    def scalar(self, kind: type, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, key_path, f"expected {_TYPE_NAMES[kind]}, got {self.describe(node, key_path)}")
+        value = self.construct(node, key_path)
+        if not _has_type(value, kind):
+            self.fail(node, key_path, f"expected {_TYPE_NAMES[kind]}, got {self.describe(node, key_path)}")
+        problem = _rule_violation(value, rules)
+        if problem:
+            self.fail(node, key_path, problem)
+        return float(value) if kind is float else value
+
+    def construct(self, node: yaml.Node, key_path: str) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as error:
+            self.fail(node, key_path, f"invalid value ({getattr(error, 'problem', error)})")
+
+    def describe(self, node: yaml.Node, key_path: str) -> str:
+        """How the user wrote a value, for 'expected X, got Y' messages."""
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        value = self.construct(node, key_path)
+        if value is None:
+            return "nothing"
+        return repr(value) if isinstance(value, str) else node.value
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _has_type(value: Any, kind: type) -> bool:
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def _rule_violation(value: Any, rules: typing.Mapping) -> str | None:
+    """What is wrong with a well-typed value, or None if it is acceptable."""
+    if "choices" in rules and value not in rules["choices"]:
+        return f"must be one of {', '.join(rules['choices'])}; got {value!r}"
+    if "length" in rules and len(value) != rules["length"]:
+        return f"must be exactly {rules['length']} characters; got {value!r}"
+    ge, gt, le = rules.get("ge"), rules.get("gt"), rules.get("le")
+    too_low = (ge is not None and value < ge) or (gt is not None and value <= gt)
+    if too_low or (le is not None and value > le):
+        return f"must be {_range_text(ge, gt, le)}; got {value}"
+    return None
+
+
+def _range_text(ge: float | None, gt: float | None, le: float | None) -> str:
+    if ge is not None and le is not None:
+        return f"between {ge} and {le}"
+    bounds = [f">= {ge}" if ge is not None else None, f"> {gt}" if gt is not None else None,
+              f"<= {le}" if le is not None else None]
+    return " and ".join(b for b in bounds if b)

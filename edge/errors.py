@@ -1,0 +1,32 @@
+"""The exceptions dmask raises for problems a user can fix.
+
+str(error) is the single line the command line shows: it names the problem
+(and the file, where there is one) and says what to do about it. Only the CLI
+catches these; library code lets them travel.
+"""
+
+from __future__ import annotations
+
+
+class DmaskError(Exception):
+    """Base of every user-facing error; the message is one line."""
+
+
+class InputError(DmaskError):
+    """An input file is missing, unsupported or cannot be decoded."""
+
+
+class OutputError(DmaskError):
+    """An output cannot be planned or written where it was asked to go."""
+
+
+class ConfigError(DmaskError):
+    """A config file cannot be read or does not match the config tree."""
+
+
+class ModelError(DmaskError):
+    """A model file is missing or cannot be loaded."""
+
+
+class StageError(DmaskError):
+    """A processing stage broke its contract (wrong shape, wrong size)."""

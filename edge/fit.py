@@ -1,0 +1,194 @@
+"""Observations to mask parameters: pose, per-eye signals, expression.
+
+The identity policy lives here. What reaches the avatar:
+- pose (rotation, translation, scale) from a weighted similarity Procrustes
+  fit of the canonical face to the landmarks' rigid points;
+- per eye, absolute measures normalised by that eye's own width (lid
+  apertures, iris offset as an eyeball rotation), so a droop or a squint that
+  never changes still shows. Only the two eyes' *common* resting aperture is
+  pulled towards the population mean inside a soft dead zone, since resting
+  eye opening is anatomy; the difference between the eyes and every movement
+  larger than the dead zone (blinks, ptosis beyond the normal range) pass;
+- expression as displacements of the lower-face and brow vertices: the
+  movement away from a slow per-person baseline passes in full, while the
+  baseline's own offset from the canonical face (the person's resting shape)
+  passes only where it exceeds `deadzone_sigmas` population SDs, i.e. only
+  deviations beyond the normal range of faces, such as a one-sided droop.
+No smoothing is applied anywhere, so blinks and fast eye movements survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.avatar import (
+    EYEBALL_RADIUS_FRACTION,
+    LEFT_BROW,
+    LEFT_LIDS,
+    LEFT_MOUTH_CORNER,
+    LOWER_LIP_MID,
+    LOWER_MIDDLE,
+    RIGHT_BROW,
+    RIGHT_LIDS,
+    RIGHT_MOUTH_CORNER,
+    UPPER_LIP_MID,
+    UPPER_MIDDLE,
+    Avatar,
+)
+from edge.config import FitConfig
+from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """x_camera = scale * rotation @ x_canonical + translation."""
+
+    scale: float
+    rotation: np.ndarray
+    translation: np.ndarray
+
+    def to_canonical(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.translation) @ self.rotation / self.scale
+
+
+def fit_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> Similarity:
+    """Weighted Umeyama: the similarity taking source (N, 3) closest to target."""
+    w = weights / weights.sum()
+    mu_s, mu_t = w @ source, w @ target
+    xs, xt = source - mu_s, target - mu_t
+    covariance = (xt * w[:, None]).T @ xs
+    u, sv, vt = np.linalg.svd(covariance)
+    d = np.ones(3)
+    d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
+    rotation = (u * d) @ vt
+    scale = float((sv * d).sum() / (w @ (xs**2).sum(1)))
+    return Similarity(scale, rotation, mu_t - scale * rotation @ mu_s)
+
+
+def soft_deadzone(x: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """x * min(1, (|x| / threshold)^2): small offsets vanish, large ones pass.
+
+    Continuous, and the identity beyond the threshold, so clinical deviations
+    keep their size while the normal spread of faces is flattened.
+    """
+    t = np.maximum(threshold, 1e-9)
+    return x * np.minimum(1.0, (np.abs(x) / t) ** 2)
+
+
+@dataclass(frozen=True)
+class EyeMeasure:
+    """One eye in canonical units: apertures and iris offset over eye width."""
+
+    upper: float
+    lower: float
+    iris_dx: float
+    iris_dy: float
+
+
+def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) -> EyeMeasure:
+    """Lid and iris geometry in the head frame, normalised by the eye's width.
+
+    The 2D contour is lifted to 3D with the mesh's depth at the same lid
+    points, then un-posed, so head rotation does not read as gaze or droop.
+    """
+    lids = pose.to_canonical(np.column_stack([eye.lids, lid_depth]))[:, :2]
+    iris = pose.to_canonical(np.append(eye.iris[0], lid_depth.mean())[None])[0, :2]
+    outer, inner = lids[0], lids[8]
+    width = max(float(np.linalg.norm(inner - outer)), 1e-6)
+    along = (inner - outer) / width
+    down = np.array([-along[1], along[0]])
+    if down[1] < 0:
+        down = -down
+    middle = 0.5 * (outer + inner)
+    upper = float(-((lids[UPPER_MIDDLE] - middle) @ down).mean()) / width
+    lower = float(((lids[LOWER_MIDDLE] - middle) @ down).mean()) / width
+    dx, dy = (iris - middle) / width
+    return EyeMeasure(upper, lower, float(dx), float(dy))
+
+
+def eye_params(measure: EyeMeasure, upper: float, lower: float) -> EyeParams:
+    """Iris offset to eyeball rotation on a sphere of EYEBALL_RADIUS_FRACTION."""
+    sin_pitch = np.clip(measure.iris_dy / EYEBALL_RADIUS_FRACTION, -0.99, 0.99)
+    pitch = float(np.arcsin(sin_pitch))
+    sin_yaw = np.clip(measure.iris_dx / (EYEBALL_RADIUS_FRACTION * np.cos(pitch)), -0.99, 0.99)
+    return EyeParams(float(np.arcsin(sin_yaw)), pitch, upper, lower)
+
+
+class Fitter:
+    """Fits every face of a stream; keeps each track's resting baseline."""
+
+    def __init__(self, avatar: Avatar, config: FitConfig, still: bool) -> None:
+        self.avatar = avatar
+        self.config = config
+        self.still = still
+        self.rigid_weights = np.ones(len(avatar.rigid))
+        expr = avatar.expression_vertices
+        self.expression_threshold = config.deadzone_sigmas * avatar.population_sd[expr]
+        self.baselines: dict[int, tuple[np.ndarray, float]] = {}
+
+    def fit(self, face: FaceObservation, timestamp: float) -> MaskParams:
+        avatar = self.avatar
+        pose = fit_similarity(avatar.vertices[avatar.rigid], face.landmarks[avatar.rigid], self.rigid_weights)
+        shape = pose.to_canonical(face.landmarks.astype(np.float64))
+        right, left = self._eyes(face, pose)
+        expression = self._expression(face.track_id, shape, timestamp)
+        deformed = avatar.vertices.astype(np.float64)
+        deformed[avatar.expression_vertices] += expression * avatar.expression_weight[:, None]
+        rest = avatar.vertices
+        return MaskParams(
+            track_id=face.track_id,
+            rotation=pose.rotation.astype(np.float32),
+            translation=pose.translation.astype(np.float32),
+            scale=pose.scale,
+            right_eye=right,
+            left_eye=left,
+            expression=expression.astype(np.float32),
+            mouth_open=float(np.linalg.norm(deformed[LOWER_LIP_MID] - deformed[UPPER_LIP_MID])),
+            brow_raise_right=float((rest[RIGHT_BROW, 1] - deformed[RIGHT_BROW, 1]).mean()),
+            brow_raise_left=float((rest[LEFT_BROW, 1] - deformed[LEFT_BROW, 1]).mean()),
+            mouth_corner_right=float(rest[RIGHT_MOUTH_CORNER, 1] - deformed[RIGHT_MOUTH_CORNER, 1]),
+            mouth_corner_left=float(rest[LEFT_MOUTH_CORNER, 1] - deformed[LEFT_MOUTH_CORNER, 1]),
+            confidence=face.confidence,
+        )
+
+    def forget(self, track_id: int) -> None:
+        """Drop a lost track's baseline, so a new person starts fresh."""
+        self.baselines.pop(track_id, None)
+
+    def _eyes(self, face: FaceObservation, pose: Similarity) -> tuple[EyeParams, EyeParams]:
+        """Per-eye absolute apertures; only their common resting level is dead-zoned."""
+        z = face.landmarks[:, 2].astype(np.float64)
+        right = measure_eye(face.right_eye, z[RIGHT_LIDS], pose)
+        left = measure_eye(face.left_eye, z[LEFT_LIDS], pose)
+        mean = self.avatar.eye_aperture_mean
+        sd = self.avatar.eye_aperture_sd * self.config.deadzone_sigmas
+        common_upper = 0.5 * (right.upper + left.upper)
+        common_lower = 0.5 * (right.lower + left.lower)
+        shift_upper = mean[0] + soft_deadzone(common_upper - mean[0], sd[0]) - common_upper
+        shift_lower = mean[1] + soft_deadzone(common_lower - mean[1], sd[1]) - common_lower
+        return (
+            eye_params(right, right.upper + shift_upper, right.lower + shift_lower),
+            eye_params(left, left.upper + shift_upper, left.lower + shift_lower),
+        )
+
+    def _expression(self, track_id: int, shape: np.ndarray, timestamp: float) -> np.ndarray:
+        """Movement from the baseline in full, plus the dead-zoned resting offset."""
+        current = shape[self.avatar.expression_vertices]
+        baseline = self._update_baseline(track_id, current, timestamp)
+        canonical = self.avatar.vertices[self.avatar.expression_vertices]
+        return (current - baseline) + soft_deadzone(baseline - canonical, self.expression_threshold)
+
+    def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
+        if self.still:
+            return current
+        previous = self.baselines.get(track_id)
+        if previous is None:
+            baseline = current
+        else:
+            old, last_time = previous
+            alpha = 1.0 - np.exp(-max(timestamp - last_time, 0.0) / self.config.baseline_seconds)
+            baseline = old + alpha * (current - old)
+        self.baselines[track_id] = (baseline, timestamp)
+        return baseline

@@ -1,0 +1,305 @@
+"""Photo and video files in and out, with OpenCV.
+
+Every output is written atomically: into a hidden temp file beside the final
+one, renamed into place only when complete. An interrupted or failed run never
+leaves a half-written file under the name a user or a downstream tool expects.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from edge.errors import InputError, OutputError, StageError
+from edge.records import Frame
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+FALLBACK_FPS = 30.0
+
+
+class MediaKind(str, enum.Enum):
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+SUFFIXES = {MediaKind.PHOTO: PHOTO_SUFFIXES, MediaKind.VIDEO: VIDEO_SUFFIXES}
+
+
+def kind_of_suffix(path: Path) -> MediaKind | None:
+    """PHOTO or VIDEO by the (case-insensitive) suffix, None if unsupported."""
+    suffix = path.suffix.lower()
+    return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), None)
+
+
+def input_kind(path: str | Path) -> MediaKind:
+    """What an input file is; InputError if it cannot be an input at all."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give the photo and video files inside it")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    kind = kind_of_suffix(path)
+    if kind is None:
+        raise InputError(
+            f"{path}: unsupported file type; supported are photos "
+            f"({' '.join(PHOTO_SUFFIXES)}) and videos ({' '.join(VIDEO_SUFFIXES)})"
+        )
+    return kind
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 BGR; grey and 16-bit photos are converted."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the file ({error.strerror})") from error
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputError(f"{path}: cannot be decoded as a photo; check the file is a complete image")
+    return image
+
+
+class VideoReader:
+    """The frames of a video file, in order, timed by media time.
+
+    Opening decodes the first frame, so that a file that is not a usable video
+    fails before any output is started. width and height are those of the
+    decoded frames; frame_count is the container's claim (0 if unknown).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._capture = cv2.VideoCapture(str(self.path))
+        self._first = self._read() if self._capture.isOpened() else None
+        if self._first is None:
+            self.close()
+            raise InputError(
+                f"{self.path}: no frames could be decoded; check the file is a complete video"
+            )
+        self.height, self.width = self._first.shape[:2]
+        self.fps = _positive(self._capture.get(cv2.CAP_PROP_FPS), FALLBACK_FPS)
+        self.frame_count = int(_positive(self._capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+
+    def _read(self) -> np.ndarray | None:
+        ok, image = self._capture.read()
+        return image if ok else None
+
+    def __iter__(self) -> Iterator[Frame]:
+        image, self._first = self._first, None
+        seq = 0
+        while image is not None:
+            yield Frame(image=image, seq=seq, timestamp=seq / self.fps, source_id=self.path.name)
+            image = self._read()
+            seq += 1
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _positive(value: float, fallback: float) -> float:
+    return value if math.isfinite(value) and value > 0 else fallback
+
+
+def partial_path(final_path: Path) -> Path:
+    """Where final_path is written until complete: hidden, same directory
+    (so the rename is atomic) and same suffix (which picks the container)."""
+    return final_path.with_name(f".{final_path.stem}.partial-{os.getpid()}{final_path.suffix}")
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """OutputError unless outputs can be created in directory."""
+    if not directory.exists():
+        raise OutputError(f"{directory}: output directory does not exist; create it first")
+    if not directory.is_dir():
+        raise OutputError(f"{directory}: is a file, not a directory; choose another output")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"{directory}: output directory is not writable; choose another output")
+
+
+def make_output_dir(directory: Path) -> None:
+    """Create directory (and its parents) if missing; OutputError unless
+    outputs can then be created in it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"{directory}: cannot create the output directory ({error.strerror})"
+        ) from error
+    ensure_writable_dir(directory)
+
+
+class AtomicOutput:
+    """A file that appears under its final name only when complete.
+
+    Subclasses write to temp_path and release it in _close(). As a context
+    manager it commits on success and aborts on any exception, including
+    KeyboardInterrupt.
+    """
+
+    def __init__(self, final_path: str | Path) -> None:
+        self.final_path = Path(final_path)
+        ensure_writable_dir(self.final_path.parent)
+        self.temp_path = partial_path(self.final_path)
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """Close the temp file, flush it to disk and rename it into place."""
+        try:
+            self._close()
+            _fsync(self.temp_path)
+            os.replace(self.temp_path, self.final_path)
+        except OSError as error:
+            self.abort()
+            raise OutputError(f"{self.final_path}: cannot be written ({error.strerror})") from error
+
+    def abort(self) -> None:
+        """Close and delete the temp file; the final name is left untouched."""
+        self._close()
+        self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicOutput:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _fsync(path: Path) -> None:
+    """Make the data durable before the rename, so a power cut cannot leave
+    an empty file under the final name."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile(AtomicOutput):
+    """An ordinary file object (attribute `file`) written atomically."""
+
+    def __init__(self, final_path: str | Path, mode: str = "wb", **open_args: object) -> None:
+        super().__init__(final_path)
+        try:
+            self.file = open(self.temp_path, mode, **open_args)
+        except OSError as error:
+            raise OutputError(f"{self.final_path}: cannot be written ({error.strerror})") from error
+
+    def _close(self) -> None:
+        self.file.close()
+
+
+class AtomicVideoWriter(AtomicOutput):
+    """A video file written frame by frame, atomically."""
+
+    def __init__(
+        self, final_path: str | Path, fps: float, width: int, height: int, codec: str
+    ) -> None:
+        super().__init__(final_path)
+        self.size = (width, height)
+        fourcc = cv2.VideoWriter_fourcc(*codec)
+        self._writer = cv2.VideoWriter(str(self.temp_path), fourcc, fps, self.size)
+        if not self._writer.isOpened():
+            self.abort()
+            raise OutputError(
+                f"{self.final_path}: cannot open a {codec!r} video writer for "
+                f"{self.final_path.suffix} files; try output.video_codec mp4v or another suffix"
+            )
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one (height, width, 3) uint8 BGR frame."""
+        if image.shape != (self.size[1], self.size[0], 3):
+            raise StageError(
+                f"{self.final_path}: a frame of shape {image.shape} does not fit the "
+                f"{self.size[0]}x{self.size[1]} video; this is a bug, please report it"
+            )
+        self._writer.write(image)
+
+    def _close(self) -> None:
+        self._writer.release()
+
+
+def write_photo_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int) -> None:
+    """Encode image by the suffix of path and write it atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".pgm":
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(suffix, image, params)
+    if not ok:
+        raise OutputError(f"{path}: cannot encode a {suffix} photo; choose another suffix")
+    with AtomicFile(path) as out:
+        out.file.write(encoded.tobytes())
+
+
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
+    """(input, output path) for each input; checks every input and the output
+    before any work starts.
+
+    One input goes to output itself when that is a file name of the same kind
+    (photo or video suffix), or into output when it is a directory (a name
+    without a suffix that does not exist yet is made a directory). Several
+    inputs always go into a directory, keeping their names.
+    """
+    sources = [Path(p) for p in inputs]
+    output = Path(output)
+    kinds = [input_kind(p) for p in sources]
+    names_directory = output.is_dir() or (not output.exists() and output.suffix == "")
+    if len(sources) == 1 and not names_directory:
+        plan = [(sources[0], _file_output(kinds[0], output))]
+    else:
+        plan = _directory_plan(sources, output)
+    _refuse_overwriting_inputs(sources, plan)
+    return plan
+
+
+def _file_output(kind: MediaKind, output: Path) -> Path:
+    if kind_of_suffix(output) is not kind:
+        raise OutputError(
+            f"{output}: a {kind.value} input needs a {kind.value} output "
+            f"({' '.join(SUFFIXES[kind])}) or a directory"
+        )
+    ensure_writable_dir(output.parent)
+    return output
+
+
+def _directory_plan(sources: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: is a file; several inputs need an output directory")
+    if not output.exists() and kind_of_suffix(output) is not None:
+        raise OutputError(f"{output}: several inputs need an output directory, not a file name")
+    clash = next((name for name, n in Counter(p.name for p in sources).items() if n > 1), None)
+    if clash is not None:
+        raise InputError(
+            f"several inputs are named {clash} and would overwrite each other in {output}; "
+            "mask them in separate runs"
+        )
+    make_output_dir(output)
+    return [(source, output / source.name) for source in sources]
+
+
+def _refuse_overwriting_inputs(sources: list[Path], plan: list[tuple[Path, Path]]) -> None:
+    resolved_sources = {source.resolve() for source in sources}
+    for _, destination in plan:
+        if destination.resolve() in resolved_sources:
+            raise OutputError(f"{destination}: would overwrite an input; choose another output")

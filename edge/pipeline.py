@@ -1,0 +1,152 @@
+"""The offline and live chain for one stream, and the fail-closed policy.
+
+Frame -> FaceTracker -> Fitter -> AvatarRig -> renderer -> MaskedFrame.
+The output image is always a fresh render from MaskParams; the camera frame
+is only ever read by the tracker. Whatever goes wrong inside a frame (no
+face, a lost track, a stage raising) becomes a status on the MaskedFrame and
+an image with no camera pixels: for `fail_closed.hold_seconds` after the last
+good fit the neutral avatar is held at the last pose, then a blank frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from edge.avatar import Avatar
+from edge.config import Config
+from edge.fit import Fitter
+from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, OnnxModel
+from edge.records import EyeParams, Frame, FrameStatus, MaskedFrame, MaskParams
+from edge.render import make_renderer
+from edge.render.mesh import RenderMesh
+from edge.render.scene import AvatarRig
+from edge.tracking import FaceTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InferenceModels:
+    """The three networks, as onnxruntime sessions."""
+
+    detector: OnnxModel
+    landmarks: OnnxModel
+    iris: OnnxModel
+
+    @staticmethod
+    def load(config: Config) -> "InferenceModels":
+        inference = config.inference
+        load = lambda name: OnnxModel(inference.models_path / name, list(inference.providers), inference.threads)  # noqa: E731
+        return InferenceModels(load(DETECTOR_FILE), load(LANDMARK_FILE), load(IRIS_FILE))
+
+    def tracker(self, config: Config, still: bool) -> FaceTracker:
+        tracking = config.tracking
+        return FaceTracker(
+            FaceDetector(self.detector, tracking.detection_threshold),
+            FaceMesh(self.landmarks),
+            IrisModel(self.iris),
+            tracking,
+            still,
+        )
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Everything loaded from models/: load once, share between streams."""
+
+    inference: InferenceModels
+    avatar: Avatar
+    rig: AvatarRig
+
+    @staticmethod
+    def load(config: Config) -> "ModelSet":
+        avatar = Avatar.load(config.inference.models_path)
+        return ModelSet(InferenceModels.load(config), avatar, AvatarRig(avatar))
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, one entry per processed frame."""
+
+    inference: list[float] = field(default_factory=list)
+    fit: list[float] = field(default_factory=list)
+    render: list[float] = field(default_factory=list)
+
+
+@dataclass
+class PipelineCounts:
+    frames: int = 0
+    faces: int = 0
+    failed_closed: int = 0
+    no_face: int = 0
+    faces_dropped: int = 0
+
+
+class MaskPipeline:
+    """Masks the frames of one stream in order (or one photo, with still=True)."""
+
+    def __init__(self, config: Config, still: bool = False, models: ModelSet | None = None) -> None:
+        self.config = config
+        self.models = models or ModelSet.load(config)
+        self.tracker = self.models.inference.tracker(config, still)
+        self.fitter = Fitter(self.models.avatar, config.fit, still)
+        self.renderer = make_renderer(config.render)
+        self.times = StageTimes()
+        self.counts = PipelineCounts()
+        self._last_good: tuple[float, tuple[MaskParams, ...]] | None = None
+
+    def process(self, frame: Frame) -> MaskedFrame:
+        self.counts.frames += 1
+        height, width = frame.image.shape[:2]
+        try:
+            faces = self._fit(frame)
+            status, drawn = self._policy(faces, frame.timestamp)
+            image = self._render(drawn, height, width)
+        except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
+            log.warning("frame %d failed closed: %s: %s", frame.seq, type(error).__name__, error)
+            self.counts.failed_closed += 1
+            return MaskedFrame(self.blank(height, width), frame.seq, frame.timestamp, FrameStatus.FAILED_CLOSED)
+        self.counts.faces += len(faces)
+        self.counts.no_face += status is FrameStatus.NO_FACE
+        return MaskedFrame(image, frame.seq, frame.timestamp, status, faces)
+
+    def blank(self, height: int, width: int) -> np.ndarray:
+        return self.renderer.render(RenderMesh.empty(), height, width)
+
+    def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:
+        start = time.perf_counter()
+        result = self.tracker.observe(frame.image)
+        self.counts.faces_dropped += result.dropped
+        for track_id in result.lost_tracks:
+            self.fitter.forget(track_id)
+        middle = time.perf_counter()
+        faces = tuple(self.fitter.fit(face, frame.timestamp) for face in result.faces)
+        self.times.inference.append(middle - start)
+        self.times.fit.append(time.perf_counter() - middle)
+        return faces
+
+    def _policy(self, faces: tuple[MaskParams, ...], timestamp: float) -> tuple[FrameStatus, tuple[MaskParams, ...]]:
+        """What to draw: the fitted faces, a held neutral avatar, or nothing."""
+        if faces:
+            self._last_good = (timestamp, faces)
+            return FrameStatus.OK, faces
+        if self._last_good and timestamp - self._last_good[0] <= self.config.fail_closed.hold_seconds:
+            return FrameStatus.NO_FACE, tuple(self._neutral(p) for p in self._last_good[1])
+        return FrameStatus.NO_FACE, ()
+
+    def _neutral(self, params: MaskParams) -> MaskParams:
+        """The avatar at rest (no expression, eyes open, gaze ahead) at this pose."""
+        rest = self.models.avatar.eye_aperture_mean
+        eye = EyeParams(0.0, 0.0, float(rest[0]), float(rest[1]))
+        return replace(params, right_eye=eye, left_eye=eye, expression=np.zeros_like(params.expression))
+
+    def _render(self, faces: tuple[MaskParams, ...], height: int, width: int) -> np.ndarray:
+        start = time.perf_counter()
+        mesh = RenderMesh.concatenate([self.models.rig.mesh(p) for p in faces])
+        image = self.renderer.render(mesh, height, width)
+        self.times.render.append(time.perf_counter() - start)
+        return image

@@ -1,0 +1,430 @@
+"""Exact, deterministic CPU rasteriser: the reference for the CUDA renderer.
+
+A z-buffered triangle rasteriser with per-pixel smooth (Blinn-Phong) shading
+and a procedural eye material, compiled with numba (``@njit(cache=True)``, no
+fastmath, no parallel). The CUDA renderer reproduces this algorithm pixel for
+pixel, so the algorithm below is fixed; change it here and there together.
+
+Arithmetic rules (both backends)
+--------------------------------
+* All per-pixel math is IEEE float32, round to nearest, with exactly the
+  order of operations written below (parenthesised left to right, ``a*b + c``
+  is a rounded multiply then a rounded add: **no FMA contraction**). On CUDA
+  compile with ``--fmad=false`` (or use ``__fmul_rn``/``__fadd_rn``), keep
+  the default ``-prec-div=true -prec-sqrt=true -ftz=false``.
+* Division is a true IEEE division, sqrt an IEEE (correctly rounded) sqrt;
+  nothing is replaced by a reciprocal multiply.
+* Pixel centres are at integer coordinates (x right, y down). Integer pixel
+  coordinates are converted exactly to float32.
+* Constants (light, half vector, eye thresholds, tables) are the float32
+  values in ``edge.render.materials``; the GPU is handed those exact values.
+
+Pass 1: visibility (``rasterize_visibility``)
+---------------------------------------------
+``depth`` (H, W) float32 is set to +inf and ``tri_id`` (H, W) int32 to -1.
+Then for every triangle t = 0 .. T-1 in index order:
+
+1. Skip it if a vertex index is outside [0, N) or any of its nine vertex
+   coordinates is not finite.
+2. a, b, c = positions[triangles[t]];
+   ``area2 = (b.x-a.x)*(c.y-a.y) - (b.y-a.y)*(c.x-a.x)``.
+   Skip if ``area2 == 0`` (or NaN). If ``cull_back`` and ``area2 < 0`` skip
+   (front faces have positive area in y-down image coordinates). If
+   ``area2 < 0`` (not culled) swap b and c and set ``area2 = -area2`` (this is
+   bit-identical to recomputing it with b and c swapped).
+3. Bounding box: ``xmin = max(0, ceil(min(a.x, b.x, c.x)))``,
+   ``xmax = min(W-1, floor(max(a.x, b.x, c.x)))``, same for y; skip if empty.
+4. For each pixel centre p = (px, py) in the box, with
+   ``edge(u, v, p) = (v.x-u.x)*(p.y-u.y) - (v.y-u.y)*(p.x-u.x)``:
+   ``w0 = edge(b, c, p)``, ``w1 = edge(c, a, p)``, ``w2 = edge(a, b, p)``.
+   The pixel is inside iff ``w0 >= 0 and w1 >= 0 and w2 >= 0`` (inclusive:
+   a centre on an edge shared by two triangles is hit by both, and the depth
+   rule decides).
+5. ``z = ((w0*a.z + w1*b.z) + w2*c.z) / area2``, then ``z = z + 0`` (turns
+   -0 into +0, so the GPU may pack z's bits into an ordered key). A fragment
+   whose z is not ``< +inf`` (overflow, NaN) is discarded.
+6. Depth test: write ``depth = z, tri_id = t`` iff
+   ``z < depth[py, px] or (z == depth[py, px] and t < tri_id[py, px])``.
+   Nearest wins, equal depth -> lowest triangle index wins. This is an
+   order-independent total order, i.e. exactly an ``atomicMin`` on the packed
+   64-bit key (ordered bits of z, t) on the GPU.
+
+Pass 2: shading (``shade_pixels``)
+----------------------------------
+For each pixel with ``tri_id < 0``: ``out = background``. Otherwise, for its
+triangle t (already known to be valid and non-degenerate):
+
+1. Same vertex load and swap rule as pass 1 (b, c and their normals and
+   eye_cos swapped when ``area2 < 0``), same ``area2``, same ``w0, w1, w2``.
+2. ``l0 = w0/area2, l1 = w1/area2, l2 = w2/area2``.
+3. ``n = (l0*n_a + l1*n_b) + l2*n_c`` per component;
+   ``len2 = (n.x*n.x + n.y*n.y) + n.z*n.z``; if ``len2 > 0``:
+   ``n = n / sqrt(len2)`` (three divisions), else (zero or NaN) ``n = (0, 0,
+   -1)`` (facing the camera).
+4. ``u = (l0*e_a + l1*e_b) + l2*e_c`` (interpolated eye_cos).
+5. ``diff = n.L`` and ``s = n.H`` (each ``(n.x*X + n.y*Y) + n.z*Z``), each
+   clamped: ``if not (d > 0): d = 0``. ``spec = s^16`` by four squarings
+   (``s = s*s`` four times).
+6. Material row m = materials[t] (ids >= M fall back to row 0):
+   ``base = material_table[m, 0:3]``, ``amb, dif, spc = material_table[m,
+   3:6]``. For ``Material.EYE`` the base is ``eye_table[row]`` with row =
+   pupil if ``u >= EYE_PUPIL_COS``, iris if ``u >= EYE_RIM_COS``, rim if
+   ``u >= EYE_IRIS_COS``, else sclera.
+7. ``k = amb + dif*diff``; ``sp = (255*spc)*spec``; per channel
+   ``c = base*k + sp``; ``if not (c > 0): c = 0``; ``if c > 255: c = 255``;
+   ``out = uint8(floor(c + 0.5))``.
+
+L is ``LIGHT_DIR`` (normalize(-0.35, -0.45, -0.82), up-left-front), V =
+(0, 0, -1) and H = ``HALF_DIR`` = normalize(L + V), all from materials.py.
+
+Caching note: the shading kernel is built by ``_make_shade_pixels`` as a
+closure over the float32 constants from materials.py, so numba's on-disk cache
+key includes their values (a plain global would go stale in the cache when
+only materials.py changes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from edge.render import materials as _mat
+from edge.render.mesh import Material, RenderMesh
+
+__all__ = ["CpuRenderer", "rasterize_visibility", "shade_pixels"]
+
+_F0 = np.float32(0.0)
+_F255 = np.float32(255.0)
+_FHALF = np.float32(0.5)
+_FINF = np.float32(np.inf)
+
+
+@njit(cache=True)
+def _setup_triangle(positions, triangles, t, cull_back):
+    """Vertex indices (after the swap rule) and area2 of triangle t.
+
+    Returns (ok, ia, ib, ic, area2); ok is False for an invalid, degenerate or
+    culled triangle.
+    """
+    n = positions.shape[0]
+    ia = triangles[t, 0]
+    ib = triangles[t, 1]
+    ic = triangles[t, 2]
+    if ia < 0 or ia >= n or ib < 0 or ib >= n or ic < 0 or ic >= n:
+        return False, ia, ib, ic, _F0
+    for v in (ia, ib, ic):
+        for k in range(3):
+            if not np.isfinite(positions[v, k]):
+                return False, ia, ib, ic, _F0
+    ax = positions[ia, 0]
+    ay = positions[ia, 1]
+    bx = positions[ib, 0]
+    by = positions[ib, 1]
+    cx = positions[ic, 0]
+    cy = positions[ic, 1]
+    area2 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    if area2 > _F0:
+        return True, ia, ib, ic, area2
+    if area2 < _F0 and not cull_back:
+        return True, ia, ic, ib, -area2
+    return False, ia, ib, ic, _F0  # zero, NaN, or culled
+
+
+@njit(cache=True)
+def rasterize_visibility(positions, triangles, cull_back, depth, tri_id):
+    """Pass 1: fill depth (+inf where empty) and tri_id (-1 where empty).
+
+    positions (N, 3) float32, triangles (T, 3) int32, cull_back bool,
+    depth (H, W) float32, tri_id (H, W) int32 (both overwritten).
+    """
+    h = depth.shape[0]
+    w = depth.shape[1]
+    for y in range(h):
+        for x in range(w):
+            depth[y, x] = _FINF
+            tri_id[y, x] = -1
+    fw1 = np.float32(w - 1)
+    fh1 = np.float32(h - 1)
+    for t in range(triangles.shape[0]):
+        ok, ia, ib, ic, area2 = _setup_triangle(positions, triangles, t, cull_back)
+        if not ok:
+            continue
+        ax = positions[ia, 0]
+        ay = positions[ia, 1]
+        az = positions[ia, 2]
+        bx = positions[ib, 0]
+        by = positions[ib, 1]
+        bz = positions[ib, 2]
+        cx = positions[ic, 0]
+        cy = positions[ic, 1]
+        cz = positions[ic, 2]
+        fxmin = np.ceil(min(ax, bx, cx))
+        fxmax = np.floor(max(ax, bx, cx))
+        fymin = np.ceil(min(ay, by, cy))
+        fymax = np.floor(max(ay, by, cy))
+        if fxmin < _F0:
+            fxmin = _F0
+        if fymin < _F0:
+            fymin = _F0
+        if fxmax > fw1:
+            fxmax = fw1
+        if fymax > fh1:
+            fymax = fh1
+        if fxmin > fxmax or fymin > fymax:
+            continue
+        x0 = int(fxmin)
+        x1 = int(fxmax)
+        y0 = int(fymin)
+        y1 = int(fymax)
+        # Per-triangle edge vectors (v - u) of edge(u, v, p); hoisting them
+        # does not change any rounding.
+        e0x = cx - bx  # edge(b, c, p)
+        e0y = cy - by
+        e1x = ax - cx  # edge(c, a, p)
+        e1y = ay - cy
+        e2x = bx - ax  # edge(a, b, p)
+        e2y = by - ay
+        for py in range(y0, y1 + 1):
+            fy = np.float32(py)
+            dyb = fy - by
+            dyc = fy - cy
+            dya = fy - ay
+            for px in range(x0, x1 + 1):
+                fx = np.float32(px)
+                w0 = e0x * dyb - e0y * (fx - bx)
+                if w0 < _F0:
+                    continue
+                w1 = e1x * dyc - e1y * (fx - cx)
+                if w1 < _F0:
+                    continue
+                w2 = e2x * dya - e2y * (fx - ax)
+                if w2 < _F0:
+                    continue
+                z = ((w0 * az + w1 * bz) + w2 * cz) / area2
+                z = z + _F0
+                if not (z < _FINF):
+                    continue
+                d = depth[py, px]
+                if z < d or (z == d and t < tri_id[py, px]):
+                    depth[py, px] = z
+                    tri_id[py, px] = t
+
+
+@njit(cache=True)
+def _to_u8(c):
+    """Clamp to [0, 255] (NaN -> 0) and round half up: uint8(floor(c + 0.5))."""
+    if not (c > _F0):
+        c = _F0
+    if c > _F255:
+        c = _F255
+    return np.uint8(np.floor(c + _FHALF))
+
+
+def _make_shade_pixels(lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id):
+    """Build the shading kernel as a closure over its float32 constants."""
+    lx = np.float32(lx)
+    ly = np.float32(ly)
+    lz = np.float32(lz)
+    hx = np.float32(hx)
+    hy = np.float32(hy)
+    hz = np.float32(hz)
+    pupil_cos = np.float32(pupil_cos)
+    rim_cos = np.float32(rim_cos)
+    iris_cos = np.float32(iris_cos)
+    eye_id = int(eye_id)
+    f0 = np.float32(0.0)
+    fm1 = np.float32(-1.0)
+    f255 = np.float32(255.0)
+
+    @njit(cache=True)
+    def shade_pixels(positions, normals, eye_cos, triangles, materials,
+                     material_table, eye_table, tri_id, background, out):
+        """Pass 2: shade every pixel of out (H, W, 3) uint8 BGR from tri_id.
+
+        positions, normals (N, 3) float32; eye_cos (N,) float32; triangles
+        (T, 3) int32; materials (T,) uint8; material_table (M, 6) float32;
+        eye_table (4, 3) float32; tri_id (H, W) int32 from
+        rasterize_visibility; background (3,) uint8 BGR.
+        """
+        h = tri_id.shape[0]
+        w = tri_id.shape[1]
+        n_tri = triangles.shape[0]
+        n_mat = material_table.shape[0]
+        bg0 = background[0]
+        bg1 = background[1]
+        bg2 = background[2]
+        # Per-triangle setup (swap rule, area2), computed once: the same
+        # values step 1 would recompute at every pixel.
+        tia = np.empty(n_tri, np.int32)
+        tib = np.empty(n_tri, np.int32)
+        tic = np.empty(n_tri, np.int32)
+        tarea = np.empty(n_tri, np.float32)
+        tok = np.empty(n_tri, np.bool_)
+        for t in range(n_tri):
+            ok, ia, ib, ic, area2 = _setup_triangle(positions, triangles, t, False)
+            tok[t] = ok
+            tia[t] = ia
+            tib[t] = ib
+            tic[t] = ic
+            tarea[t] = area2
+        for py in range(h):
+            fy = np.float32(py)
+            for px in range(w):
+                t = tri_id[py, px]
+                if t < 0 or t >= n_tri or not tok[t]:
+                    # empty (or an id no valid triangle could have written)
+                    out[py, px, 0] = bg0
+                    out[py, px, 1] = bg1
+                    out[py, px, 2] = bg2
+                    continue
+                ia = tia[t]
+                ib = tib[t]
+                ic = tic[t]
+                area2 = tarea[t]
+                ax = positions[ia, 0]
+                ay = positions[ia, 1]
+                bx = positions[ib, 0]
+                by = positions[ib, 1]
+                cx = positions[ic, 0]
+                cy = positions[ic, 1]
+                fx = np.float32(px)
+                w0 = (cx - bx) * (fy - by) - (cy - by) * (fx - bx)
+                w1 = (ax - cx) * (fy - cy) - (ay - cy) * (fx - cx)
+                w2 = (bx - ax) * (fy - ay) - (by - ay) * (fx - ax)
+                l0 = w0 / area2
+                l1 = w1 / area2
+                l2 = w2 / area2
+                nx = (l0 * normals[ia, 0] + l1 * normals[ib, 0]) + l2 * normals[ic, 0]
+                ny = (l0 * normals[ia, 1] + l1 * normals[ib, 1]) + l2 * normals[ic, 1]
+                nz = (l0 * normals[ia, 2] + l1 * normals[ib, 2]) + l2 * normals[ic, 2]
+                len2 = (nx * nx + ny * ny) + nz * nz
+                if len2 > f0:
+                    ln = np.sqrt(len2)
+                    nx = nx / ln
+                    ny = ny / ln
+                    nz = nz / ln
+                else:
+                    nx = f0
+                    ny = f0
+                    nz = fm1
+                diff = (nx * lx + ny * ly) + nz * lz
+                if not (diff > f0):
+                    diff = f0
+                s = (nx * hx + ny * hy) + nz * hz
+                if not (s > f0):
+                    s = f0
+                s = s * s
+                s = s * s
+                s = s * s
+                s = s * s
+                m = np.int64(materials[t])
+                if m >= n_mat:
+                    m = 0
+                if m == eye_id:
+                    u = (l0 * eye_cos[ia] + l1 * eye_cos[ib]) + l2 * eye_cos[ic]
+                    if u >= pupil_cos:
+                        row = 3
+                    elif u >= rim_cos:
+                        row = 1
+                    elif u >= iris_cos:
+                        row = 2
+                    else:
+                        row = 0
+                    b0 = eye_table[row, 0]
+                    b1 = eye_table[row, 1]
+                    b2 = eye_table[row, 2]
+                else:
+                    b0 = material_table[m, 0]
+                    b1 = material_table[m, 1]
+                    b2 = material_table[m, 2]
+                k = material_table[m, 3] + material_table[m, 4] * diff
+                sp = (f255 * material_table[m, 5]) * s
+                out[py, px, 0] = _to_u8(b0 * k + sp)
+                out[py, px, 1] = _to_u8(b1 * k + sp)
+                out[py, px, 2] = _to_u8(b2 * k + sp)
+
+    return shade_pixels
+
+
+shade_pixels = _make_shade_pixels(
+    _mat.LIGHT_DIR[0], _mat.LIGHT_DIR[1], _mat.LIGHT_DIR[2],
+    _mat.HALF_DIR[0], _mat.HALF_DIR[1], _mat.HALF_DIR[2],
+    _mat.EYE_PUPIL_COS, _mat.EYE_RIM_COS, _mat.EYE_IRIS_COS,
+    int(Material.EYE),
+)
+
+
+def _as_array(a, dtype, shape_tail: tuple, name: str) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=dtype)
+    if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
+        want = "(n, " + ", ".join(map(str, shape_tail)) + ")" if shape_tail else "(n,)"
+        raise ValueError(f"{name}: expected shape {want}, got {arr.shape}")
+    return arr
+
+
+class CpuRenderer:
+    """Renders a RenderMesh to a BGR8 image; the reference for the CUDA renderer.
+
+    Back faces are culled. The depth and triangle-id buffers are kept on the
+    instance and reused while the output size stays the same, so one instance
+    must not be used from two threads at once.
+    """
+
+    name = "cpu"
+
+    def __init__(self, background=(96, 96, 96)) -> None:
+        bg = np.asarray(background)
+        if bg.shape != (3,) or np.any(bg < 0) or np.any(bg > 255):
+            raise ValueError(f"background must be 3 values in 0..255 (BGR), got {background!r}")
+        self.background = np.ascontiguousarray(bg, dtype=np.uint8)
+        self.material_table = _mat.MATERIAL_TABLE
+        self.eye_table = _mat.EYE_TABLE
+        self._size: tuple[int, int] | None = None
+        self._depth: np.ndarray | None = None
+        self._tri_id: np.ndarray | None = None
+
+    def _buffers(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._size != (height, width):
+            self._depth = np.empty((height, width), np.float32)
+            self._tri_id = np.empty((height, width), np.int32)
+            self._size = (height, width)
+        return self._depth, self._tri_id
+
+    def render(self, mesh: RenderMesh, height: int, width: int,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Rasterise and shade ``mesh``; returns (height, width, 3) uint8 BGR.
+
+        Writes into ``out`` (and returns it) when given; it must be a
+        C-contiguous (height, width, 3) uint8 array.
+        """
+        height = int(height)
+        width = int(width)
+        if height < 0 or width < 0:
+            raise ValueError(f"bad output size {height}x{width}")
+        positions = _as_array(mesh.positions, np.float32, (3,), "positions")
+        normals = _as_array(mesh.normals, np.float32, (3,), "normals")
+        eye_cos = _as_array(mesh.eye_cos, np.float32, (), "eye_cos")
+        triangles = _as_array(mesh.triangles, np.int32, (3,), "triangles")
+        mats = _as_array(mesh.materials, np.uint8, (), "materials")
+        n = len(positions)
+        if len(normals) != n or len(eye_cos) != n:
+            raise ValueError("positions, normals and eye_cos differ in length")
+        if len(mats) != len(triangles):
+            raise ValueError("triangles and materials differ in length")
+        if len(triangles):
+            if triangles.min() < 0 or triangles.max() >= n:
+                raise ValueError("triangle vertex index out of range")
+            if mats.max() >= len(self.material_table):
+                raise ValueError("material id out of range")
+        if out is None:
+            out = np.empty((height, width, 3), np.uint8)
+        elif (out.shape != (height, width, 3) or out.dtype != np.uint8
+              or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ValueError("out must be a writeable C-contiguous "
+                             f"({height}, {width}, 3) uint8 array")
+        depth, tri_id = self._buffers(height, width)
+        rasterize_visibility(positions, triangles, True, depth, tri_id)
+        shade_pixels(positions, normals, eye_cos, triangles, mats,
+                     self.material_table, self.eye_table, tri_id,
+                     self.background, out)
+        return out

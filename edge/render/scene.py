@@ -1,0 +1,226 @@
+"""MaskParams to a RenderMesh: the avatar posed, lids set, eyes turned.
+
+The topology (face skin, lash lines, mouth cavity, two eyeballs) is fixed per
+avatar and built once by AvatarRig; each frame only moves vertices, so a GPU
+backend uploads triangles and materials once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.avatar import (
+    EYEBALL_RADIUS_FRACTION,
+    LEFT_LID_RING,
+    LEFT_LIDS,
+    LIPS_INNER,
+    LIPS_OUTER,
+    LOWER,
+    LOWER_MIDDLE,
+    RIGHT_LID_RING,
+    RIGHT_LIDS,
+    UPPER,
+    UPPER_MIDDLE,
+    Avatar,
+)
+from edge.records import EyeParams, MaskParams
+from edge.render.mesh import Material, RenderMesh
+
+# The drawn eyeball is larger than the anatomical one the fit assumes, so it
+# fills the whole lid opening; the gaze is remapped so the iris lands where
+# the fit measured it.
+DRAWN_EYEBALL_FRACTION = 0.62
+SPHERE_RINGS, SPHERE_SEGMENTS, SPHERE_MAX_POLAR = 20, 32, np.radians(100)
+LASH_WIDTH = 0.3  # of the way from the upper lid margin to the next ring
+LASH_LIFT = 0.004  # canonical units towards the camera, so the line wins the depth test
+MOUTH_DEPTH = 0.12  # canonical units behind the inner lips
+LID_RING_FOLLOW = 0.5
+
+
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Area-weighted outward unit normals ((b - a) x (c - a) points inwards)."""
+    a, b, c = (vertices[triangles[:, i]] for i in range(3))
+    face = -np.cross(b - a, c - a)
+    normals = np.zeros_like(vertices)
+    for i in range(3):
+        np.add.at(normals, triangles[:, i], face)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def _sphere() -> tuple[np.ndarray, np.ndarray]:
+    """Unit directions (front pole at -z) and inward-wound triangles of a cap."""
+    polar = np.linspace(0, SPHERE_MAX_POLAR, SPHERE_RINGS + 1)[1:]
+    azimuth = np.linspace(0, 2 * np.pi, SPHERE_SEGMENTS, endpoint=False)
+    p, a = np.meshgrid(polar, azimuth, indexing="ij")
+    dirs = np.stack([np.sin(p) * np.cos(a), np.sin(p) * np.sin(a), -np.cos(p)], -1).reshape(-1, 3)
+    dirs = np.vstack([[0.0, 0.0, -1.0], dirs])
+    ring = lambda r, s: 1 + r * SPHERE_SEGMENTS + s % SPHERE_SEGMENTS  # noqa: E731
+    tris = [(0, ring(0, s + 1), ring(0, s)) for s in range(SPHERE_SEGMENTS)]
+    for r in range(SPHERE_RINGS - 1):
+        for s in range(SPHERE_SEGMENTS):
+            tris += [(ring(r, s), ring(r, s + 1), ring(r + 1, s)), (ring(r, s + 1), ring(r + 1, s + 1), ring(r + 1, s))]
+    tris = np.array(tris, np.int32)
+    a_, b_, c_ = (dirs[tris[:, i]] for i in range(3))
+    inward = (np.cross(b_ - a_, c_ - a_) * a_).sum(1) < 0
+    tris[~inward] = tris[~inward][:, [0, 2, 1]]
+    return dirs, tris
+
+
+@dataclass(frozen=True)
+class EyeRig:
+    """One eye of the avatar at rest, in canonical units."""
+
+    lids: np.ndarray  # (16,) mesh indices, iris-model order
+    ring: np.ndarray  # (14,) the lid skin ring matching margin points 1-7, 9-15
+    middle: np.ndarray  # (3,) midpoint of the corners
+    width: float
+    down: np.ndarray  # (3,) unit, perpendicular to the corner line in the face plane
+    rest_upper: float  # aperture fractions of the avatar itself
+    rest_lower: float
+    centre: np.ndarray  # (3,) drawn eyeball centre
+    radius: float
+
+    @staticmethod
+    def build(vertices: np.ndarray, lids: np.ndarray, ring: np.ndarray) -> "EyeRig":
+        outer, inner = vertices[lids[0]], vertices[lids[8]]
+        width = float(np.linalg.norm(inner - outer))
+        along = (inner - outer) / width
+        down = np.array([-along[1], along[0], 0.0])
+        down = down if down[1] > 0 else -down
+        middle = 0.5 * (outer + inner)
+        rest_upper = float(-((vertices[lids[UPPER_MIDDLE]] - middle) @ down).mean()) / width
+        rest_lower = float(((vertices[lids[LOWER_MIDDLE]] - middle) @ down).mean()) / width
+        radius = DRAWN_EYEBALL_FRACTION * width
+        front = vertices[lids[np.r_[UPPER_MIDDLE, LOWER_MIDDLE]], 2].mean() + 0.02 * width
+        centre = np.array([middle[0], middle[1], front + radius])
+        return EyeRig(lids, ring, middle, width, down, rest_upper, rest_lower, centre, radius)
+
+    def set_lids(self, vertices: np.ndarray, eye: EyeParams) -> None:
+        """Scale the rest lid curves to the measured apertures, in place."""
+        for part, rest, value, sign in ((UPPER, self.rest_upper, eye.upper_aperture, -1.0), (LOWER, self.rest_lower, eye.lower_aperture, 1.0)):
+            idx = self.lids[part]
+            height = sign * ((vertices[idx] - self.middle) @ self.down)
+            target = height * (value / rest) if abs(rest) > 1e-6 else height
+            shift = (sign * (target - height))[:, None] * self.down
+            vertices[idx] += shift
+            ring_part = slice(0, 7) if part == LOWER else slice(7, 14)
+            vertices[self.ring[ring_part]] += LID_RING_FOLLOW * shift
+
+    def gaze_axis(self, eye: EyeParams) -> np.ndarray:
+        """Drawn-eyeball axis that puts the iris where the fit's eyeball had it."""
+        ratio = EYEBALL_RADIUS_FRACTION / DRAWN_EYEBALL_FRACTION
+        sin_pitch = np.clip(ratio * np.sin(eye.gaze_pitch), -1, 1)
+        cos_pitch = np.sqrt(1 - sin_pitch**2)
+        sin_yaw = np.clip(ratio * np.sin(eye.gaze_yaw) * np.cos(eye.gaze_pitch) / max(cos_pitch, 1e-6), -1, 1)
+        cos_yaw = np.sqrt(1 - sin_yaw**2)
+        return np.array([sin_yaw * cos_pitch, sin_pitch, -cos_yaw * cos_pitch])
+
+
+class AvatarRig:
+    """The avatar's fixed topology and the per-frame vertex update."""
+
+    def __init__(self, avatar: Avatar) -> None:
+        self.avatar = avatar
+        rest = avatar.vertices.astype(np.float64)
+        self.eyes = (EyeRig.build(rest, RIGHT_LIDS, RIGHT_LID_RING), EyeRig.build(rest, LEFT_LIDS, LEFT_LID_RING))
+        self.sphere_dirs, sphere_tris = _sphere()
+        n_face = len(rest)
+        self.lash_start = n_face
+        self.mouth_centre = n_face + 14
+        self.sphere_start = (self.mouth_centre + 1, self.mouth_centre + 1 + len(self.sphere_dirs))
+        self.n_vertices = self.sphere_start[1] + len(self.sphere_dirs)
+        face_materials = np.full(len(avatar.triangles), Material.SKIN, np.uint8)
+        face_materials[avatar.lip_triangles] = Material.LIPS
+        face_materials[avatar.brow_triangles] = Material.BROW
+        parts = [
+            (avatar.triangles, face_materials),
+            (self._lash_triangles(), Material.LASH),
+            (self._mouth_triangles(rest), Material.MOUTH_INTERIOR),
+            (sphere_tris + self.sphere_start[0], Material.EYE),
+            (sphere_tris + self.sphere_start[1], Material.EYE),
+        ]
+        self.triangles = np.concatenate([t for t, _ in parts]).astype(np.int32)
+        self.materials = np.concatenate([np.broadcast_to(np.asarray(m, np.uint8), len(t)) for t, m in parts])
+        self.face_triangle_count = len(avatar.triangles)
+
+    def _lash_triangles(self) -> np.ndarray:
+        tris = []
+        for e, eye in enumerate(self.eyes):
+            margin = [eye.lids[0], *eye.lids[UPPER], eye.lids[8]]
+            offset = [eye.lids[0], *range(self.lash_start + 7 * e, self.lash_start + 7 * e + 7), eye.lids[8]]
+            for k in range(len(margin) - 1):
+                tris += [(margin[k], margin[k + 1], offset[k]), (offset[k], margin[k + 1], offset[k + 1])]
+        return self._inward(np.array(tris, np.int32))
+
+    def _mouth_triangles(self, rest: np.ndarray) -> np.ndarray:
+        """A fan from the inner lips to a point behind them: the mouth cavity.
+
+        The inner lips nearly touch at rest, so the winding is taken from the
+        outer lip contour, which runs the same way round.
+        """
+        ring = LIPS_INNER
+        tris = np.array([(ring[k], ring[(k + 1) % len(ring)], self.mouth_centre) for k in range(len(ring))], np.int32)
+        x, y = rest[LIPS_OUTER, 0], rest[LIPS_OUTER, 1]
+        if (x * np.roll(y, -1) - np.roll(x, -1) * y).sum() < 0:
+            tris = tris[:, [0, 2, 1]]
+        return tris
+
+    def _inward(self, tris: np.ndarray) -> np.ndarray:
+        """Wind triangles so their cross product points into the head (+z at rest)."""
+        vertices = self._rest_vertices()
+        a, b, c = (vertices[tris[:, i]] for i in range(3))
+        flip = np.cross(b - a, c - a)[:, 2] < 0
+        tris[flip] = tris[flip][:, [0, 2, 1]]
+        return tris
+
+    def _rest_vertices(self) -> np.ndarray:
+        face = self.avatar.vertices.astype(np.float64)
+        return self._extras(face)
+
+    def _extras(self, face: np.ndarray) -> np.ndarray:
+        """Face vertices plus lash-line and mouth-centre vertices (no eyeballs)."""
+        lashes = []
+        for eye in self.eyes:
+            margin = face[eye.lids[UPPER]]
+            ring = face[eye.ring[7:14]]
+            lashes.append(margin + LASH_WIDTH * (ring - margin) - [0, 0, LASH_LIFT])
+        centre = face[LIPS_INNER].mean(0) + [0, 0, MOUTH_DEPTH]
+        return np.vstack([face, *lashes, centre[None]])
+
+    def canonical_vertices(self, params: MaskParams | None) -> np.ndarray:
+        """Face, lash and mouth vertices in canonical units for these params."""
+        face = self.avatar.vertices.astype(np.float64)
+        if params is not None:
+            face[self.avatar.expression_vertices] += params.expression * self.avatar.expression_weight[:, None]
+            for eye, eye_params in zip(self.eyes, (params.right_eye, params.left_eye)):
+                eye.set_lids(face, eye_params)
+        return self._extras(face)
+
+    def mesh(self, params: MaskParams) -> RenderMesh:
+        """The posed avatar for one face."""
+        vertices = self.canonical_vertices(params)
+        n_extra = len(vertices)
+        normals = np.zeros((self.n_vertices, 3))
+        normals[:n_extra] = vertex_normals(vertices, self.triangles[: self._non_eye_triangles()])[:n_extra]
+        eye_cos = np.zeros(self.n_vertices)
+        spheres = []
+        for k, (eye, eye_params) in enumerate(zip(self.eyes, (params.right_eye, params.left_eye))):
+            spheres.append(eye.centre + eye.radius * self.sphere_dirs)
+            start = self.sphere_start[k]
+            normals[start : start + len(self.sphere_dirs)] = self.sphere_dirs
+            eye_cos[start : start + len(self.sphere_dirs)] = self.sphere_dirs @ eye.gaze_axis(eye_params)
+        canonical = np.vstack([vertices, *spheres])
+        rotation = params.rotation.astype(np.float64)
+        positions = params.scale * canonical @ rotation.T + params.translation
+        return RenderMesh(
+            positions=positions.astype(np.float32),
+            normals=(normals @ rotation.T).astype(np.float32),
+            eye_cos=eye_cos.astype(np.float32),
+            triangles=self.triangles,
+            materials=self.materials,
+        )
+
+    def _non_eye_triangles(self) -> int:
+        return int(np.count_nonzero(self.materials != Material.EYE))

@@ -1,0 +1,142 @@
+"""Detect or track, per frame: every face's landmarks and eyes.
+
+As in MediaPipe, a face found once is followed from its previous landmarks,
+so the detector runs only when a track is lost, when there are no tracks, and
+every `detect_interval` frames to pick up newcomers. Large frames are worked
+on at a bounded size (the models' crops are small anyway), and the results
+are scaled back to the frame's pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.config import TrackingConfig
+from edge.inference import FACE_ROI_SCALE, FaceDetector, FaceMesh, IrisModel, MeshResult, Roi, roi_from_axis
+from edge.records import EyeObservation, FaceObservation
+
+WORKING_MAX_SIDE = 1280
+# Mesh points whose line sets the face crop's rotation (outer eye corners).
+ROLL_START, ROLL_END = 33, 263
+
+
+@dataclass
+class _Track:
+    track_id: int
+    landmarks: np.ndarray  # (468, 3) working-image pixels, last frame
+    presence: float
+
+    def roi(self) -> Roi:
+        lm = self.landmarks
+        return roi_from_axis(lm[ROLL_START, :2], lm[ROLL_END, :2], lm[:, :2], FACE_ROI_SCALE)
+
+    def box(self) -> np.ndarray:
+        xy = self.landmarks[:, :2]
+        return np.concatenate([xy.min(0), xy.max(0)])
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """faces: observations in frame pixels; dropped: faces over max_faces."""
+
+    faces: list[FaceObservation]
+    dropped: int
+    lost_tracks: list[int]
+
+
+class FaceTracker:
+    def __init__(self, detector: FaceDetector, mesh: FaceMesh, iris: IrisModel, config: TrackingConfig, still: bool) -> None:
+        self.detector = detector
+        self.mesh = mesh
+        self.iris = iris
+        self.config = config
+        self.still = still
+        self.tracks: list[_Track] = []
+        self.frames = 0
+        self.next_id = 0
+        self.detector_runs = 0
+
+    def observe(self, image: np.ndarray) -> TrackResult:
+        work, factor = _working_copy(image)
+        kept, lost = self._follow_tracks(work)
+        if self.still or lost or not kept or self.frames % self.config.detect_interval == 0:
+            kept += self._new_tracks(work, kept)
+        self.frames += 1
+        kept.sort(key=lambda t: -_box_area(t.box()))
+        dropped = max(0, len(kept) - self.config.max_faces)
+        self.tracks = kept[: self.config.max_faces]
+        faces = [self._observe_eyes(work, track, factor) for track in self.tracks]
+        return TrackResult(faces, dropped, lost)
+
+    def _follow_tracks(self, work: np.ndarray) -> tuple[list[_Track], list[int]]:
+        kept, lost = [], []
+        for track in self.tracks:
+            result = self.mesh.run(work, track.roi())
+            if result.presence >= self.config.presence_threshold:
+                track.landmarks, track.presence = result.landmarks, result.presence
+                kept.append(track)
+            else:
+                lost.append(track.track_id)
+        return _without_duplicates(kept), lost
+
+    def _new_tracks(self, work: np.ndarray, existing: list[_Track]) -> list[_Track]:
+        self.detector_runs += 1
+        new: list[_Track] = []
+        for detection in self.detector.detect(work):
+            if any(_iou(detection.box, t.box()) > 0.3 for t in existing + new):
+                continue
+            result: MeshResult = self.mesh.run(work, detection.face_roi())
+            if result.presence < self.config.presence_threshold:
+                continue
+            # A second pass from the landmarks' own crop, as tracking would do.
+            track = _Track(self.next_id, result.landmarks, result.presence)
+            refined = self.mesh.run(work, track.roi())
+            if refined.presence >= self.config.presence_threshold:
+                track.landmarks, track.presence = refined.landmarks, refined.presence
+            self.next_id += 1
+            new.append(track)
+        return new
+
+    def _observe_eyes(self, work: np.ndarray, track: _Track, factor: float) -> FaceObservation:
+        right, left = self.iris.run(work, track.landmarks)
+        scale = np.float32(1 / factor)
+        return FaceObservation(
+            landmarks=track.landmarks * scale,
+            right_eye=EyeObservation(right.lids * scale, right.iris * scale),
+            left_eye=EyeObservation(left.lids * scale, left.iris * scale),
+            confidence=track.presence,
+            track_id=track.track_id,
+        )
+
+
+def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The frame at most WORKING_MAX_SIDE pixels long, and the scale applied."""
+    h, w = image.shape[:2]
+    factor = min(1.0, WORKING_MAX_SIDE / max(h, w))
+    if factor == 1.0:
+        return image, 1.0
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
+
+
+def _box_area(box: np.ndarray) -> float:
+    return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = np.maximum(a[:2], b[:2])
+    x1, y1 = np.minimum(a[2:], b[2:])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter / max(_box_area(a) + _box_area(b) - inter, 1e-9)
+
+
+def _without_duplicates(tracks: list[_Track]) -> list[_Track]:
+    """Two tracks that converged on one face keep the older one."""
+    kept: list[_Track] = []
+    for track in sorted(tracks, key=lambda t: t.track_id):
+        if all(_iou(track.box(), k.box()) < 0.5 for k in kept):
+            kept.append(track)
+    return kept
