@@ -57,6 +57,10 @@ class Avatar:
         (feathered towards the edge of the region so the mesh does not tear).
     eye_aperture_mean, eye_aperture_sd: (2,) float32 population mean and SD of
         the (upper, lower) lid aperture, fractions of eye width.
+    iris_rest: (2, 2) float32 (right eye, left eye) x (dx, dy): where the iris
+        centre sits, relative to the midpoint of the eye corners and over eye
+        width, when people look straight ahead (into the camera). Gaze angles
+        are measured from there, so 0 means looking ahead.
     """
 
     vertices: np.ndarray
@@ -69,6 +73,7 @@ class Avatar:
     expression_weight: np.ndarray
     eye_aperture_mean: np.ndarray
     eye_aperture_sd: np.ndarray
+    iris_rest: np.ndarray
 
     @staticmethod
     def load(models_dir: Path) -> "Avatar":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +74,24 @@ def demo(output: Path, frames: int) -> None:
     click.echo(f"wrote {output / VIDEO_NAME} and {output / SIGNALS_NAME}")
 
 
+@cli.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--frames", type=click.IntRange(min=1), help="Measure at most this many frames per video.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+def bench(videos: tuple[Path, ...], frames: int | None, config_path: Path | None) -> None:
+    """Time each stage of `dmask mask` on videos: p50/p95/p99 and end-to-end fps."""
+    from edge.bench import bench_video
+    from edge.media import require_video
+    from edge.pipeline import ModelSet
+
+    for video in videos:
+        require_video(video)
+    config = load_config(config_path)
+    models = ModelSet.load(config)
+    for video in videos:
+        click.echo(bench_video(video, config, models, frames).table())
+
+
 @cli.group("config")
 def config_group() -> None:
     """Config files."""
@@ -103,8 +122,14 @@ def _quiet_libraries() -> None:
     logging.basicConfig(format="dmask: %(message)s", level=logging.WARNING)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: writers remove their partial files."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     _quiet_libraries()
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = cli.main(args=argv, prog_name="dmask", standalone_mode=False)
     except click.ClickException as error:

@@ -108,6 +108,8 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole tree; each section is a top-level key of the YAML file."""
+
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fit: FitConfig = field(default_factory=FitConfig)
@@ -152,7 +154,8 @@ class _TreeReader:
         if _is_null(node):
             return cls()
         if not isinstance(node, yaml.MappingNode):
-            self.fail(node, key_path, f"expected a mapping of settings, got {self.describe(node, key_path)}")
+            got = self.describe(node, key_path)
+            self.fail(node, key_path, f"expected a mapping of settings, got {got}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
@@ -162,7 +165,8 @@ class _TreeReader:
             key = key_node.value
             child_path = f"{key_path}.{key}" if key_path else key
             if key not in fields:
-                self.fail(key_node, child_path, f"unknown key (expected one of: {', '.join(fields)})")
+                known = ", ".join(fields)
+                self.fail(key_node, child_path, f"unknown key (expected one of: {known})")
             if key in values:
                 self.fail(key_node, child_path, "duplicate key")
             values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
@@ -175,29 +179,31 @@ class _TreeReader:
             return self.sequence(typing.get_args(kind), rules, node, key_path)
         return self.scalar(kind, rules, node, key_path)
 
-    def sequence(self, item_kinds: tuple, rules: typing.Mapping, node: yaml.Node, key_path: str) -> tuple:
-        variable = len(item_kinds) == 2 and item_kinds[1] is Ellipsis
-        kinds = item_kinds[:1] if variable else item_kinds
-        count = "" if variable else f"{len(kinds)} "
-        wanted = f"a list of {count}{_PLURAL_TYPE_NAMES[kinds[0]]}"
+    def sequence(
+        self, item_kinds: tuple, rules: typing.Mapping, node: yaml.Node, key_path: str
+    ) -> tuple:
+        """A list of one item type: tuple[T, ...] any length, tuple[T, T, T] exactly 3."""
+        kind = item_kinds[0]
+        length = None if item_kinds[-1] is Ellipsis else len(item_kinds)
+        wanted = f"a list of {f'{length} ' if length else ''}{_PLURAL_TYPE_NAMES[kind]}"
         if not isinstance(node, yaml.SequenceNode):
             self.fail(node, key_path, f"expected {wanted}, got {self.describe(node, key_path)}")
         items = node.value
-        if not variable and len(items) != len(kinds):
+        if length is not None and len(items) != length:
             self.fail(node, key_path, f"expected {wanted}, got {len(items)} items")
         if rules.get("non_empty") and not items:
             self.fail(node, key_path, "must not be empty")
         return tuple(
-            self.scalar(kinds[0 if variable else i], rules, item, f"{key_path}[{i}]")
-            for i, item in enumerate(items)
+            self.scalar(kind, rules, item, f"{key_path}[{i}]") for i, item in enumerate(items)
         )
 
     def scalar(self, kind: type, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
+        wrong_type = f"expected {_TYPE_NAMES[kind]}, got "
         if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, key_path, f"expected {_TYPE_NAMES[kind]}, got {self.describe(node, key_path)}")
+            self.fail(node, key_path, wrong_type + self.describe(node, key_path))
         value = self.construct(node, key_path)
         if not _has_type(value, kind):
-            self.fail(node, key_path, f"expected {_TYPE_NAMES[kind]}, got {self.describe(node, key_path)}")
+            self.fail(node, key_path, wrong_type + self.describe(node, key_path))
         problem = _rule_violation(value, rules)
         if problem:
             self.fail(node, key_path, problem)

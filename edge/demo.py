@@ -73,11 +73,11 @@ class AstronautClip:
             yield Frame(image=image, seq=seq, timestamp=timestamp, source_id="astronaut")
 
 
-def run_demo(directory: Path, frame_count: int, config: Config, progress: bool = True) -> MaskSummary:
+def run_demo(directory: Path, frame_count: int, config: Config) -> MaskSummary:
     """Write VIDEO_NAME and SIGNALS_NAME into directory."""
     clip = AstronautClip(frame_count)
     make_output_dir(directory)
     with SignalCsvWriter(directory / SIGNALS_NAME) as signals:
-        masker = OfflineMasker(config, signals, progress)
+        masker = OfflineMasker(config, signals, progress=True)
         masker.mask_video(clip, directory / VIDEO_NAME, label="astronaut")
     return masker.summary()

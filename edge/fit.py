@@ -108,11 +108,15 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     return EyeMeasure(upper, lower, float(dx), float(dy))
 
 
-def eye_params(measure: EyeMeasure, upper: float, lower: float) -> EyeParams:
-    """Iris offset to eyeball rotation on a sphere of EYEBALL_RADIUS_FRACTION."""
-    sin_pitch = np.clip(measure.iris_dy / EYEBALL_RADIUS_FRACTION, -0.99, 0.99)
+def eye_params(measure: EyeMeasure, rest: np.ndarray, upper: float, lower: float) -> EyeParams:
+    """Iris offset from its rest position to eyeball rotation.
+
+    The eyeball is a sphere of EYEBALL_RADIUS_FRACTION eye widths; rest is
+    the (dx, dy) of the iris when looking straight ahead.
+    """
+    sin_pitch = np.clip((measure.iris_dy - rest[1]) / EYEBALL_RADIUS_FRACTION, -0.99, 0.99)
     pitch = float(np.arcsin(sin_pitch))
-    sin_yaw = np.clip(measure.iris_dx / (EYEBALL_RADIUS_FRACTION * np.cos(pitch)), -0.99, 0.99)
+    sin_yaw = np.clip((measure.iris_dx - rest[0]) / (EYEBALL_RADIUS_FRACTION * np.cos(pitch)), -0.99, 0.99)
     return EyeParams(float(np.arcsin(sin_yaw)), pitch, upper, lower)
 
 
@@ -168,9 +172,10 @@ class Fitter:
         common_lower = 0.5 * (right.lower + left.lower)
         shift_upper = mean[0] + soft_deadzone(common_upper - mean[0], sd[0]) - common_upper
         shift_lower = mean[1] + soft_deadzone(common_lower - mean[1], sd[1]) - common_lower
+        rest = self.avatar.iris_rest
         return (
-            eye_params(right, right.upper + shift_upper, right.lower + shift_lower),
-            eye_params(left, left.upper + shift_upper, left.lower + shift_lower),
+            eye_params(right, rest[0], right.upper + shift_upper, right.lower + shift_lower),
+            eye_params(left, rest[1], left.upper + shift_upper, left.lower + shift_lower),
         )
 
     def _expression(self, track_id: int, shape: np.ndarray, timestamp: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import math
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -55,6 +55,12 @@ def input_kind(path: str | Path) -> MediaKind:
     return kind
 
 
+def require_video(path: str | Path) -> None:
+    """InputError unless path is a supported video file."""
+    if input_kind(path) is not MediaKind.VIDEO:
+        raise InputError(f"{path}: not a video; give a video file ({' '.join(VIDEO_SUFFIXES)})")
+
+
 def read_photo(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 BGR; grey and 16-bit photos are converted."""
     path = Path(path)
@@ -64,7 +70,9 @@ def read_photo(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read the file ({error.strerror})") from error
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise InputError(f"{path}: cannot be decoded as a photo; check the file is a complete image")
+        raise InputError(
+            f"{path}: cannot be decoded as a photo; check the file is a complete image"
+        )
     return image
 
 
@@ -88,18 +96,22 @@ class VideoReader:
         self.height, self.width = self._first.shape[:2]
         self.fps = _positive(self._capture.get(cv2.CAP_PROP_FPS), FALLBACK_FPS)
         self.frame_count = int(_positive(self._capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+        self._next_seq = 0
 
     def _read(self) -> np.ndarray | None:
         ok, image = self._capture.read()
         return image if ok else None
 
-    def __iter__(self) -> Iterator[Frame]:
-        image, self._first = self._first, None
-        seq = 0
-        while image is not None:
-            yield Frame(image=image, seq=seq, timestamp=seq / self.fps, source_id=self.path.name)
-            image = self._read()
-            seq += 1
+    def __iter__(self) -> VideoReader:
+        return self
+
+    def __next__(self) -> Frame:
+        image = self._first if self._first is not None else self._read()
+        self._first = None
+        if image is None:
+            raise StopIteration
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        return Frame(image=image, seq=seq, timestamp=seq / self.fps, source_id=self.path.name)
 
     def close(self) -> None:
         self._capture.release()
@@ -242,7 +254,7 @@ def write_photo_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int) -
     """Encode image by the suffix of path and write it atomically."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".pgm":
+    if suffix == ".pgm":  # the format holds grey only
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []
     ok, encoded = cv2.imencode(suffix, image, params)

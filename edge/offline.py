@@ -1,8 +1,8 @@
 """The library side of `dmask mask`: photo and video files in, masked files
 (and optionally the signal CSV) out.
 
-Every input and output is checked before the models are loaded, so a typo in
-the tenth file name fails in a second instead of after nine videos.
+Every input is opened and the output directories checked before the models
+are loaded, so a bad tenth file fails in a second instead of after nine videos.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from edge.signals import SignalCsvWriter
 
 @dataclass(frozen=True)
 class MaskSummary:
-    """What a run did; faces counts faces over all frames."""
+    """What a run did. faces counts faces over all frames; seconds is the
+    masking time, model loading excluded."""
 
     files: int
     frames: int
@@ -87,17 +88,19 @@ class OfflineMasker:
     def mask_video(self, frames: FrameSource, destination: Path, label: str) -> None:
         """Frames in order through one pipeline into one video of their size and rate."""
         pipeline = MaskPipeline(self.config, still=False, models=self.models)
-        bar = tqdm(
-            frames,
-            total=frames.frame_count or None,
-            desc=label,
-            unit="frame",
-            file=sys.stderr,
-            leave=False,
-            disable=None if self.progress else True,
-        )
         codec = self.config.output.video_codec
-        with bar, AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer:
+        with (
+            AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
+            tqdm(
+                frames,
+                total=frames.frame_count or None,
+                desc=label,
+                unit="frame",
+                file=sys.stderr,
+                leave=False,
+                disable=None if self.progress else True,  # None: only on a terminal
+            ) as bar,
+        ):
             for frame in bar:
                 masked = pipeline.process(frame)
                 writer.write(masked.image)
@@ -136,7 +139,8 @@ def mask_inputs(
 
 
 def _check_decodable(source: Path) -> None:
-    """InputError now rather than after the inputs before it are masked."""
+    """Decode the start of source, so that an undecodable file fails the run
+    before anything is masked rather than after the inputs before it."""
     if kind_of_suffix(source) is MediaKind.PHOTO:
         read_photo(source)
     else:

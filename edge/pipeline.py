@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -68,13 +69,20 @@ class ModelSet:
         return ModelSet(InferenceModels.load(config), avatar, AvatarRig(avatar))
 
 
+TIMES_KEPT = 100_000
+
+
+def _recent() -> deque[float]:
+    return deque(maxlen=TIMES_KEPT)
+
+
 @dataclass
 class StageTimes:
-    """Seconds spent per stage, one entry per processed frame."""
+    """Seconds spent per stage for the most recent frames (bounded, for long runs)."""
 
-    inference: list[float] = field(default_factory=list)
-    fit: list[float] = field(default_factory=list)
-    render: list[float] = field(default_factory=list)
+    inference: deque[float] = field(default_factory=_recent)
+    fit: deque[float] = field(default_factory=_recent)
+    render: deque[float] = field(default_factory=_recent)
 
 
 @dataclass

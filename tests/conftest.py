@@ -21,6 +21,6 @@ def shared_data() -> Path:
     if not path.is_dir():
         hint = f"looked in {path}; set DMASK_SHARED_DATA to the test data directory"
         if os.environ.get("CI"):
-            pytest.fail(f"test data not found (CI is set, so this fails instead of skipping); {hint}")
+            pytest.fail(f"test data not found (CI is set, so this fails, not skips); {hint}")
         pytest.skip(f"../shared/data not found; {hint}")
     return path

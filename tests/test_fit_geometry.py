@@ -85,10 +85,11 @@ def test_measure_eye_is_independent_of_head_roll_and_scale():
 @pytest.mark.parametrize("dx,dy", [(0.0, 0.0), (0.15, 0.0), (-0.1, 0.08), (0.2, -0.12)])
 def test_gaze_round_trip_through_the_drawn_eyeball(dx, dy):
     """The renderer's iris centre lands where the fit measured it."""
-    params = eye_params(EyeMeasure(0.2, 0.1, dx, dy), 0.2, 0.1)
+    rest = np.array([-0.03, -0.02])
+    params = eye_params(EyeMeasure(0.2, 0.1, dx, dy), rest, 0.2, 0.1)
     rig = EyeRig(
         lids=np.arange(16), ring=np.arange(14), middle=np.zeros(3), width=1.0, down=np.array([0.0, 1.0, 0.0]),
-        rest_upper=0.2, rest_lower=0.1, centre=np.array([0.0, 0.0, DRAWN_EYEBALL_FRACTION]), radius=DRAWN_EYEBALL_FRACTION,
+        rest_upper=0.2, rest_lower=0.1, centre=np.array([*rest, DRAWN_EYEBALL_FRACTION]), radius=DRAWN_EYEBALL_FRACTION,
     )
     axis = rig.gaze_axis(params)
     iris_centre = rig.centre + rig.radius * axis
@@ -103,7 +104,7 @@ def test_lids_scale_to_the_measured_aperture():
     vertices[1:8, 0], vertices[1:8, 1] = x, 0.1 * ARC
     vertices[9:16, 0], vertices[9:16, 1] = x, -0.25 * ARC
     vertices[16:23, 1], vertices[23:30, 1] = 0.3 * ARC, -0.5 * ARC
-    rig = EyeRig.build(vertices, np.arange(16), np.arange(16, 30))
+    rig = EyeRig.build(vertices, np.arange(16), np.arange(16, 30), np.zeros(2))
     assert rig.rest_upper == pytest.approx(0.25)
     assert rig.rest_lower == pytest.approx(0.1)
 

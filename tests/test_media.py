@@ -51,10 +51,13 @@ def test_input_kind(tmp_path):
 def test_input_kind_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match=r"absent\.mp4: no such file$"):
         input_kind(tmp_path / "absent.mp4")
-    with pytest.raises(InputError, match=r"notes\.txt: unsupported file type; supported are photos "
-                       r"\(\.jpg \.jpeg \.png \.bmp \.pgm\) and videos \(\.mp4 \.avi \.mov \.mkv\)"):
+    unsupported = (
+        r"notes\.txt: unsupported file type; supported are photos "
+        r"\(\.jpg \.jpeg \.png \.bmp \.pgm\) and videos \(\.mp4 \.avi \.mov \.mkv\)"
+    )
+    with pytest.raises(InputError, match=unsupported):
         input_kind(touch(tmp_path / "notes.txt"))
-    with pytest.raises(InputError, match="is a directory; give the photo and video files inside it"):
+    with pytest.raises(InputError, match="is a directory; give the photo and video files inside"):
         input_kind(tmp_path)
 
 
@@ -187,7 +190,7 @@ def test_output_suffix_must_fit_the_input(tmp_path):
 
 def test_several_inputs_refuse_a_file_output(tmp_path):
     photos = [touch(tmp_path / "a.png"), touch(tmp_path / "b.png")]
-    with pytest.raises(OutputError, match="several inputs need an output directory, not a file name"):
+    with pytest.raises(OutputError, match="several inputs need an output directory, not a file"):
         plan_outputs(photos, tmp_path / "out.png")
     with pytest.raises(OutputError, match="is a file; several inputs need an output directory"):
         plan_outputs(photos, photos[0])
@@ -231,10 +234,13 @@ def test_positive_yaw_turns_the_face_to_image_left():
 
 
 def face(track_id=7):
-    eye = EyeParams(gaze_yaw=math.radians(10), gaze_pitch=0.0, upper_aperture=0.2, lower_aperture=0.1)
+    eye = EyeParams(
+        gaze_yaw=math.radians(10), gaze_pitch=0.0, upper_aperture=0.2, lower_aperture=0.1
+    )
     return MaskParams(
-        track_id=track_id, rotation=rotation(15, 5, -3), translation=np.array([320, 240, 900], np.float32),
-        scale=80.0, right_eye=eye, left_eye=eye, expression=np.zeros((4, 3), np.float32),
+        track_id=track_id, rotation=rotation(15, 5, -3),
+        translation=np.array([320, 240, 900], np.float32), scale=80.0,
+        right_eye=eye, left_eye=eye, expression=np.zeros((4, 3), np.float32),
         mouth_open=0.05, brow_raise_right=0.0, brow_raise_left=0.01, mouth_corner_right=0.0,
         mouth_corner_left=0.0, confidence=0.9,
     )

@@ -227,15 +227,17 @@ def main() -> None:
     rigid = np.argsort(movement)[: int(RIGID_FRACTION * 468)].astype(np.int32)
     population = align(population, mean, np.isin(np.arange(468), rigid).astype(float))
 
-    apertures = []
+    apertures, irises = [], []
     for faces in per_identity.values():
         per_photo = []
         for f in faces:
             pose = fit_similarity(mean[rigid], f.landmarks[rigid].astype(np.float64), np.ones(len(rigid)))
             z = f.landmarks[:, 2].astype(np.float64)
             r, l = measure_eye(f.right_eye, z[RIGHT_LIDS], pose), measure_eye(f.left_eye, z[LEFT_LIDS], pose)
-            per_photo.append([(r.upper + l.upper) / 2, (r.lower + l.lower) / 2])
-        apertures.append(np.median(per_photo, 0))
+            per_photo.append([(r.upper + l.upper) / 2, (r.lower + l.lower) / 2, r.iris_dx, r.iris_dy, l.iris_dx, l.iris_dy])
+        medians = np.median(per_photo, 0)
+        apertures.append(medians[:2])
+        irises.append(medians[2:].reshape(2, 2))
     apertures = np.array(apertures)
 
     skin = orient_inwards(mean, open_holes(triangles))
@@ -251,6 +253,7 @@ def main() -> None:
         expression_weight=expression_weight,
         eye_aperture_mean=apertures.mean(0).astype(np.float32),
         eye_aperture_sd=apertures.std(0).astype(np.float32),
+        iris_rest=np.median(irises, 0).astype(np.float32),
     )
     out = args.out / "avatar.npz"
     avatar.save(out)
@@ -274,6 +277,8 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
   {len(avatar.triangles)} skin triangles ({len(avatar.lip_triangles)} lips, {len(avatar.brow_triangles)} brows).
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
 - Expression vertices: {len(avatar.expression_vertices)} (lower face, feathered over the nose, and brows).
+- Iris rest position (dx, dy over eye width from the corners' midpoint; right eye, left eye):
+  {np.round(avatar.iris_rest.astype(float), 3).tolist()} (median over identities; people in photos mostly look at the camera).
 - Population lid aperture (fraction of eye width): upper {avatar.eye_aperture_mean[0]:.3f} ± {avatar.eye_aperture_sd[0]:.3f},
   lower {avatar.eye_aperture_mean[1]:.3f} ± {avatar.eye_aperture_sd[1]:.3f} (mean ± SD over identities).
 - sha256 of avatar.npz: {sha(out)}

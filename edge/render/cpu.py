@@ -2,8 +2,9 @@
 
 A z-buffered triangle rasteriser with per-pixel smooth (Blinn-Phong) shading
 and a procedural eye material, compiled with numba (``@njit(cache=True)``, no
-fastmath, no parallel). The CUDA renderer reproduces this algorithm pixel for
-pixel, so the algorithm below is fixed; change it here and there together.
+fastmath, no parallel; ``nogil`` so other threads run meanwhile). The CUDA
+renderer reproduces this algorithm pixel for pixel, so the algorithm below is
+fixed; change it here and there together.
 
 Arithmetic rules (both backends)
 --------------------------------
@@ -51,8 +52,9 @@ Then for every triangle t = 0 .. T-1 in index order:
 
 Pass 2: shading (``shade_pixels``)
 ----------------------------------
-For each pixel with ``tri_id < 0``: ``out = background``. Otherwise, for its
-triangle t (already known to be valid and non-degenerate):
+For each pixel with ``tri_id < 0`` (or an id that names no valid,
+non-degenerate triangle, which pass 1 never writes): ``out = background``.
+Otherwise, for its triangle t:
 
 1. Same vertex load and swap rule as pass 1 (b, c and their normals and
    eye_cos swapped when ``area2 < 0``), same ``area2``, same ``w0, w1, w2``.
@@ -74,11 +76,21 @@ triangle t (already known to be valid and non-degenerate):
    ``c = base*k + sp``; ``if not (c > 0): c = 0``; ``if c > 255: c = 255``;
    ``out = uint8(floor(c + 0.5))``.
 
+``shade_values`` (same arguments, ``out`` float32) runs the same pass but
+stores the clamped float32 ``c`` of step 7 instead of the rounded byte: the
+bit-exact comparison point for tests and for the CUDA port.
+
 L is ``LIGHT_DIR`` (normalize(-0.35, -0.45, -0.82), up-left-front), V =
 (0, 0, -1) and H = ``HALF_DIR`` = normalize(L + V), all from materials.py.
 
-Caching note: the shading kernel is built by ``_make_shade_pixels`` as a
-closure over the float32 constants from materials.py, so numba's on-disk cache
+Implementation notes: the swap rule and area2 of step 1 are computed once per
+triangle (the same values every pixel would recompute); the edge vector
+differences of pass 1 are hoisted out of the pixel loops. Neither changes a
+single rounding. The per-pixel work is scalar on purpose: it is what the CUDA
+kernel does per thread.
+
+Caching note: the shading kernels are built by ``_make_shading_kernels`` as
+closures over the float32 constants from materials.py, so numba's on-disk cache
 key includes their values (a plain global would go stale in the cache when
 only materials.py changes).
 """
@@ -91,12 +103,13 @@ from numba import njit
 from edge.render import materials as _mat
 from edge.render.mesh import Material, RenderMesh
 
-__all__ = ["CpuRenderer", "rasterize_visibility", "shade_pixels"]
+__all__ = ["CpuRenderer", "rasterize_visibility", "shade_pixels", "shade_values"]
 
 _F0 = np.float32(0.0)
 _F255 = np.float32(255.0)
 _FHALF = np.float32(0.5)
 _FINF = np.float32(np.inf)
+_FM1 = np.float32(-1.0)
 
 
 @njit(cache=True)
@@ -130,7 +143,7 @@ def _setup_triangle(positions, triangles, t, cull_back):
     return False, ia, ib, ic, _F0  # zero, NaN, or culled
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rasterize_visibility(positions, triangles, cull_back, depth, tri_id):
     """Pass 1: fill depth (+inf where empty) and tri_id (-1 where empty).
 
@@ -211,17 +224,131 @@ def rasterize_visibility(positions, triangles, cull_back, depth, tri_id):
 
 
 @njit(cache=True)
-def _to_u8(c):
-    """Clamp to [0, 255] (NaN -> 0) and round half up: uint8(floor(c + 0.5))."""
+def _clamp255(c):
+    """Clamp to [0, 255]; NaN -> 0."""
     if not (c > _F0):
         c = _F0
     if c > _F255:
         c = _F255
-    return np.uint8(np.floor(c + _FHALF))
+    return c
 
 
-def _make_shade_pixels(lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id):
-    """Build the shading kernel as a closure over its float32 constants."""
+@njit(cache=True, nogil=True)
+def _shade_impl(positions, normals, eye_cos, triangles, materials,
+                material_table, eye_table, tri_id, background, out, fout,
+                lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id):
+    """Pass 2. Writes uint8 out (H, W, 3), or, if fout has the image's shape,
+    the clamped float32 colour before rounding into fout instead."""
+    h = tri_id.shape[0]
+    w = tri_id.shape[1]
+    want_float = fout.shape[0] == h and fout.shape[1] == w
+    n_tri = triangles.shape[0]
+    n_mat = material_table.shape[0]
+    # Step 1 for every triangle once: the values each pixel would recompute.
+    tok = np.empty(n_tri, np.bool_)
+    tia = np.empty(n_tri, np.int32)
+    tib = np.empty(n_tri, np.int32)
+    tic = np.empty(n_tri, np.int32)
+    tarea = np.empty(n_tri, np.float32)
+    for t in range(n_tri):
+        ok, ia, ib, ic, area2 = _setup_triangle(positions, triangles, t, False)
+        tok[t] = ok
+        tia[t] = ia
+        tib[t] = ib
+        tic[t] = ic
+        tarea[t] = area2
+    # (No njit helper taking arrays is called per pixel: numba would
+    # reference-count the arrays at every call.)
+    for py in range(h):
+        fy = np.float32(py)
+        for px in range(w):
+            t = tri_id[py, px]
+            if t < 0 or t >= n_tri or not tok[t]:
+                if want_float:
+                    for ch in range(3):
+                        fout[py, px, ch] = np.float32(background[ch])
+                else:
+                    for ch in range(3):
+                        out[py, px, ch] = background[ch]
+                continue
+            ia = tia[t]
+            ib = tib[t]
+            ic = tic[t]
+            area2 = tarea[t]
+            ax = positions[ia, 0]
+            ay = positions[ia, 1]
+            bx = positions[ib, 0]
+            by = positions[ib, 1]
+            cx = positions[ic, 0]
+            cy = positions[ic, 1]
+            fx = np.float32(px)
+            w0 = (cx - bx) * (fy - by) - (cy - by) * (fx - bx)
+            w1 = (ax - cx) * (fy - cy) - (ay - cy) * (fx - cx)
+            w2 = (bx - ax) * (fy - ay) - (by - ay) * (fx - ax)
+            l0 = w0 / area2
+            l1 = w1 / area2
+            l2 = w2 / area2
+            nx = (l0 * normals[ia, 0] + l1 * normals[ib, 0]) + l2 * normals[ic, 0]
+            ny = (l0 * normals[ia, 1] + l1 * normals[ib, 1]) + l2 * normals[ic, 1]
+            nz = (l0 * normals[ia, 2] + l1 * normals[ib, 2]) + l2 * normals[ic, 2]
+            len2 = (nx * nx + ny * ny) + nz * nz
+            if len2 > _F0:
+                ln = np.sqrt(len2)
+                nx = nx / ln
+                ny = ny / ln
+                nz = nz / ln
+            else:
+                nx = _F0
+                ny = _F0
+                nz = _FM1
+            diff = (nx * lx + ny * ly) + nz * lz
+            if not (diff > _F0):
+                diff = _F0
+            s = (nx * hx + ny * hy) + nz * hz
+            if not (s > _F0):
+                s = _F0
+            s = s * s
+            s = s * s
+            s = s * s
+            s = s * s
+            m = np.int64(materials[t])
+            if m >= n_mat:
+                m = 0
+            if m == eye_id:
+                u = (l0 * eye_cos[ia] + l1 * eye_cos[ib]) + l2 * eye_cos[ic]
+                if u >= pupil_cos:
+                    row = 3
+                elif u >= rim_cos:
+                    row = 1
+                elif u >= iris_cos:
+                    row = 2
+                else:
+                    row = 0
+                b0 = eye_table[row, 0]
+                b1 = eye_table[row, 1]
+                b2 = eye_table[row, 2]
+            else:
+                b0 = material_table[m, 0]
+                b1 = material_table[m, 1]
+                b2 = material_table[m, 2]
+            k = material_table[m, 3] + material_table[m, 4] * diff
+            sp = (_F255 * material_table[m, 5]) * s
+            c0 = _clamp255(b0 * k + sp)
+            c1 = _clamp255(b1 * k + sp)
+            c2 = _clamp255(b2 * k + sp)
+            if want_float:
+                fout[py, px, 0] = c0
+                fout[py, px, 1] = c1
+                fout[py, px, 2] = c2
+            else:
+                out[py, px, 0] = np.uint8(np.floor(c0 + _FHALF))
+                out[py, px, 1] = np.uint8(np.floor(c1 + _FHALF))
+                out[py, px, 2] = np.uint8(np.floor(c2 + _FHALF))
+
+
+def _make_shading_kernels(lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id):
+    """Build the public shading kernels as closures over their constants (so
+    numba's cache key includes the constants' values)."""
     lx = np.float32(lx)
     ly = np.float32(ly)
     lz = np.float32(lz)
@@ -232,11 +359,8 @@ def _make_shade_pixels(lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye
     rim_cos = np.float32(rim_cos)
     iris_cos = np.float32(iris_cos)
     eye_id = int(eye_id)
-    f0 = np.float32(0.0)
-    fm1 = np.float32(-1.0)
-    f255 = np.float32(255.0)
 
-    @njit(cache=True)
+    @njit(cache=True, nogil=True)
     def shade_pixels(positions, normals, eye_cos, triangles, materials,
                      material_table, eye_table, tri_id, background, out):
         """Pass 2: shade every pixel of out (H, W, 3) uint8 BGR from tri_id.
@@ -246,107 +370,26 @@ def _make_shade_pixels(lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye
         eye_table (4, 3) float32; tri_id (H, W) int32 from
         rasterize_visibility; background (3,) uint8 BGR.
         """
-        h = tri_id.shape[0]
-        w = tri_id.shape[1]
-        n_tri = triangles.shape[0]
-        n_mat = material_table.shape[0]
-        bg0 = background[0]
-        bg1 = background[1]
-        bg2 = background[2]
-        # Per-triangle setup (swap rule, area2), computed once: the same
-        # values step 1 would recompute at every pixel.
-        tia = np.empty(n_tri, np.int32)
-        tib = np.empty(n_tri, np.int32)
-        tic = np.empty(n_tri, np.int32)
-        tarea = np.empty(n_tri, np.float32)
-        tok = np.empty(n_tri, np.bool_)
-        for t in range(n_tri):
-            ok, ia, ib, ic, area2 = _setup_triangle(positions, triangles, t, False)
-            tok[t] = ok
-            tia[t] = ia
-            tib[t] = ib
-            tic[t] = ic
-            tarea[t] = area2
-        for py in range(h):
-            fy = np.float32(py)
-            for px in range(w):
-                t = tri_id[py, px]
-                if t < 0 or t >= n_tri or not tok[t]:
-                    # empty (or an id no valid triangle could have written)
-                    out[py, px, 0] = bg0
-                    out[py, px, 1] = bg1
-                    out[py, px, 2] = bg2
-                    continue
-                ia = tia[t]
-                ib = tib[t]
-                ic = tic[t]
-                area2 = tarea[t]
-                ax = positions[ia, 0]
-                ay = positions[ia, 1]
-                bx = positions[ib, 0]
-                by = positions[ib, 1]
-                cx = positions[ic, 0]
-                cy = positions[ic, 1]
-                fx = np.float32(px)
-                w0 = (cx - bx) * (fy - by) - (cy - by) * (fx - bx)
-                w1 = (ax - cx) * (fy - cy) - (ay - cy) * (fx - cx)
-                w2 = (bx - ax) * (fy - ay) - (by - ay) * (fx - ax)
-                l0 = w0 / area2
-                l1 = w1 / area2
-                l2 = w2 / area2
-                nx = (l0 * normals[ia, 0] + l1 * normals[ib, 0]) + l2 * normals[ic, 0]
-                ny = (l0 * normals[ia, 1] + l1 * normals[ib, 1]) + l2 * normals[ic, 1]
-                nz = (l0 * normals[ia, 2] + l1 * normals[ib, 2]) + l2 * normals[ic, 2]
-                len2 = (nx * nx + ny * ny) + nz * nz
-                if len2 > f0:
-                    ln = np.sqrt(len2)
-                    nx = nx / ln
-                    ny = ny / ln
-                    nz = nz / ln
-                else:
-                    nx = f0
-                    ny = f0
-                    nz = fm1
-                diff = (nx * lx + ny * ly) + nz * lz
-                if not (diff > f0):
-                    diff = f0
-                s = (nx * hx + ny * hy) + nz * hz
-                if not (s > f0):
-                    s = f0
-                s = s * s
-                s = s * s
-                s = s * s
-                s = s * s
-                m = np.int64(materials[t])
-                if m >= n_mat:
-                    m = 0
-                if m == eye_id:
-                    u = (l0 * eye_cos[ia] + l1 * eye_cos[ib]) + l2 * eye_cos[ic]
-                    if u >= pupil_cos:
-                        row = 3
-                    elif u >= rim_cos:
-                        row = 1
-                    elif u >= iris_cos:
-                        row = 2
-                    else:
-                        row = 0
-                    b0 = eye_table[row, 0]
-                    b1 = eye_table[row, 1]
-                    b2 = eye_table[row, 2]
-                else:
-                    b0 = material_table[m, 0]
-                    b1 = material_table[m, 1]
-                    b2 = material_table[m, 2]
-                k = material_table[m, 3] + material_table[m, 4] * diff
-                sp = (f255 * material_table[m, 5]) * s
-                out[py, px, 0] = _to_u8(b0 * k + sp)
-                out[py, px, 1] = _to_u8(b1 * k + sp)
-                out[py, px, 2] = _to_u8(b2 * k + sp)
+        no_float = np.empty((0, 0, 3), np.float32)
+        _shade_impl(positions, normals, eye_cos, triangles, materials,
+                    material_table, eye_table, tri_id, background, out, no_float,
+                    lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id)
 
-    return shade_pixels
+    @njit(cache=True, nogil=True)
+    def shade_values(positions, normals, eye_cos, triangles, materials,
+                     material_table, eye_table, tri_id, background, out):
+        """shade_pixels without the final rounding: out (H, W, 3) float32
+        gets the clamped colour c of step 7 (background pixels get the
+        background). For bit-exact comparisons (tests, the CUDA port)."""
+        no_u8 = np.empty((0, 0, 3), np.uint8)
+        _shade_impl(positions, normals, eye_cos, triangles, materials,
+                    material_table, eye_table, tri_id, background, no_u8, out,
+                    lx, ly, lz, hx, hy, hz, pupil_cos, rim_cos, iris_cos, eye_id)
+
+    return shade_pixels, shade_values
 
 
-shade_pixels = _make_shade_pixels(
+shade_pixels, shade_values = _make_shading_kernels(
     _mat.LIGHT_DIR[0], _mat.LIGHT_DIR[1], _mat.LIGHT_DIR[2],
     _mat.HALF_DIR[0], _mat.HALF_DIR[1], _mat.HALF_DIR[2],
     _mat.EYE_PUPIL_COS, _mat.EYE_RIM_COS, _mat.EYE_IRIS_COS,

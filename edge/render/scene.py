@@ -83,7 +83,8 @@ class EyeRig:
     radius: float
 
     @staticmethod
-    def build(vertices: np.ndarray, lids: np.ndarray, ring: np.ndarray) -> "EyeRig":
+    def build(vertices: np.ndarray, lids: np.ndarray, ring: np.ndarray, iris_rest: np.ndarray) -> "EyeRig":
+        """The eye at rest; the drawn eyeball sits so that gaze 0 puts the iris at iris_rest."""
         outer, inner = vertices[lids[0]], vertices[lids[8]]
         width = float(np.linalg.norm(inner - outer))
         along = (inner - outer) / width
@@ -94,7 +95,8 @@ class EyeRig:
         rest_lower = float(((vertices[lids[LOWER_MIDDLE]] - middle) @ down).mean()) / width
         radius = DRAWN_EYEBALL_FRACTION * width
         front = vertices[lids[np.r_[UPPER_MIDDLE, LOWER_MIDDLE]], 2].mean() + 0.02 * width
-        centre = np.array([middle[0], middle[1], front + radius])
+        ahead = middle[:2] + width * np.asarray(iris_rest, np.float64)
+        centre = np.array([ahead[0], ahead[1], front + radius])
         return EyeRig(lids, ring, middle, width, down, rest_upper, rest_lower, centre, radius)
 
     def set_lids(self, vertices: np.ndarray, eye: EyeParams) -> None:
@@ -124,7 +126,10 @@ class AvatarRig:
     def __init__(self, avatar: Avatar) -> None:
         self.avatar = avatar
         rest = avatar.vertices.astype(np.float64)
-        self.eyes = (EyeRig.build(rest, RIGHT_LIDS, RIGHT_LID_RING), EyeRig.build(rest, LEFT_LIDS, LEFT_LID_RING))
+        self.eyes = (
+            EyeRig.build(rest, RIGHT_LIDS, RIGHT_LID_RING, avatar.iris_rest[0]),
+            EyeRig.build(rest, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest[1]),
+        )
         self.sphere_dirs, sphere_tris = _sphere()
         n_face = len(rest)
         self.lash_start = n_face

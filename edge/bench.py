@@ -1,0 +1,127 @@
+"""`dmask bench`: where the time goes, per stage, on real videos.
+
+Runs the offline path (decode, detect or track, fit, render, encode) over
+a video exactly as `dmask mask` does, one frame after another, and reports
+per-stage latency percentiles, each network's share of inference, end-to-end
+frames per second and peak memory. Nothing is asserted: figures are measured.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import Config
+from edge.inference import OnnxModel
+from edge.media import AtomicVideoWriter, VideoReader
+from edge.pipeline import MaskPipeline, ModelSet
+
+PERCENTILES = (50, 95, 99)
+
+
+class TimedModel:
+    """An OnnxModel stand-in that records how long each call took."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.seconds: list[float] = []
+
+    def run(self, images: np.ndarray) -> list[np.ndarray]:
+        start = time.perf_counter()
+        outputs = self.model.run(images)
+        self.seconds.append(time.perf_counter() - start)
+        return outputs
+
+
+@dataclass(frozen=True)
+class StageStats:
+    name: str
+    milliseconds: tuple[float, ...]  # at PERCENTILES
+    calls: int
+
+    @staticmethod
+    def of(name: str, seconds: list[float]) -> "StageStats":
+        values = np.array(seconds or [np.nan]) * 1e3
+        return StageStats(name, tuple(float(np.percentile(values, p)) for p in PERCENTILES), len(seconds))
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    video: str
+    width: int
+    height: int
+    frames: int
+    faces_per_frame: float
+    stages: tuple[StageStats, ...]
+    fps: float
+    peak_rss_mib: float
+
+    def table(self) -> str:
+        head = f"{self.video}: {self.width}x{self.height}, {self.frames} frames, {self.faces_per_frame:.2f} faces/frame"
+        rows = [f"  {'stage':<22}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'calls':>8}"]
+        for s in self.stages:
+            rows.append(f"  {s.name:<22}" + "".join(f"{v:>9.2f}" for v in s.milliseconds) + f"{s.calls:>8}")
+        tail = f"  end to end: {self.fps:.1f} fps; peak memory {self.peak_rss_mib:.0f} MiB"
+        return "\n".join([head, *rows, tail])
+
+
+def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | None, warmup: int = 5) -> BenchReport:
+    pipeline = MaskPipeline(config, models=models)
+    tracker = pipeline.tracker
+    timed = {
+        "  detector": TimedModel(tracker.detector.model),
+        "  face mesh": TimedModel(tracker.mesh.model),
+        "  iris (both eyes)": TimedModel(tracker.iris.model),
+    }
+    tracker.detector.model, tracker.mesh.model, tracker.iris.model = timed.values()
+    decode, encode, faces = [], [], 0
+    with VideoReader(path) as reader, tempfile.TemporaryDirectory() as scratch:
+        writer = AtomicVideoWriter(Path(scratch) / "bench.mp4", reader.fps, reader.width, reader.height, config.output.video_codec)
+        with writer:
+            frames = iter(reader)
+            count, started = 0, 0.0
+            while max_frames is None or count < max_frames + warmup:
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                if frame is None:
+                    break
+                t1 = time.perf_counter()
+                masked = pipeline.process(frame)
+                t2 = time.perf_counter()
+                writer.write(masked.image)
+                t3 = time.perf_counter()
+                count += 1
+                if count == warmup:
+                    started = t3
+                    for series in (pipeline.times.inference, pipeline.times.fit, pipeline.times.render, *(t.seconds for t in timed.values())):
+                        series.clear()
+                elif count > warmup:
+                    decode.append(t1 - t0)
+                    encode.append(t3 - t2)
+                    faces += len(masked.faces)
+            elapsed = time.perf_counter() - started
+    measured = max(count - warmup, 0)
+    times = pipeline.times
+    stages = (
+        StageStats.of("decode", decode),
+        StageStats.of("inference", list(times.inference)),
+        *(StageStats.of(name, t.seconds) for name, t in timed.items()),
+        StageStats.of("fit", list(times.fit)),
+        StageStats.of("render", list(times.render)),
+        StageStats.of("encode", encode),
+    )
+    return BenchReport(
+        video=path.name,
+        width=reader.width,
+        height=reader.height,
+        frames=measured,
+        faces_per_frame=faces / max(measured, 1),
+        stages=stages,
+        fps=measured / elapsed if elapsed > 0 else float("nan"),
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )

@@ -1,0 +1,96 @@
+"""The committed avatar: a mean face, a clean mesh, and its provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from edge.avatar import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS, Avatar
+from edge.config import DEFAULT_MODELS_DIR
+from edge.fit import fit_similarity
+
+
+def load() -> Avatar:
+    return Avatar.load(DEFAULT_MODELS_DIR)
+
+
+def boundary_loops(triangles: np.ndarray) -> list[set[int]]:
+    edges = Counter(tuple(sorted(e)) for t in triangles for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])))
+    assert set(edges.values()) <= {1, 2}, "an edge is shared by more than two triangles"
+    neighbours: dict[int, set[int]] = {}
+    for (a, b), count in edges.items():
+        if count == 1:
+            neighbours.setdefault(a, set()).add(b)
+            neighbours.setdefault(b, set()).add(a)
+    loops, seen = [], set()
+    for start in neighbours:
+        if start in seen:
+            continue
+        loop, stack = set(), [start]
+        while stack:
+            v = stack.pop()
+            if v not in loop:
+                loop.add(v)
+                stack.extend(neighbours[v] - loop)
+        seen |= loop
+        loops.append(loop)
+    return loops
+
+
+def test_mesh_is_the_face_with_eyes_and_mouth_open():
+    avatar = load()
+    loops = boundary_loops(avatar.triangles)
+    assert len(loops) == 4
+    assert set(RIGHT_LIDS) in loops and set(LEFT_LIDS) in loops and set(LIPS_INNER) in loops
+    assert len(np.unique(avatar.triangles)) == 468
+
+
+def test_triangles_face_the_camera_at_rest():
+    avatar = load()
+    v = avatar.vertices
+    a, b, c = (v[avatar.triangles[:, i]] for i in range(3))
+    into_head = np.cross(b - a, c - a)[:, 2] > 0
+    assert into_head.mean() > 0.9
+
+
+def test_canonical_units_and_frame():
+    v = load().vertices
+    assert abs(np.linalg.norm(v[263] - v[33]) - 1) < 1e-5
+    assert v[263, 0] > v[33, 0]
+    assert v[13, 1] > v[1, 1] > v[168, 1]
+    assert v[1, 2] < v[234, 2]
+
+
+def read_obj(path: Path) -> np.ndarray:
+    return np.array([[float(x) for x in line.split()[1:4]] for line in path.read_text().splitlines() if line.startswith("v ")])
+
+
+def test_mean_face_is_close_to_mediapipes_canonical_face(shared_data):
+    """A mean of real faces should look like MediaPipe's own canonical face."""
+    avatar = load()
+    reference = read_obj(shared_data / "mediapipe/canonical_face_model.obj") * [1, -1, -1]
+    pose = fit_similarity(reference, avatar.vertices.astype(np.float64), np.ones(468))
+    error = np.linalg.norm(pose.scale * reference @ pose.rotation.T + pose.translation - avatar.vertices, axis=1)
+    assert np.sqrt((error**2).mean()) < 0.05
+    assert np.percentile(error, 95) < 0.1
+
+
+def test_regions_and_statistics_are_sane():
+    avatar = load()
+    assert 100 <= len(avatar.rigid) <= 250
+    assert 100 <= len(avatar.expression_vertices) <= 300
+    assert not set(avatar.rigid) & {13, 14, 61, 291}
+    assert ((avatar.expression_weight > 0) & (avatar.expression_weight <= 1)).all()
+    assert (avatar.population_sd > 0).all() and avatar.population_sd.max() < 0.2
+    assert 0.05 < avatar.eye_aperture_mean.min() and avatar.eye_aperture_mean.max() < 0.3
+
+
+def test_provenance_names_the_committed_file():
+    text = (DEFAULT_MODELS_DIR / "AVATAR.md").read_text()
+    digest = hashlib.sha256((DEFAULT_MODELS_DIR / "avatar.npz").read_bytes()).hexdigest()
+    assert re.search(rf"sha256 of avatar.npz: {digest}\b", text)
+    assert "mediapipe-0.10.14" in text

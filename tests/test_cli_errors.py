@@ -1,0 +1,193 @@
+"""`dmask` as a real subprocess: every user mistake is exit status 2 and one
+line `dmask: error: ...` on stderr, never a traceback, and leaves no output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge import cli
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def dmask_command(*args):
+    return [sys.executable, "-m", "edge.cli", *map(str, args)]
+
+
+def dmask_env():
+    """This checkout's edge first, whether or not it is pip-installed."""
+    path = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def dmask(cwd, *args):
+    return subprocess.run(
+        dmask_command(*args), cwd=cwd, env=dmask_env(), capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_error(result, message):
+    assert result.returncode == 2
+    assert result.stderr == f"dmask: error: {message}\n"
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A directory with one of each kind of bad input, and a file to block paths."""
+    (tmp_path / "notes.txt").write_text("not media")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 garbage, not a jpeg" * 20)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "junk.mp4").write_bytes(b"\x00\x01junk" * 400)
+    (tmp_path / "blocker").write_text("a regular file")
+    (tmp_path / "photos").mkdir()
+    return tmp_path
+
+
+def test_missing_input(work):
+    assert_error(dmask(work, "mask", "absent.mp4", "-o", "out.mp4"), "absent.mp4: no such file")
+
+
+def test_unsupported_suffix(work):
+    assert_error(
+        dmask(work, "mask", "notes.txt", "-o", "out"),
+        "notes.txt: unsupported file type; supported are photos (.jpg .jpeg .png .bmp .pgm) "
+        "and videos (.mp4 .avi .mov .mkv)",
+    )
+
+
+def test_directory_as_input(work):
+    assert_error(
+        dmask(work, "mask", "photos", "-o", "out"),
+        "photos: is a directory; give the photo and video files inside it",
+    )
+
+
+def test_unreadable_photo(work):
+    assert_error(
+        dmask(work, "mask", "broken.jpg", "-o", "out.jpg"),
+        "broken.jpg: cannot be decoded as a photo; check the file is a complete image",
+    )
+
+
+@pytest.mark.parametrize("name", ["empty.mp4", "junk.mp4"])
+def test_video_without_frames(work, name):
+    assert_error(
+        dmask(work, "mask", name, "-o", "out.mp4"),
+        f"{name}: no frames could be decoded; check the file is a complete video",
+    )
+
+
+def test_bad_input_among_several_fails_before_any_output(work, shared_data):
+    photo = shared_data / "identities_orl" / "s1" / "1.pgm"
+    result = dmask(work, "mask", photo, "junk.mp4", "-o", "out")
+    assert_error(result, "junk.mp4: no frames could be decoded; check the file is a complete video")
+    assert list((work / "out").iterdir()) == []
+
+
+def test_output_under_a_regular_file(work, shared_data):
+    photo = shared_data / "identities_orl" / "s1" / "1.pgm"
+    assert_error(
+        dmask(work, "mask", photo, "-o", "blocker/out.png"),
+        "blocker: is a file, not a directory; choose another output",
+    )
+    assert_error(
+        dmask(work, "mask", photo, "-o", "blocker/masked"),
+        "blocker/masked: cannot create the output directory (Not a directory)",
+    )
+
+
+def test_signals_under_a_regular_file(work, shared_data):
+    photo = shared_data / "identities_orl" / "s1" / "1.pgm"
+    assert_error(
+        dmask(work, "mask", photo, "-o", "out.png", "--signals", "blocker/signals.csv"),
+        "blocker: is a file, not a directory; choose another output",
+    )
+
+
+def test_mismatched_output_suffix(work, shared_data):
+    video = shared_data / "videos" / "lp_driving_d1.mp4"
+    assert_error(
+        dmask(work, "mask", video, "-o", "masked.png"),
+        "masked.png: a video input needs a video output (.mp4 .avi .mov .mkv) or a directory",
+    )
+
+
+def test_bad_config(work, shared_data):
+    (work / "dmask.yaml").write_text("tracking:\n  max_faces: 99\n")
+    photo = shared_data / "identities_orl" / "s1" / "1.pgm"
+    expected = "dmask.yaml:2 tracking.max_faces: must be between 1 and 16; got 99"
+    assert_error(dmask(work, "mask", photo, "-o", "out.png", "--config", "dmask.yaml"), expected)
+    assert_error(dmask(work, "config", "check", "dmask.yaml"), expected)
+
+
+def test_missing_models(work, shared_data):
+    (work / "dmask.yaml").write_text("inference:\n  models_dir: no-models-here\n")
+    photo = shared_data / "identities_orl" / "s1" / "1.pgm"
+    result = dmask(work, "mask", photo, "-o", "out.png", "--config", "dmask.yaml")
+    assert result.returncode == 2
+    assert result.stderr.startswith("dmask: error: ") and result.stderr.count("\n") == 1
+    assert "no-models-here" in result.stderr
+    assert not (work / "out.png").exists()
+
+
+def test_config_check_ok(work):
+    (work / "dmask.yaml").write_text("render:\n  backend: cpu\n")
+    result = dmask(work, "config", "check", "dmask.yaml")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "dmask.yaml: ok\n", "")
+
+
+def test_usage_errors_keep_clicks_exit_status(work):
+    result = dmask(work, "mask", "clip.mp4")
+    assert result.returncode == 2
+    assert "Missing option '-o' / '--output'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_keyboard_interrupt_in_process(monkeypatch, capsys):
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_config", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["config", "check", "any.yaml"])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.endswith("dmask: interrupted\n")
+
+
+def test_demo_without_scikit_image(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", "-o", str(tmp_path / "demo")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "dmask: error: the demo needs scikit-image: pip install -e '.[demo]'\n"
+    )
+    assert not (tmp_path / "demo").exists()
+
+
+def test_ctrl_c_while_masking_leaves_no_partial_files(tmp_path):
+    """SIGINT once the video writer's temp file exists: exit 130, nothing left."""
+    out = tmp_path / "demo"
+    process = subprocess.Popen(
+        dmask_command("demo", "-o", out, "--frames", "100000"),
+        env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob(".astronaut_masked.partial-*.mp4")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert stderr.endswith("dmask: interrupted\n") and "Traceback" not in stderr
+    assert list(out.iterdir()) == []

@@ -1,0 +1,77 @@
+"""Fast eye signals pass the fit frame by frame: no filter erases them.
+
+Observations are built from the avatar itself, posed in the image, with
+eyes whose lids and irises follow a known schedule: a 100 ms blink and an
+8 Hz horizontal oscillation (nystagmus-like) sampled at 30 fps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.avatar import EYEBALL_RADIUS_FRACTION, LEFT_LIDS, RIGHT_LIDS, Avatar
+from edge.config import DEFAULT_MODELS_DIR, FitConfig
+from edge.fit import Fitter
+from edge.records import EyeObservation, FaceObservation
+
+FPS = 30.0
+SCALE, ORIGIN = 300.0, np.array([320.0, 240.0, 0.0])
+
+
+def eye_observation(vertices: np.ndarray, lids: np.ndarray, iris_rest: np.ndarray, openness: float, iris_dx: float) -> EyeObservation:
+    """The avatar's own lid contour, opened to `openness` of rest, in pixels."""
+    contour = vertices[lids, :2].copy()
+    middle = 0.5 * (contour[0] + contour[8])
+    contour[1:8, 1] = middle[1] + openness * (contour[1:8, 1] - middle[1])
+    contour[9:16, 1] = middle[1] + openness * (contour[9:16, 1] - middle[1])
+    width = np.linalg.norm(contour[8] - contour[0])
+    iris = middle + width * (iris_rest + [iris_dx, 0.0])
+    to_px = lambda p: (SCALE * p + ORIGIN[:2]).astype(np.float32)  # noqa: E731
+    return EyeObservation(to_px(contour), np.repeat(to_px(iris[None]), 5, 0))
+
+
+def observations(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray) -> list[FaceObservation]:
+    v = avatar.vertices.astype(np.float64)
+    landmarks = (SCALE * v + ORIGIN).astype(np.float32)
+    return [
+        FaceObservation(
+            landmarks=landmarks,
+            right_eye=eye_observation(v, RIGHT_LIDS, avatar.iris_rest[0], o, dx),
+            left_eye=eye_observation(v, LEFT_LIDS, avatar.iris_rest[1], o, dx),
+            confidence=1.0,
+            track_id=0,
+        )
+        for o, dx in zip(openness, iris_dx)
+    ]
+
+
+@pytest.fixture(scope="module")
+def avatar() -> Avatar:
+    return Avatar.load(DEFAULT_MODELS_DIR)
+
+
+def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray):
+    fitter = Fitter(avatar, FitConfig(), still=False)
+    return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
+
+
+def test_a_100ms_blink_survives(avatar):
+    openness = np.ones(60)
+    openness[30:33] = 0.0  # 3 frames at 30 fps = 100 ms
+    params = run(avatar, openness, np.zeros(60))
+    aperture = np.array([p.right_eye.aperture for p in params])
+    assert aperture[30:33].max() < 0.1 * aperture[:30].mean()
+    assert aperture[29] > 0.9 * aperture[:29].mean()
+    assert aperture[33] > 0.9 * aperture[:29].mean()
+
+
+def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
+    t = np.arange(90) / FPS
+    iris_dx = 0.06 * np.sin(2 * np.pi * 8.0 * t)
+    params = run(avatar, np.ones(90), iris_dx)
+    for side in ("right_eye", "left_eye"):
+        yaw = np.array([getattr(p, side).gaze_yaw for p in params])
+        expected = np.arcsin(iris_dx / EYEBALL_RADIUS_FRACTION)
+        assert np.corrcoef(yaw, expected)[0, 1] > 0.99
+        assert np.abs(yaw - expected).max() < 0.1 * np.abs(expected).max()

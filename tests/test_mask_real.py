@@ -1,0 +1,126 @@
+"""The whole chain on real faces from ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import load_config
+from edge.media import PHOTO_SUFFIXES, VideoReader, read_photo
+from edge.pipeline import MaskPipeline, ModelSet
+from edge.records import Frame, FrameStatus, MaskedFrame
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(None)
+
+
+@pytest.fixture(scope="module")
+def models(config):
+    return ModelSet.load(config)
+
+
+def mask_photo(image: np.ndarray, config, models) -> MaskedFrame:
+    return MaskPipeline(config, still=True, models=models).process(Frame(image, 0, 0.0))
+
+
+def mask_video(path: Path, config, models) -> list[MaskedFrame]:
+    pipeline = MaskPipeline(config, models=models)
+    with VideoReader(path) as reader:
+        return [pipeline.process(frame) for frame in reader]
+
+
+def photos(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def test_a_face_is_found_on_nearly_every_identity_photo(shared_data, config, models):
+    paths = photos(shared_data / "identities") + photos(shared_data / "identities_orl")
+    assert len(paths) > 300
+    found = [p for p in paths if mask_photo(read_photo(p), config, models).status is FrameStatus.OK]
+    assert len(found) / len(paths) >= 0.95, f"faces found on {len(found)} of {len(paths)} photos"
+
+
+def retextured(image: np.ndarray) -> np.ndarray:
+    """Other skin colour and fine texture, same geometry."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + 8) % 180
+    hsv[..., 2] = np.clip(hsv[..., 2] * 0.8, 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.int16)
+    grain = np.random.default_rng(0).normal(0, 6, image.shape[:2])[..., None]
+    return np.clip(out + grain, 0, 255).astype(np.uint8)
+
+
+def differing_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    return float((np.abs(a.astype(np.int16) - b.astype(np.int16)).max(2) > 40).mean())
+
+
+def test_masked_output_ignores_skin_colour_and_texture(shared_data, config, models):
+    """Tolerance: under 1% of pixels differ by more than 40 grey levels.
+
+    The avatar is drawn from geometry only, so a recoloured, grainy copy of
+    the photo moves nothing but landmark jitter at the silhouette and lids.
+    Another person's photo at the same size differs far more.
+    """
+    image = read_photo(shared_data / "identities/barack_obama/fr_obama.jpg")
+    masked = mask_photo(image, config, models)
+    recoloured = mask_photo(retextured(image), config, models)
+    assert masked.status is recoloured.status is FrameStatus.OK
+    assert differing_fraction(masked.image, recoloured.image) < 0.01
+    other = cv2.resize(read_photo(shared_data / "identities/joe_biden/fr_biden2.jpg"), image.shape[1::-1])
+    assert differing_fraction(masked.image, mask_photo(other, config, models).image) > 0.05
+
+
+@pytest.mark.parametrize("kind", ["noise", "blank"])
+def test_inputs_without_a_face_give_a_plain_background(config, models, kind):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (480, 640, 3), np.uint8) if kind == "noise" else np.full((480, 640, 3), 200, np.uint8)
+    masked = mask_photo(image, config, models)
+    assert masked.status is FrameStatus.NO_FACE
+    assert (masked.image == np.array(config.render.background, np.uint8)).all()
+
+
+def test_the_output_never_contains_the_camera_frame(shared_data, config, models):
+    frames = mask_video(shared_data / "videos/lp_driving_d2.mp4", config, models)
+    with VideoReader(shared_data / "videos/lp_driving_d2.mp4") as reader:
+        originals = [f.image for f in reader]
+    for original, masked in zip(originals, frames):
+        same = (np.abs(original.astype(np.int16) - masked.image).max(2) <= 2).mean()
+        assert same < 0.01
+
+
+def apertures(frames: list[MaskedFrame]) -> np.ndarray:
+    """(frames, 2) right and left eye apertures of the first face."""
+    return np.array([[f.faces[0].right_eye.aperture, f.faces[0].left_eye.aperture] if f.faces else [np.nan] * 2 for f in frames])
+
+
+def test_wink_dips_only_the_winking_eye(shared_data, config, models):
+    """lp_driving_d1: both eyes close, then the right eye stays shut while the left opens."""
+    frames = mask_video(shared_data / "videos/lp_driving_d1.mp4", config, models)
+    assert all(f.status is FrameStatus.OK for f in frames)
+    ap = apertures(frames)
+    open_right, open_left = ap[:4].mean(0)
+    assert 0.8 < open_right / open_left < 1.25
+    assert ap[5:8].max() < 0.35 * ap[:4].min()
+    wink_right, wink_left = ap[10:14].mean(0)
+    assert wink_right < 0.7 * wink_left
+    assert wink_left > 0.75 * open_left
+
+
+def test_gaze_shifts_move_both_irises_together(shared_data, config, models):
+    """lp_driving_d14 looks left, right and up: conjugate, large iris movement.
+
+    Only frames with both eyes open count: behind nearly shut lids the iris
+    position is a guess (and the drawn iris is hidden anyway).
+    """
+    frames = mask_video(shared_data / "videos/lp_driving_d14.mp4", config, models)[:240]
+    assert sum(bool(f.faces) for f in frames) > 0.95 * len(frames)
+    open_eyes = [f.faces[0] for f in frames if f.faces and min(f.faces[0].right_eye.aperture, f.faces[0].left_eye.aperture) > 0.15]
+    yaw = np.array([[p.right_eye.gaze_yaw, p.left_eye.gaze_yaw] for p in open_eyes])
+    assert len(yaw) > 0.7 * len(frames)
+    assert np.degrees(yaw.std(0)).min() > 5.0
+    assert np.corrcoef(yaw[:, 0], yaw[:, 1])[0, 1] > 0.8

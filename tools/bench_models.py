@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Time the committed ONNX face models with onnxruntime (CPU) and print a table.
+
+    python3 tools/bench_models.py                       # threads 1 and 2, iris batch 1 and 2
+    python3 tools/bench_models.py --threads 1 --runs 500
+    python3 tools/bench_models.py --baseline-dir /tmp/dm-work/straight   # also time the straight
+        # tf2onnx conversions kept by `tools/build_models.py --work-dir /tmp/dm-work`
+
+Each row is the median (and p10/p90) of --runs calls after --warmup calls, one session per
+(model, threads); the cases are timed round-robin (one call each per round) so that background
+load on a shared machine affects them alike; session options: ORT_ENABLE_ALL, intra_op_num_threads=N, inter_op_num_threads=1,
+execution mode sequential (--parallel-mode adds ORT_PARALLEL rows). Inputs are random values in
+the documented range (latency does not depend on the values).
+
+The "tracked frame" lines add up what a tracked frame runs: face_landmark once plus the iris model
+for both eyes, either as one batch-2 call or as two batch-1 calls.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_specs(models_dir: Path) -> list[dict]:
+    man = json.loads((models_dir / "manifest.json").read_text())
+    return man["models"]
+
+
+def make_session(path: Path, threads: int, parallel: bool) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def make_input(spec_input: dict, batch: int, rng: np.random.Generator) -> np.ndarray:
+    shape = [batch if not isinstance(d, int) else d for d in spec_input["shape"]]
+    lo = -1.0 if spec_input["range"].startswith("[-1") else 0.0
+    return rng.uniform(lo, 1.0, size=shape).astype(np.float32)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models-dir", default=str(REPO / "models"))
+    ap.add_argument("--baseline-dir", help="directory with straight conversions (same file names)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--iris-batch", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--parallel-mode", action="store_true", help="also time ORT_PARALLEL")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    args = ap.parse_args(argv)
+
+    models_dir = Path(args.models_dir)
+    specs = load_specs(models_dir)
+    rng = np.random.default_rng(0)
+    sets = [("committed", models_dir)]
+    if args.baseline_dir:
+        sets.append(("straight", Path(args.baseline_dir)))
+    modes = [False, True] if args.parallel_mode else [False]
+
+    # Build every (set, model, mode, threads, batch) case first, then time them round-robin so
+    # that background load on a shared machine hits all cases alike.
+    cases = []
+    for set_name, d in sets:
+        for spec in specs:
+            path = d / spec["file"]
+            if not path.exists():
+                print(f"skip {path} (missing)", file=sys.stderr)
+                continue
+            dyn = not isinstance(spec["inputs"][0]["shape"][0], int)
+            batches = args.iris_batch if dyn else [spec["inputs"][0]["shape"][0]]
+            for parallel in modes:
+                for threads in args.threads:
+                    sess = make_session(path, threads, parallel)
+                    fixed = sess.get_inputs()[0].shape[0]
+                    for b in batches:
+                        if isinstance(fixed, int) and b != fixed:
+                            continue  # e.g. straight iris conversion is fixed batch 1
+                        feed = {sess.get_inputs()[0].name: make_input(spec["inputs"][0], b, rng)}
+                        cases.append({"row": {"set": set_name, "model": spec["name"], "batch": b,
+                                              "threads": threads,
+                                              "mode": "parallel" if parallel else "sequential"},
+                                      "sess": sess, "feed": feed, "t": []})
+    for c in cases:
+        for _ in range(args.warmup):
+            c["sess"].run(None, c["feed"])
+    for _ in range(args.runs):
+        for c in cases:
+            t0 = time.perf_counter()
+            c["sess"].run(None, c["feed"])
+            c["t"].append((time.perf_counter() - t0) * 1e3)
+    rows = []
+    for c in cases:
+        t = c["t"]
+        q = statistics.quantiles(t, n=10)
+        rows.append({**c["row"], "median_ms": statistics.median(t), "p10_ms": q[0],
+                     "p90_ms": q[-1]})
+
+    print(f"onnxruntime {ort.__version__}, CPUExecutionProvider, ORT_ENABLE_ALL, "
+          f"median of {args.runs} runs after {args.warmup} warm-up")
+    hdr = f"{'set':10} {'model':28} {'batch':>5} {'thr':>3} {'mode':10} " \
+          f"{'median ms':>9} {'p10':>7} {'p90':>7} {'ms/item':>8}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(f"{r['set']:10} {r['model']:28} {r['batch']:>5} {r['threads']:>3} {r['mode']:10} "
+              f"{r['median_ms']:9.3f} {r['p10_ms']:7.3f} {r['p90_ms']:7.3f} "
+              f"{r['median_ms'] / r['batch']:8.3f}")
+
+    def get(set_name, model, batch, threads, mode="sequential"):
+        for r in rows:
+            if (r["set"], r["model"], r["batch"], r["threads"], r["mode"]) == \
+                    (set_name, model, batch, threads, mode):
+                return r["median_ms"]
+        return None
+
+    print()
+    print("tracked frame (face_landmark + iris for both eyes), sequential:")
+    for set_name, _ in sets:
+        for threads in args.threads:
+            lm = get(set_name, "face_landmark", 1, threads)
+            i1 = get(set_name, "iris_landmark", 1, threads)
+            i2 = get(set_name, "iris_landmark", 2, threads)
+            parts = []
+            if lm is not None and i1 is not None:
+                parts.append(f"2 x batch-1 iris: {lm + 2 * i1:6.3f} ms")
+            if lm is not None and i2 is not None:
+                parts.append(f"1 x batch-2 iris: {lm + i2:6.3f} ms")
+            if parts:
+                print(f"  {set_name:10} threads={threads}: " + ";  ".join(parts))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
