@@ -237,7 +237,7 @@ def test_vertex_and_edge_centres_are_inside():
     cov = tri_id == 0
     assert cov[5, 5] and cov[5, 20] and cov[20, 5]
     assert cov[5, 5:21].all() and cov[5:21, 5].all()
-    assert cov[12, 12] and cov[10, 15]  # on the hypotenuse x + y = 25
+    assert cov[12, 13] and cov[10, 15] and cov[12, 12]  # [y, x]: x + y = 25 is the hypotenuse
     assert not cov[13, 13] and not cov[4, 5] and not cov[5, 21]
     assert np.array_equal(cov, centres_inside([(5, 5), (20, 5), (5, 20)], 24, 24))
 
@@ -297,10 +297,9 @@ def test_equal_depth_lowest_index_wins(order):
     assert np.all(tri_id[second & ~first] == 1)
 
 
-def test_equal_depth_tie_does_not_depend_on_draw_order():
-    # the same triangle twice: index 0 must win everywhere, whichever is
-    # submitted first in memory (both here, trivially), and a duplicate
-    # appended later must never take a pixel
+def test_duplicate_triangles_lowest_index_wins():
+    # the same triangle three times (the last with its vertices rotated):
+    # identical depths everywhere, so index 0 must own every pixel
     verts = [(4.5, 2.25, 2.0), (30.5, 6.75, 2.0), (10.25, 28.5, 2.0)]
     mesh = make_mesh(verts, [0, 1, 2, 0, 1, 2, 1, 2, 0])
     _, tri_id = visibility(mesh, 32, 36)
@@ -516,6 +515,8 @@ def test_empty_mesh_renders_plain_background():
 
 def test_render_reuses_out_and_buffers():
     r = CpuRenderer()
+    r.warmup()
+    assert r._depth is None  # warm-up leaves the frame buffers alone
     mesh = make_mesh([(2.25, 3.5, 1.0), (40.75, 10.25, 1.0), (12.5, 30.75, 1.0)], [0, 1, 2])
     out = np.full((36, 48, 3), 7, np.uint8)
     res = r.render(mesh, 36, 48, out=out)

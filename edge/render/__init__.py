@@ -1,7 +1,9 @@
 """Renderers: MaskParams-built RenderMesh to BGR pixels, one interface.
 
 `make_renderer` picks the backend named by `render.backend`. Only the CPU
-renderer exists yet; `cuda` and `auto` use it too and say so once.
+renderer exists yet; `cuda` and `auto` use it too (`cuda` says so). The
+renderer is compiled (or loaded from numba's cache) here, before any output
+is opened, so the first frame is not the one that pays for it.
 """
 
 from __future__ import annotations
@@ -17,4 +19,6 @@ log = logging.getLogger(__name__)
 def make_renderer(config: RenderConfig) -> CpuRenderer:
     if config.backend == "cuda":
         log.warning("render.backend cuda is not available in this build; using the CPU renderer")
-    return CpuRenderer(background=tuple(config.background))
+    renderer = CpuRenderer(background=tuple(config.background))
+    renderer.warmup()
+    return renderer

@@ -93,8 +93,8 @@ EYE_RIM_DEG = 0.8 * EYE_IRIS_DEG         # 28 deg: rim is the outer 20 %
 EYE_PUPIL_DEG = 0.4 * EYE_IRIS_DEG       # 14 deg: pupil, 40 % of the iris
 
 EYE_IRIS_COS = np.float32(math.cos(math.radians(EYE_IRIS_DEG)))    # 0.81915206
-EYE_RIM_COS = np.float32(math.cos(math.radians(EYE_RIM_DEG)))      # 0.88294759
-EYE_PUPIL_COS = np.float32(math.cos(math.radians(EYE_PUPIL_DEG)))  # 0.97029573
+EYE_RIM_COS = np.float32(math.cos(math.radians(EYE_RIM_DEG)))      # 0.88294756
+EYE_PUPIL_COS = np.float32(math.cos(math.radians(EYE_PUPIL_DEG)))  # 0.9702957
 
 # --- light --------------------------------------------------------------------
 
