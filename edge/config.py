@@ -52,7 +52,7 @@ class InferenceConfig:
     # onnxruntime execution providers, in order of preference
     providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True)
     # intra-op threads
-    threads: int = setting(2, ge=1)
+    threads: int = setting(1, ge=1)
     # "" = the repository's models/ next to the package; else a path (relative
     # paths are relative to the current directory)
     models_dir: str = setting("")

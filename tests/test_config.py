@@ -30,7 +30,7 @@ def test_none_and_empty_file_are_all_defaults(tmp_path):
 def test_defaults():
     config = Config()
     assert config.inference.providers == ("CPUExecutionProvider",)
-    assert config.inference.threads == 2
+    assert config.inference.threads == 1
     assert config.inference.models_path == DEFAULT_MODELS_DIR
     assert config.tracking.max_faces == 4
     assert config.fit.baseline_seconds == 20.0

@@ -7,10 +7,12 @@
         # tf2onnx conversions kept by `tools/build_models.py --work-dir /tmp/dm-work`
 
 Each row is the median (and p10/p90) of --runs calls after --warmup calls, one session per
-(model, threads); the cases are timed round-robin (one call each per round) so that background
-load on a shared machine affects them alike; session options: ORT_ENABLE_ALL, intra_op_num_threads=N, inter_op_num_threads=1,
-execution mode sequential (--parallel-mode adds ORT_PARALLEL rows). Inputs are random values in
-the documented range (latency does not depend on the values).
+(model, threads). Each case's calls are consecutive (interleaving single calls of several
+multi-threaded sessions makes their spinning worker threads fight over the cores), in --repeats
+sweeps over all cases so that slow drifts of background load affect all cases alike.
+Session options: ORT_ENABLE_ALL, intra_op_num_threads=N, execution mode sequential with
+inter_op_num_threads=1 (--parallel-mode adds ORT_PARALLEL rows with inter_op_num_threads=2).
+Inputs are random values in the documented range (latency does not depend on the values).
 
 The "tracked frame" lines add up what a tracked frame runs: face_landmark once plus the iris model
 for both eyes, either as one batch-2 call or as two batch-1 calls.
@@ -39,7 +41,7 @@ def make_session(path: Path, threads: int, parallel: bool) -> ort.InferenceSessi
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
+    so.inter_op_num_threads = 2 if parallel else 1
     so.execution_mode = ort.ExecutionMode.ORT_PARALLEL if parallel else ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -59,6 +61,8 @@ def main(argv=None) -> int:
     ap.add_argument("--iris-batch", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=4,
+                    help="split the runs of every case into this many sweeps over all cases")
     ap.add_argument("--parallel-mode", action="store_true", help="also time ORT_PARALLEL")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
@@ -71,8 +75,7 @@ def main(argv=None) -> int:
         sets.append(("straight", Path(args.baseline_dir)))
     modes = [False, True] if args.parallel_mode else [False]
 
-    # Build every (set, model, mode, threads, batch) case first, then time them round-robin so
-    # that background load on a shared machine hits all cases alike.
+    # Build every (set, model, mode, threads, batch) case first.
     cases = []
     for set_name, d in sets:
         for spec in specs:
@@ -94,14 +97,22 @@ def main(argv=None) -> int:
                                               "threads": threads,
                                               "mode": "parallel" if parallel else "sequential"},
                                       "sess": sess, "feed": feed, "t": []})
+    # Consecutive calls per case (an idle multi-threaded session's workers stop spinning, so they
+    # do not steal cores from the case being timed), swept --repeats times so that slow drifts of
+    # background load spread over all cases.
+    per_block = [args.runs // args.repeats + (1 if i < args.runs % args.repeats else 0)
+                 for i in range(args.repeats)]
     for c in cases:
         for _ in range(args.warmup):
             c["sess"].run(None, c["feed"])
-    for _ in range(args.runs):
+    for n in per_block:
         for c in cases:
-            t0 = time.perf_counter()
-            c["sess"].run(None, c["feed"])
-            c["t"].append((time.perf_counter() - t0) * 1e3)
+            for _ in range(5):  # re-warm caches and wake the session's worker threads
+                c["sess"].run(None, c["feed"])
+            for _ in range(n):
+                t0 = time.perf_counter()
+                c["sess"].run(None, c["feed"])
+                c["t"].append((time.perf_counter() - t0) * 1e3)
     rows = []
     for c in cases:
         t = c["t"]
