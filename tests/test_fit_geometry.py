@@ -104,7 +104,7 @@ def test_lids_scale_to_the_measured_aperture():
     vertices[1:8, 0], vertices[1:8, 1] = x, 0.1 * ARC
     vertices[9:16, 0], vertices[9:16, 1] = x, -0.25 * ARC
     vertices[16:23, 1], vertices[23:30, 1] = 0.3 * ARC, -0.5 * ARC
-    rig = EyeRig.build(vertices, np.arange(16), np.arange(16, 30), np.zeros(2))
+    rig = EyeRig.build(vertices, vertices, np.arange(16), np.arange(16, 30), np.zeros(2))
     assert rig.rest_upper == pytest.approx(0.25)
     assert rig.rest_lower == pytest.approx(0.1)
 

@@ -80,8 +80,8 @@ def tessellation_triangles(wheel: Path) -> np.ndarray:
     """Triangles of MediaPipe's face mesh.
 
     The source lists FACEMESH_TESSELATION as edges three by three, one
-    triangle each ((a, b), (b, c), (c, a)); the order is read from the
-    source text, since the frozenset it builds forgets it.
+    triangle each ((a, b), (b, c), (c, a)), all wound the same way round; the
+    order is read from the source text, since the frozenset it builds forgets it.
     """
     source = zipfile.ZipFile(wheel).read(TESSELATION_PATH).decode()
     node = next(
@@ -89,8 +89,7 @@ def tessellation_triangles(wheel: Path) -> np.ndarray:
         if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "FACEMESH_TESSELATION"
     )
     edges = ast.literal_eval(node.args[0])
-    triangles = [(edges[i][0], edges[i][1], edges[i + 1][1]) for i in range(0, len(edges), 3)]
-    return np.unique(np.sort(np.array(triangles, np.int32), 1), axis=0)
+    return np.array([(edges[i][0], edges[i][1], edges[i + 1][1]) for i in range(0, len(edges), 3)], np.int32)
 
 
 def identity_photos(roots: list[Path]) -> dict[str, list[Path]]:
@@ -152,13 +151,14 @@ def open_holes(triangles: np.ndarray) -> np.ndarray:
 
 
 def orient_inwards(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Wind each triangle so (b - a) x (c - a) points towards the head's centre."""
-    centre = vertices.mean(0) + np.array([0, 0, 0.8])
+    """Keep the mesh's consistent winding, turned so (b - a) x (c - a) points into the head.
+
+    Flipping triangles one by one would break the winding where the mean
+    face folds (the lid creases); the whole mesh is turned or not, by majority.
+    """
     a, b, c = (vertices[triangles[:, i]] for i in range(3))
-    outward = ((np.cross(b - a, c - a)) * ((a + b + c) / 3 - centre)).sum(1) > 0
-    triangles = triangles.copy()
-    triangles[outward] = triangles[outward][:, [0, 2, 1]]
-    return triangles
+    into_head = np.cross(b - a, c - a)[:, 2] > 0
+    return triangles if into_head.mean() > 0.5 else triangles[:, [0, 2, 1]]
 
 
 def expression_weights(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,7 @@ LASH_WIDTH = 0.3  # of the way from the upper lid margin to the next ring
 LASH_LIFT = 0.004  # canonical units towards the camera, so the line wins the depth test
 MOUTH_DEPTH = 0.12  # canonical units behind the inner lips
 LID_RING_FOLLOW = 0.5
+EYEBALL_CLEARANCE = 0.02  # eye widths between the drawn eyeball and the nearest skin
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -68,6 +69,26 @@ def _sphere() -> tuple[np.ndarray, np.ndarray]:
     return dirs, tris
 
 
+def _skin_samples(vertices: np.ndarray, triangles: np.ndarray, steps: int = 6) -> np.ndarray:
+    """Points spread over every triangle (vertices, edges and interiors)."""
+    grid = [(i, j, steps - i - j) for i in range(steps + 1) for j in range(steps + 1 - i)]
+    weights = np.array(grid, np.float64) / steps
+    return np.einsum("pk,tkc->tpc", weights, vertices[triangles]).reshape(-1, 3)
+
+
+def _behind_skin(skin: np.ndarray, centre_xy: np.ndarray, radius: float) -> float:
+    """The least depth of a sphere's centre that keeps it behind the skin.
+
+    A skin point at distance d (in x, y) from the centre is in front of the
+    sphere when its z is below the sphere's surface there, centre - sqrt(r^2 - d^2).
+    The skin is sampled inside its triangles too: a convex eyeball could
+    otherwise bulge through the middle of a large triangle.
+    """
+    d2 = ((skin[:, :2] - centre_xy) ** 2).sum(1)
+    near = d2 < radius**2
+    return float((skin[near, 2] + np.sqrt(radius**2 - d2[near])).max())
+
+
 @dataclass(frozen=True)
 class EyeRig:
     """One eye of the avatar at rest, in canonical units."""
@@ -83,7 +104,7 @@ class EyeRig:
     radius: float
 
     @staticmethod
-    def build(vertices: np.ndarray, lids: np.ndarray, ring: np.ndarray, iris_rest: np.ndarray) -> "EyeRig":
+    def build(vertices: np.ndarray, skin: np.ndarray, lids: np.ndarray, ring: np.ndarray, iris_rest: np.ndarray) -> "EyeRig":
         """The eye at rest; the drawn eyeball sits so that gaze 0 puts the iris at iris_rest."""
         outer, inner = vertices[lids[0]], vertices[lids[8]]
         width = float(np.linalg.norm(inner - outer))
@@ -94,9 +115,8 @@ class EyeRig:
         rest_upper = float(-((vertices[lids[UPPER_MIDDLE]] - middle) @ down).mean()) / width
         rest_lower = float(((vertices[lids[LOWER_MIDDLE]] - middle) @ down).mean()) / width
         radius = DRAWN_EYEBALL_FRACTION * width
-        front = vertices[lids[np.r_[UPPER_MIDDLE, LOWER_MIDDLE]], 2].mean() + 0.02 * width
         ahead = middle[:2] + width * np.asarray(iris_rest, np.float64)
-        centre = np.array([ahead[0], ahead[1], front + radius])
+        centre = np.array([ahead[0], ahead[1], _behind_skin(skin, ahead, radius) + EYEBALL_CLEARANCE * width])
         return EyeRig(lids, ring, middle, width, down, rest_upper, rest_lower, centre, radius)
 
     def set_lids(self, vertices: np.ndarray, eye: EyeParams) -> None:
@@ -126,9 +146,10 @@ class AvatarRig:
     def __init__(self, avatar: Avatar) -> None:
         self.avatar = avatar
         rest = avatar.vertices.astype(np.float64)
+        skin = _skin_samples(rest, avatar.triangles)
         self.eyes = (
-            EyeRig.build(rest, RIGHT_LIDS, RIGHT_LID_RING, avatar.iris_rest[0]),
-            EyeRig.build(rest, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest[1]),
+            EyeRig.build(rest, skin, RIGHT_LIDS, RIGHT_LID_RING, avatar.iris_rest[0]),
+            EyeRig.build(rest, skin, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest[1]),
         )
         self.sphere_dirs, sphere_tris = _sphere()
         n_face = len(rest)
@@ -139,16 +160,31 @@ class AvatarRig:
         face_materials = np.full(len(avatar.triangles), Material.SKIN, np.uint8)
         face_materials[avatar.lip_triangles] = Material.LIPS
         face_materials[avatar.brow_triangles] = Material.BROW
-        parts = [
+        surface = [
             (avatar.triangles, face_materials),
             (self._lash_triangles(), Material.LASH),
             (self._mouth_triangles(rest), Material.MOUTH_INTERIOR),
+        ]
+        behind = [
             (sphere_tris + self.sphere_start[0], Material.EYE),
             (sphere_tris + self.sphere_start[1], Material.EYE),
+            (self._lid_backs(), Material.SKIN),
         ]
+        parts = surface + behind
         self.triangles = np.concatenate([t for t, _ in parts]).astype(np.int32)
         self.materials = np.concatenate([np.broadcast_to(np.asarray(m, np.uint8), len(t)) for t, m in parts])
-        self.face_triangle_count = len(avatar.triangles)
+        self.surface_triangles = sum(len(t) for t, _ in surface)
+
+    def _lid_backs(self) -> np.ndarray:
+        """Reversed copies of the skin triangles at the lid margins.
+
+        A closing lid can fold a few of these over (the upper margin passes
+        the corner line); drawn from both sides they still cover the eyeball
+        instead of being culled into holes.
+        """
+        margins = np.concatenate([eye.lids for eye in self.eyes])
+        touching = np.isin(self.avatar.triangles, margins).any(1)
+        return self.avatar.triangles[touching][:, [0, 2, 1]]
 
     def _lash_triangles(self) -> np.ndarray:
         tris = []
@@ -208,7 +244,7 @@ class AvatarRig:
         vertices = self.canonical_vertices(params)
         n_extra = len(vertices)
         normals = np.zeros((self.n_vertices, 3))
-        normals[:n_extra] = vertex_normals(vertices, self.triangles[: self._non_eye_triangles()])[:n_extra]
+        normals[:n_extra] = vertex_normals(vertices, self.triangles[: self.surface_triangles])
         eye_cos = np.zeros(self.n_vertices)
         spheres = []
         for k, (eye, eye_params) in enumerate(zip(self.eyes, (params.right_eye, params.left_eye))):
@@ -226,6 +262,3 @@ class AvatarRig:
             triangles=self.triangles,
             materials=self.materials,
         )
-
-    def _non_eye_triangles(self) -> int:
-        return int(np.count_nonzero(self.materials != Material.EYE))
