@@ -120,7 +120,7 @@ class MaskPipeline:
             return MaskedFrame(self.blank(height, width), frame.seq, frame.timestamp, FrameStatus.FAILED_CLOSED)
         self.counts.faces += len(faces)
         self.counts.no_face += status is FrameStatus.NO_FACE
-        return MaskedFrame(image, frame.seq, frame.timestamp, status, faces)
+        return MaskedFrame(image, frame.seq, frame.timestamp, status, drawn)
 
     def blank(self, height: int, width: int) -> np.ndarray:
         return self.renderer.render(RenderMesh.empty(), height, width)

@@ -85,7 +85,8 @@ class FaceTracker:
     def _new_tracks(self, work: np.ndarray, existing: list[_Track]) -> list[_Track]:
         self.detector_runs += 1
         new: list[_Track] = []
-        for detection in self.detector.detect(work):
+        detections = self.detector.detect_tiled(work) if self.still else self.detector.detect(work)
+        for detection in detections:
             if any(_iou(detection.box, t.box()) > 0.3 for t in existing + new):
                 continue
             result: MeshResult = self.mesh.run(work, detection.face_roi())
