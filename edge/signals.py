@@ -4,13 +4,14 @@ A frame with no face still gets a row (its status, face fields empty), so the
 file accounts for every frame. Angles are in degrees.
 
 Head pose: the rotation R (head frame -> camera frame; camera x right, y down,
-z forward, away from the camera) is decomposed as R = Ry(yaw) Rx(pitch) Rz(roll),
+z forward, away from the camera) is decomposed as R = Ry(-yaw) Rx(pitch) Rz(roll),
 each a right-handed rotation about the camera axis named: yaw about y, pitch
 about x, roll about z. For a face looking at the camera this means
-yaw > 0 turns the face towards the subject's right (image left),
+yaw > 0 turns the face towards the subject's left (image right),
 pitch > 0 tilts it down, roll > 0 tilts it clockwise on screen (towards the
-subject's left shoulder). Gaze angles keep MaskParams' convention: yaw > 0
-towards the subject's left, pitch > 0 down, in the head frame.
+subject's left shoulder). Gaze angles have the same senses (MaskParams'
+convention): yaw > 0 towards the subject's left, pitch > 0 down, in the head
+frame, so head and eye movements in one direction carry one sign.
 tx, ty: image position of the canonical face origin in pixels; scale: pixels
 per canonical unit (outer eye corner to outer eye corner).
 """
@@ -45,10 +46,10 @@ SIGNAL_COLUMNS = _FRAME_COLUMNS + _FACE_COLUMNS
 
 
 def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees with R = Ry(yaw) Rx(pitch) Rz(roll)."""
+    """(yaw, pitch, roll) in degrees with R = Ry(-yaw) Rx(pitch) Rz(roll)."""
     r = np.asarray(rotation, dtype=np.float64)
     pitch = math.asin(max(-1.0, min(1.0, -r[1, 2])))
-    yaw = math.atan2(r[0, 2], r[2, 2])
+    yaw = -math.atan2(r[0, 2], r[2, 2])
     roll = math.atan2(r[1, 0], r[1, 1])
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 

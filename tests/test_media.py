@@ -215,8 +215,8 @@ def test_never_overwrites_an_input(tmp_path):
 
 
 def rotation(yaw, pitch, roll):
-    """Ry(yaw) Rx(pitch) Rz(roll), degrees."""
-    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
+    """Ry(-yaw) Rx(pitch) Rz(roll), degrees (the signal CSV's head-pose convention)."""
+    y, p, r = (math.radians(a) for a in (-yaw, pitch, roll))
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
     rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
@@ -228,9 +228,13 @@ def test_euler_angles_round_trip():
     assert euler_degrees(np.eye(3)) == pytest.approx((0, 0, 0))
 
 
-def test_positive_yaw_turns_the_face_to_image_left():
-    towards_camera = rotation(30, 0, 0) @ np.array([0, 0, -1.0])
-    assert towards_camera[0] < 0
+def test_positive_head_yaw_turns_the_face_the_way_positive_gaze_yaw_turns_the_eyes():
+    """Both towards the subject's left: image right for a face looking at the camera."""
+    a = math.radians(30)
+    turned = np.array([[math.cos(a), 0, -math.sin(a)], [0, 1, 0], [math.sin(a), 0, math.cos(a)]])
+    towards_camera = turned @ np.array([0, 0, -1.0])
+    assert towards_camera[0] > 0
+    assert euler_degrees(turned)[0] == pytest.approx(30)
 
 
 def face(track_id=7):
