@@ -45,8 +45,6 @@ class Avatar:
     """The canonical face and what the fit and the renderer need to know of it.
 
     vertices: (468, 3) float32 canonical units, MediaPipe landmark order.
-    population_sd: (468, 3) float32 between-person SD of each coordinate of
-        the pose-normalised mesh (the scale of identity, used by the dead zone).
     triangles: (T, 3) int32 skin triangles (eye openings and mouth left open),
         oriented so (b - a) x (c - a) points into the head.
     lip_triangles: (L,) int32 indices into triangles drawn with the lips material.
@@ -55,6 +53,12 @@ class Avatar:
     expression_vertices: (K,) int32 vertices expression may move.
     expression_weight: (K,) float32 0..1 how much of the displacement each takes
         (feathered towards the edge of the region so the mesh does not tear).
+    expression_basis: (E, K, 3) float32 orthonormal directions in which a
+        person's expression vertices move between photos (the expression space).
+    expression_identity_sd: (E,) float32 how much people's resting faces differ
+        along each direction (the scale of identity, used by the dead zone).
+    expression_residual_sd: (K, 3) float32 how much people's resting faces
+        differ per vertex outside the expression space (likewise).
     eye_aperture_mean, eye_aperture_sd: (2,) float32 population mean and SD of
         the (upper, lower) lid aperture, fractions of eye width.
     iris_rest: (2, 2) float32 (right eye, left eye) x (dx, dy): where the iris
@@ -64,13 +68,15 @@ class Avatar:
     """
 
     vertices: np.ndarray
-    population_sd: np.ndarray
     triangles: np.ndarray
     lip_triangles: np.ndarray
     brow_triangles: np.ndarray
     rigid: np.ndarray
     expression_vertices: np.ndarray
     expression_weight: np.ndarray
+    expression_basis: np.ndarray
+    expression_identity_sd: np.ndarray
+    expression_residual_sd: np.ndarray
     eye_aperture_mean: np.ndarray
     eye_aperture_sd: np.ndarray
     iris_rest: np.ndarray
@@ -82,6 +88,14 @@ class Avatar:
             raise ModelError(f"avatar asset {path} is missing; restore models/ or run tools/build_avatar.py")
         with np.load(path) as data:
             return Avatar(**{name: data[name] for name in Avatar.__dataclass_fields__})
+
+    def expression_displacement(self, coefficients: np.ndarray) -> np.ndarray:
+        """(K, 3) displacement of the expression vertices for (E,) coefficients."""
+        return np.tensordot(coefficients, self.expression_basis, axes=1)
+
+    def expression_coefficients(self, displacement: np.ndarray) -> np.ndarray:
+        """(E,) coordinates of a (K, 3) displacement in the expression space."""
+        return np.tensordot(self.expression_basis, displacement, axes=([1, 2], [0, 1]))
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, **{name: getattr(self, name) for name in Avatar.__dataclass_fields__})

@@ -9,11 +9,15 @@ The identity policy lives here. What reaches the avatar:
   pulled towards the population mean inside a soft dead zone, since resting
   eye opening is anatomy; the difference between the eyes and every movement
   larger than the dead zone (blinks, ptosis beyond the normal range) pass;
-- expression as displacements of the lower-face and brow vertices: the
-  movement away from a slow per-person baseline passes in full, while the
-  baseline's own offset from the canonical face (the person's resting shape)
-  passes only where it exceeds `deadzone_sigmas` population SDs, i.e. only
-  deviations beyond the normal range of faces, such as a one-sided droop.
+- expression as displacements of the lower-face and brow vertices. Movement
+  away from a slow per-person baseline passes in full, vertex by vertex. The
+  baseline itself (the person's resting face; for a photo, all of it) passes
+  only beyond the normal range of faces: split into its part in the avatar's
+  expression space (the ways one person's face moves between photos, so a
+  resting smile reads as a smile) and the rest, each coordinate of each part
+  goes through a soft dead zone of `deadzone_sigmas` times the spread of
+  people's resting faces along it. A one-sided droop far beyond that spread
+  passes; ordinary facial proportions do not.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
 """
 
@@ -128,8 +132,8 @@ class Fitter:
         self.config = config
         self.still = still
         self.rigid_weights = np.ones(len(avatar.rigid))
-        expr = avatar.expression_vertices
-        self.expression_threshold = config.deadzone_sigmas * avatar.population_sd[expr]
+        self.space_threshold = config.deadzone_sigmas * avatar.expression_identity_sd
+        self.residual_threshold = config.deadzone_sigmas * avatar.expression_residual_sd
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
 
     def fit(self, face: FaceObservation, timestamp: float) -> MaskParams:
@@ -179,11 +183,14 @@ class Fitter:
         )
 
     def _expression(self, track_id: int, shape: np.ndarray, timestamp: float) -> np.ndarray:
-        """Movement from the baseline in full, plus the dead-zoned resting offset."""
-        current = shape[self.avatar.expression_vertices]
+        """Displacement: movement from the baseline in full, plus the resting offset beyond the dead zones."""
+        avatar = self.avatar
+        current = shape[avatar.expression_vertices] - avatar.vertices[avatar.expression_vertices]
         baseline = self._update_baseline(track_id, current, timestamp)
-        canonical = self.avatar.vertices[self.avatar.expression_vertices]
-        return (current - baseline) + soft_deadzone(baseline - canonical, self.expression_threshold)
+        coefficients = avatar.expression_coefficients(baseline)
+        residual = baseline - avatar.expression_displacement(coefficients)
+        resting = avatar.expression_displacement(soft_deadzone(coefficients, self.space_threshold))
+        return (current - baseline) + resting + soft_deadzone(residual, self.residual_threshold)
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
         if self.still:

@@ -85,7 +85,9 @@ def test_regions_and_statistics_are_sane():
     assert 100 <= len(avatar.expression_vertices) <= 300
     assert not set(avatar.rigid) & {13, 14, 61, 291}
     assert ((avatar.expression_weight > 0) & (avatar.expression_weight <= 1)).all()
-    assert (avatar.population_sd > 0).all() and avatar.population_sd.max() < 0.2
+    basis = avatar.expression_basis.reshape(len(avatar.expression_basis), -1)
+    np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-5)
+    assert (avatar.expression_identity_sd > 0).all()
     assert 0.05 < avatar.eye_aperture_mean.min() and avatar.eye_aperture_mean.max() < 0.3
 
 
@@ -94,3 +96,4 @@ def test_provenance_names_the_committed_file():
     digest = hashlib.sha256((DEFAULT_MODELS_DIR / "avatar.npz").read_bytes()).hexdigest()
     assert re.search(rf"sha256 of avatar.npz: {digest}\b", text)
     assert "mediapipe-0.10.14" in text
+

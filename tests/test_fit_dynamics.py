@@ -1,11 +1,14 @@
-"""Fast eye signals pass the fit frame by frame: no filter erases them.
+"""What passes the fit: fast eye signals frame by frame, and one-sided signs.
 
 Observations are built from the avatar itself, posed in the image, with
 eyes whose lids and irises follow a known schedule: a 100 ms blink and an
-8 Hz horizontal oscillation (nystagmus-like) sampled at 30 fps.
+8 Hz horizontal oscillation (nystagmus-like) sampled at 30 fps; and a face
+whose right mouth corner droops.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -75,3 +78,30 @@ def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
         expected = np.arcsin(iris_dx / EYEBALL_RADIUS_FRACTION)
         assert np.corrcoef(yaw, expected)[0, 1] > 0.99
         assert np.abs(yaw - expected).max() < 0.1 * np.abs(expected).max()
+
+
+def drooping(avatar: Avatar, amount: float) -> FaceObservation:
+    """The avatar's face with the right mouth corner region pulled down."""
+    face = observations(avatar, np.ones(1), np.zeros(1))[0]
+    v = avatar.vertices.astype(np.float64)
+    distance = np.linalg.norm(v - v[61], axis=1)
+    shape = v.copy()
+    shape[:, 1] += amount * np.clip(1 - distance / 0.2, 0, None)
+    return dataclasses.replace(face, landmarks=(SCALE * shape + ORIGIN).astype(np.float32))
+
+
+@pytest.mark.parametrize("still", [True, False])
+def test_a_resting_one_sided_droop_passes(avatar, still):
+    """A droop far beyond the normal spread of faces shows on the avatar; the other side stays."""
+    fitter = Fitter(avatar, FitConfig(), still=still)
+    params = fitter.fit(drooping(avatar, 0.08), 0.0)
+    assert params.mouth_corner_right < -0.6 * 0.08
+    assert params.mouth_corner_left - params.mouth_corner_right > 0.7 * 0.08
+    assert abs(params.mouth_corner_left) < 0.35 * abs(params.mouth_corner_right)
+
+
+def test_an_ordinary_resting_difference_does_not_pass_a_photo(avatar):
+    """Within the normal spread of faces, a resting difference is the avatar's own."""
+    small = 0.5 * FitConfig().deadzone_sigmas * float(avatar.expression_residual_sd.min())
+    params = Fitter(avatar, FitConfig(), still=True).fit(drooping(avatar, small), 0.0)
+    assert abs(params.mouth_corner_right) < 0.3 * small

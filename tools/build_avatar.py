@@ -61,6 +61,7 @@ SUBNASALE = 2
 MIN_PHOTO_SIDE = 256
 RIGID_FRACTION = 0.3
 BROW_FEATHER = 0.12  # canonical units around the brow vertices
+EXPRESSION_COMPONENTS = 16
 
 
 def mediapipe_wheel(cache: Path) -> Path:
@@ -161,8 +162,8 @@ def orient_inwards(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return triangles if into_head.mean() > 0.5 else triangles[:, [0, 2, 1]]
 
 
-def expression_weights(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower face below the nose (feathered over the nose) and the brows."""
+def expression_weights(vertices: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower face below the nose (feathered over the nose) and the brows, left-right symmetric."""
     y = vertices[:, 1]
     lower = np.clip((y - y[NOSE_TIP]) / (y[SUBNASALE] - y[NOSE_TIP]), 0, 1)
     brows = np.concatenate([RIGHT_BROW, LEFT_BROW])
@@ -170,6 +171,7 @@ def expression_weights(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     brow = np.clip(1 - distance / BROW_FEATHER, 0, 1)
     weight = np.maximum(lower, brow)
     weight[np.concatenate([RIGHT_LIDS, LEFT_LIDS, RIGHT_LID_RING, LEFT_LID_RING])] = 0
+    weight = np.maximum(weight, weight[mirror])
     index = np.nonzero(weight > 0)[0].astype(np.int32)
     return index, weight[index].astype(np.float32)
 
@@ -186,47 +188,40 @@ def brow_polygon(brow: np.ndarray) -> np.ndarray:
     return np.concatenate([brow[:5], brow[5:][::-1]])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("roots", nargs="+", type=Path, help="folders of DIR/<identity>/<photo>")
-    parser.add_argument("--wheel-cache", type=Path, default=Path("/tmp/dmask-wheels"))
-    parser.add_argument("--out", type=Path, default=REPO / "models")
-    args = parser.parse_args()
-
-    wheel = mediapipe_wheel(args.wheel_cache)
-    triangles = tessellation_triangles(wheel)
-    config = load_config(None)
-    tracker = InferenceModels.load(config).tracker(config, still=True)
-
-    per_identity, eyes_raw, found, total = {}, {}, 0, 0
-    for identity, paths in identity_photos(args.roots).items():
-        faces = [observe(tracker, p) for p in paths]
+def observe_identities(tracker: FaceTracker, roots: list[Path]):
+    """Largest face of every photo, grouped by identity; and how many were found."""
+    per_identity, found, total = {}, 0, 0
+    for identity, paths in identity_photos(roots).items():
+        faces = [f for f in (observe(tracker, p) for p in paths) if f is not None]
         total += len(paths)
-        faces = [f for f in faces if f is not None]
         found += len(faces)
         if faces:
             per_identity[identity] = faces
-    print(f"faces found in {found}/{total} photos, {len(per_identity)} identities")
+    return per_identity, found, total
 
-    all_points = np.ones(468)
-    medians = []
-    for faces in per_identity.values():
-        shapes = np.array([f.landmarks for f in faces], np.float64)
-        medians.append(np.median(align(shapes, shapes[0], all_points), 0))
-    aligned = generalised_procrustes(np.array(medians), all_points)
+
+def shapes_of(faces) -> np.ndarray:
+    return np.array([f.landmarks for f in faces], np.float64)
+
+
+def mean_face(per_identity) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the identities' median shapes, in the canonical frame; and those shapes."""
+    everything = np.ones(468)
+    medians = [np.median(align(shapes_of(faces), shapes_of(faces)[0], everything), 0) for faces in per_identity.values()]
+    aligned = generalised_procrustes(np.array(medians), everything)
     origin, basis = canonical_frame(aligned.mean(0))
     population = (aligned - origin) @ basis.T
-    mean = population.mean(0)
+    return population.mean(0), population
 
-    within = []
-    for faces in per_identity.values():
-        if len(faces) > 1:
-            shapes = np.array([f.landmarks for f in faces], np.float64)
-            within.append(align(shapes, mean, all_points).std(0).sum(1))
-    movement = np.mean(within, 0)
-    rigid = np.argsort(movement)[: int(RIGID_FRACTION * 468)].astype(np.int32)
-    population = align(population, mean, np.isin(np.arange(468), rigid).astype(float))
 
+def rigid_vertices(per_identity, mean: np.ndarray) -> np.ndarray:
+    """The vertices that move least between photos of the same person."""
+    spread = [align(shapes_of(faces), mean, np.ones(468)).std(0).sum(1) for faces in per_identity.values() if len(faces) > 1]
+    return np.argsort(np.mean(spread, 0))[: int(RIGID_FRACTION * 468)].astype(np.int32)
+
+
+def eye_statistics(per_identity, mean: np.ndarray, rigid: np.ndarray):
+    """Population mean and SD of (upper, lower) aperture, and the iris rest position per eye."""
     apertures, irises = [], []
     for faces in per_identity.values():
         per_photo = []
@@ -239,28 +234,95 @@ def main() -> None:
         apertures.append(medians[:2])
         irises.append(medians[2:].reshape(2, 2))
     apertures = np.array(apertures)
+    return apertures.mean(0), apertures.std(0), np.median(irises, 0)
 
+
+def mirror_indices(mean: np.ndarray) -> np.ndarray:
+    """For each vertex, its mirror image across the face's midline (x -> -x)."""
+    flipped = mean * [-1, 1, 1]
+    mirror = np.linalg.norm(flipped[:, None] - mean[None], axis=2).argmin(1)
+    assert (mirror[mirror] == np.arange(468)).all(), "the mean face is not left-right symmetric enough"
+    return mirror
+
+
+def mirrored(deviations: np.ndarray, expression_vertices: np.ndarray, mirror: np.ndarray) -> np.ndarray:
+    """Deviations (N, K, 3) of the expression vertices, reflected left to right."""
+    position = {v: k for k, v in enumerate(expression_vertices)}
+    order = np.array([position[mirror[v]] for v in expression_vertices])
+    return deviations[:, order] * [-1, 1, 1]
+
+
+def expression_space(per_identity, mean, rigid_weights, expression_vertices, mirror, population):
+    """Principal directions of how one person's face moves between photos.
+
+    Within-person deviations (each photo minus that person's median shape),
+    with their mirror images so that every movement exists on either side
+    alone, are the expression space; a one-sided smile or droop is a
+    combination of its components. Identity spread along each component (the
+    SD of the people's median shapes), and per vertex outside the space,
+    scales the fit's dead zones.
+    """
+    deviations = []
+    for faces in per_identity.values():
+        if len(faces) > 1:
+            shapes = align(shapes_of(faces), mean, rigid_weights)[:, expression_vertices]
+            deviations.append(shapes - np.median(shapes, 0))
+    deviations = np.concatenate(deviations)
+    deviations = np.concatenate([deviations, mirrored(deviations, expression_vertices, mirror)])
+    _, singular, vt = np.linalg.svd(deviations.reshape(len(deviations), -1), full_matrices=False)
+    basis = vt[:EXPRESSION_COMPONENTS]
+    explained = float((singular[:EXPRESSION_COMPONENTS] ** 2).sum() / (singular**2).sum())
+    offsets = (population - mean)[:, expression_vertices].reshape(len(population), -1)
+    identity = offsets @ basis.T
+    residual = (offsets - identity @ basis).reshape(len(population), -1, 3)
+    return basis.reshape(EXPRESSION_COMPONENTS, -1, 3), identity.std(0), residual.std(0), explained
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("roots", nargs="+", type=Path, help="folders of DIR/<identity>/<photo>")
+    parser.add_argument("--wheel-cache", type=Path, default=Path("/tmp/dmask-wheels"))
+    parser.add_argument("--out", type=Path, default=REPO / "models")
+    args = parser.parse_args()
+
+    wheel = mediapipe_wheel(args.wheel_cache)
+    triangles = tessellation_triangles(wheel)
+    config = load_config(None)
+    tracker = InferenceModels.load(config).tracker(config, still=True)
+
+    per_identity, found, total = observe_identities(tracker, args.roots)
+    print(f"faces found in {found}/{total} photos, {len(per_identity)} identities")
+    mean, population = mean_face(per_identity)
+    rigid = rigid_vertices(per_identity, mean)
+    rigid_weights = np.isin(np.arange(468), rigid).astype(float)
+    population = align(population, mean, rigid_weights)
+    aperture_mean, aperture_sd, iris_rest = eye_statistics(per_identity, mean, rigid)
     skin = orient_inwards(mean, open_holes(triangles))
-    expression_vertices, expression_weight = expression_weights(mean)
+    mirror = mirror_indices(mean)
+    expression_vertices, expression_weight = expression_weights(mean, mirror)
+    basis, identity_sd, residual_sd, explained = expression_space(per_identity, mean, rigid_weights, expression_vertices, mirror, population)
+    print(f"expression space: {len(basis)} components explain {explained:.1%} of within-person movement")
     avatar = Avatar(
         vertices=mean.astype(np.float32),
-        population_sd=population.std(0).astype(np.float32),
         triangles=skin,
         lip_triangles=region_triangles(mean, skin, [LIPS_OUTER]),
         brow_triangles=region_triangles(mean, skin, [brow_polygon(RIGHT_BROW), brow_polygon(LEFT_BROW)]),
         rigid=np.sort(rigid),
         expression_vertices=expression_vertices,
         expression_weight=expression_weight,
-        eye_aperture_mean=apertures.mean(0).astype(np.float32),
-        eye_aperture_sd=apertures.std(0).astype(np.float32),
-        iris_rest=np.median(irises, 0).astype(np.float32),
+        expression_basis=basis.astype(np.float32),
+        expression_identity_sd=identity_sd.astype(np.float32),
+        expression_residual_sd=residual_sd.astype(np.float32),
+        eye_aperture_mean=aperture_mean.astype(np.float32),
+        eye_aperture_sd=aperture_sd.astype(np.float32),
+        iris_rest=iris_rest.astype(np.float32),
     )
     out = args.out / "avatar.npz"
     avatar.save(out)
-    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), out)
+    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), explained, out)
 
 
-def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int, out: Path) -> None:
+def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int, explained: float, out: Path) -> None:
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     text = f"""# avatar.npz: the identity-free canonical face
 
@@ -277,6 +339,8 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
   {len(avatar.triangles)} skin triangles ({len(avatar.lip_triangles)} lips, {len(avatar.brow_triangles)} brows).
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
 - Expression vertices: {len(avatar.expression_vertices)} (lower face, feathered over the nose, and brows).
+- Expression space: the first {len(avatar.expression_basis)} principal components of within-person movement
+  (each photo minus that person's median shape, plus its mirror image), explaining {explained:.1%} of it.
 - Iris rest position (dx, dy over eye width from the corners' midpoint; right eye, left eye):
   {np.round(avatar.iris_rest.astype(float), 3).tolist()} (median over identities; people in photos mostly look at the camera).
 - Population lid aperture (fraction of eye width): upper {avatar.eye_aperture_mean[0]:.3f} ± {avatar.eye_aperture_sd[0]:.3f},
