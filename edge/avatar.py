@@ -89,6 +89,12 @@ class Avatar:
         with np.load(path) as data:
             return Avatar(**{name: data[name] for name in Avatar.__dataclass_fields__})
 
+    def expressed(self, expression: np.ndarray) -> np.ndarray:
+        """(468, 3) float64 vertices with a (K, 3) expression displacement applied, feathered."""
+        vertices = self.vertices.astype(np.float64)
+        vertices[self.expression_vertices] += expression * self.expression_weight[:, None]
+        return vertices
+
     def expression_displacement(self, coefficients: np.ndarray) -> np.ndarray:
         """(K, 3) displacement of the expression vertices for (E,) coefficients."""
         return np.tensordot(coefficients, self.expression_basis, axes=1)

@@ -142,8 +142,7 @@ class Fitter:
         shape = pose.to_canonical(face.landmarks.astype(np.float64))
         right, left = self._eyes(face, pose)
         expression = self._expression(face.track_id, shape, timestamp)
-        deformed = avatar.vertices.astype(np.float64)
-        deformed[avatar.expression_vertices] += expression * avatar.expression_weight[:, None]
+        deformed = avatar.expressed(expression)
         rest = avatar.vertices
         return MaskParams(
             track_id=face.track_id,

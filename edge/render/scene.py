@@ -210,17 +210,13 @@ class AvatarRig:
 
     def _inward(self, tris: np.ndarray) -> np.ndarray:
         """Wind triangles so their cross product points into the head (+z at rest)."""
-        vertices = self._rest_vertices()
+        vertices = self._with_extras(self.avatar.vertices.astype(np.float64))
         a, b, c = (vertices[tris[:, i]] for i in range(3))
         flip = np.cross(b - a, c - a)[:, 2] < 0
         tris[flip] = tris[flip][:, [0, 2, 1]]
         return tris
 
-    def _rest_vertices(self) -> np.ndarray:
-        face = self.avatar.vertices.astype(np.float64)
-        return self._extras(face)
-
-    def _extras(self, face: np.ndarray) -> np.ndarray:
+    def _with_extras(self, face: np.ndarray) -> np.ndarray:
         """Face vertices plus lash-line and mouth-centre vertices (no eyeballs)."""
         lashes = []
         for eye in self.eyes:
@@ -230,21 +226,18 @@ class AvatarRig:
         centre = face[LIPS_INNER].mean(0) + [0, 0, MOUTH_DEPTH]
         return np.vstack([face, *lashes, centre[None]])
 
-    def canonical_vertices(self, params: MaskParams | None) -> np.ndarray:
+    def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
-        face = self.avatar.vertices.astype(np.float64)
-        if params is not None:
-            face[self.avatar.expression_vertices] += params.expression * self.avatar.expression_weight[:, None]
-            for eye, eye_params in zip(self.eyes, (params.right_eye, params.left_eye)):
-                eye.set_lids(face, eye_params)
-        return self._extras(face)
+        face = self.avatar.expressed(params.expression)
+        for eye, eye_params in zip(self.eyes, (params.right_eye, params.left_eye)):
+            eye.set_lids(face, eye_params)
+        return self._with_extras(face)
 
     def mesh(self, params: MaskParams) -> RenderMesh:
         """The posed avatar for one face."""
         vertices = self.canonical_vertices(params)
-        n_extra = len(vertices)
         normals = np.zeros((self.n_vertices, 3))
-        normals[:n_extra] = vertex_normals(vertices, self.triangles[: self.surface_triangles])
+        normals[: len(vertices)] = vertex_normals(vertices, self.triangles[: self.surface_triangles])
         eye_cos = np.zeros(self.n_vertices)
         spheres = []
         for k, (eye, eye_params) in enumerate(zip(self.eyes, (params.right_eye, params.left_eye))):
