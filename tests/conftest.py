@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.config import Config, load_config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,3 +26,17 @@ def shared_data() -> Path:
             pytest.fail(f"test data not found (CI is set, so this fails, not skips); {hint}")
         pytest.skip(f"../shared/data not found; {hint}")
     return path
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    """The default config tree."""
+    return load_config(None)
+
+
+@pytest.fixture(scope="session")
+def models(config: Config):
+    """The models and avatar from models/, loaded once for the whole run."""
+    from edge.pipeline import ModelSet
+
+    return ModelSet.load(config)

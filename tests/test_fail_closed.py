@@ -7,20 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.config import load_config
 from edge.media import VideoReader, read_photo
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(None)
-
-
-@pytest.fixture(scope="module")
-def models(config):
-    return ModelSet.load(config)
 
 
 @pytest.fixture(scope="module")

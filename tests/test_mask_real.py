@@ -8,20 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import load_config
 from edge.media import PHOTO_SUFFIXES, VideoReader, read_photo
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config(None)
-
-
-@pytest.fixture(scope="module")
-def models(config):
-    return ModelSet.load(config)
 
 
 def mask_photo(image: np.ndarray, config, models) -> MaskedFrame:

@@ -10,7 +10,11 @@ identification is reported for original->original, mask->original
 ("Mask2Face") and mask->mask ("Mask2Mask"), at several dead-zone widths.
 Where dlib finds no face on a mask, the original's face box is used.
 
-Usage: python tools/privacy_probe.py ../shared/data/identities ../shared/data/identities_orl --sigmas 0 2 4
+With --carry, the avatar is also drawn from part of the parameters only
+(`pose`: no expression, eyes at rest; `pose+eyes`: no expression), to see
+which signals carry identity.
+
+Usage: python tools/privacy_probe.py ../shared/data/identities ../shared/data/identities_orl --sigmas 0 2 3 --carry pose pose+eyes
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ sys.path.insert(0, str(REPO))
 from edge.config import load_config  # noqa: E402
 from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
 from edge.pipeline import MaskPipeline, ModelSet  # noqa: E402
-from edge.records import Frame  # noqa: E402
+from edge.records import EyeParams, Frame, MaskParams  # noqa: E402
+from edge.render.mesh import RenderMesh  # noqa: E402
 
 MIN_SIDE = 256
 
@@ -58,6 +63,23 @@ def rank1(gallery: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray) -> flo
     return float((distances.argmin(1) == probe_ids).mean())
 
 
+def only(part: str, params: MaskParams, rest: EyeParams) -> MaskParams:
+    """The parameters with everything but `part` at the avatar's rest."""
+    kept = dataclasses.replace(params, expression=np.zeros_like(params.expression))
+    return kept if part == "pose+eyes" else dataclasses.replace(kept, right_eye=rest, left_eye=rest)
+
+
+def masked_photo(image: np.ndarray, config, models: ModelSet, part: str) -> np.ndarray:
+    pipeline = MaskPipeline(config, still=True, models=models)
+    masked = pipeline.process(Frame(image, 0, 0.0))
+    if part == "all":
+        return masked.image
+    aperture = models.avatar.eye_aperture_mean
+    rest = EyeParams(0.0, 0.0, float(aperture[0]), float(aperture[1]))
+    mesh = RenderMesh.concatenate([models.rig.mesh(only(part, p, rest)) for p in masked.faces])
+    return pipeline.renderer.render(mesh, *image.shape[:2])
+
+
 def load_photos(roots: list[Path]) -> list[tuple[int, np.ndarray]]:
     photos, identity = [], 0
     for root in roots:
@@ -76,7 +98,8 @@ def load_photos(roots: list[Path]) -> list[tuple[int, np.ndarray]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path)
-    parser.add_argument("--sigmas", nargs="+", type=float, default=[0.0, 2.0])
+    parser.add_argument("--sigmas", nargs="+", type=float, default=[0.0, 3.0])
+    parser.add_argument("--carry", nargs="+", choices=["all", "pose", "pose+eyes"], default=["all"])
     args = parser.parse_args()
     recogniser = Recogniser()
     photos = load_photos(args.roots)
@@ -97,18 +120,21 @@ def main() -> None:
     print(f"chance {1 / len(gallery_idx):.3f}; original->original rank-1 {rank1(stack(originals, gallery_idx), stack(originals, probe_idx), probe_ids):.3f}")
     base = load_config(None)
     models = ModelSet.load(base)
-    for sigmas in args.sigmas:
-        config = dataclasses.replace(base, fit=dataclasses.replace(base.fit, deadzone_sigmas=sigmas))
-        masks, fallback = {}, 0
-        for k in keep:
-            masked = MaskPipeline(config, still=True, models=models).process(Frame(photos[k][1], 0, 0.0)).image
-            box = recogniser.box(masked)
-            fallback += box is None
-            masks[k] = recogniser.embed(masked, box or boxes[k])
-        m2f = rank1(stack(originals, gallery_idx), stack(masks, probe_idx), probe_ids)
-        m2m = rank1(stack(masks, gallery_idx), stack(masks, probe_idx), probe_ids)
-        print(f"deadzone {sigmas:g} SD: Mask2Face rank-1 {m2f:.3f}, Mask2Mask rank-1 {m2m:.3f} (dlib missed {fallback} masks; original box used)")
-
+    for part in args.carry:
+        for sigmas in args.sigmas if part == "all" else args.sigmas[-1:]:
+            config = dataclasses.replace(base, fit=dataclasses.replace(base.fit, deadzone_sigmas=sigmas))
+            masks, fallback = {}, 0
+            for k in keep:
+                masked = masked_photo(photos[k][1], config, models, part)
+                box = recogniser.box(masked)
+                fallback += box is None
+                masks[k] = recogniser.embed(masked, box or boxes[k])
+            m2f = rank1(stack(originals, gallery_idx), stack(masks, probe_idx), probe_ids)
+            m2m = rank1(stack(masks, gallery_idx), stack(masks, probe_idx), probe_ids)
+            print(
+                f"carry {part}, dead zone {sigmas:g} SD: Mask2Face rank-1 {m2f:.3f}, Mask2Mask rank-1 {m2m:.3f} "
+                f"(dlib missed {fallback} masks; original box used)"
+            )
 
 if __name__ == "__main__":
     main()
