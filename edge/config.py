@@ -94,7 +94,7 @@ class FailClosedConfig:
 
 @dataclass(frozen=True)
 class RenderConfig:
-    # only cpu exists yet; cuda and auto fall back to cpu
+    # cpu, cuda (CuPy; falls back to cpu with a warning) or auto (cuda when it works)
     backend: str = setting("cpu", choices=("cpu", "cuda", "auto"))
     # BGR
     background: tuple[int, int, int] = setting((96, 96, 96), ge=0, le=255)

@@ -117,13 +117,21 @@ class MaskPipeline:
         except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
             log.warning("frame %d failed closed: %s: %s", frame.seq, type(error).__name__, error)
             self.counts.failed_closed += 1
+            self._leave_the_gpu()
             return MaskedFrame(self.blank(height, width), frame.seq, frame.timestamp, FrameStatus.FAILED_CLOSED)
         self.counts.faces += len(faces)
         self.counts.no_face += status is FrameStatus.NO_FACE
         return MaskedFrame(image, frame.seq, frame.timestamp, status, drawn)
 
     def blank(self, height: int, width: int) -> np.ndarray:
-        return self.renderer.render(RenderMesh.empty(), height, width)
+        """The background alone; made without the renderer, which may be what failed."""
+        return np.full((height, width, 3), self.config.render.background, np.uint8)
+
+    def _leave_the_gpu(self) -> None:
+        """After a failure, a GPU renderer is replaced by the CPU one for good."""
+        if self.renderer.name != "cpu":
+            log.warning("leaving the %s renderer after a failure; rendering on the CPU", self.renderer.name)
+            self.renderer = make_renderer(replace(self.config.render, backend="cpu"))
 
     def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:
         start = time.perf_counter()

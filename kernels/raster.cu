@@ -41,11 +41,12 @@
 #include <cstring>
 #define DEV static inline
 #define KEY_MAX UINT64_MAX
+#define RASTER_INF INFINITY
 typedef uint64_t key_t_;
-using std::isfinite;
 #else
 #define DEV __device__ __forceinline__
 #define KEY_MAX 0xFFFFFFFFFFFFFFFFull
+#define RASTER_INF __int_as_float(0x7f800000)
 typedef unsigned long long key_t_;
 typedef unsigned int uint32_t;
 typedef unsigned char uint8_t;
@@ -59,14 +60,27 @@ struct Shading {
     int n_materials;
 };
 
+// The shading constants arrive as 9 floats (light, half vector, eye
+// thresholds, in that order) so every launcher passes plain arrays.
+DEV Shading load_shading(const float* c, int eye_material, int n_materials) {
+    Shading s = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], eye_material, n_materials};
+    return s;
+}
+
 struct Triangle {
     bool ok;
     int a, b, c;           // vertex indices after the swap rule
     float area2;
 };
 
+// Finite, written out so it needs no math header under NVRTC: NaN fails
+// the comparison, and infinities exceed the largest float.
+DEV bool finite(float x) {
+    return fabsf(x) <= 3.40282347e38f;
+}
+
 DEV bool finite3(const float* p) {
-    return isfinite(p[0]) && isfinite(p[1]) && isfinite(p[2]);
+    return finite(p[0]) && finite(p[1]) && finite(p[2]);
 }
 
 // Step 1-2 of both passes: validity, signed area, back-face cull, swap rule.
@@ -150,7 +164,7 @@ DEV void rasterize_triangle(const float* positions, const int* triangles, int n_
             if (w2 < 0.0f) continue;
             float z = ((w0 * az + w1 * bz) + w2 * cz) / tri.area2;
             z = z + 0.0f;
-            if (!(z < INFINITY)) continue;
+            if (!(z < RASTER_INF)) continue;
             key_t_ key = ((key_t_)ordered_bits(z) << 32) | (key_t_)(uint32_t)t;
             atomic_min_key(keys + (size_t)py * width + px, key);
         }
@@ -231,8 +245,10 @@ DEV void shade_pixel(const float* positions, const float* normals, const float* 
 // Host emulation: the kernels' loops, run in order on the CPU.
 extern "C" void host_render(const float* positions, const float* normals, const float* eye_cos, const int* triangles,
                             const uint8_t* materials, int n_vertices, int n_triangles, const float* material_table,
-                            const float* eye_table, Shading s, const uint8_t* background, int cull_back,
-                            int width, int height, key_t_* keys, uint8_t* out) {
+                            int n_materials, const float* eye_table, const float* constants, int eye_material,
+                            const uint8_t* background, int cull_back, int width, int height, key_t_* keys,
+                            uint8_t* out) {
+    Shading s = load_shading(constants, eye_material, n_materials);
     for (size_t i = 0; i < (size_t)width * height; ++i) keys[i] = KEY_MAX;
     for (int t = 0; t < n_triangles; ++t)
         rasterize_triangle(positions, triangles, n_vertices, t, cull_back != 0, width, height, keys);
@@ -260,9 +276,10 @@ extern "C" __global__ void rasterize(const float* positions, const int* triangle
 
 extern "C" __global__ void shade(const float* positions, const float* normals, const float* eye_cos,
                                  const int* triangles, const uint8_t* materials, int n_vertices, int n_triangles,
-                                 const float* material_table, const float* eye_table, Shading s,
-                                 const uint8_t* background, const key_t_* keys, int width, int height,
-                                 uint8_t* out) {
+                                 const float* material_table, int n_materials, const float* eye_table,
+                                 const float* constants, int eye_material, const uint8_t* background,
+                                 const key_t_* keys, int width, int height, uint8_t* out) {
+    Shading s = load_shading(constants, eye_material, n_materials);
     int px = blockIdx.x * blockDim.x + threadIdx.x;
     int py = blockIdx.y * blockDim.y + threadIdx.y;
     if (px >= width || py >= height) return;

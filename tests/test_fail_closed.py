@@ -66,3 +66,24 @@ def test_faces_beyond_the_maximum_are_not_drawn(shared_data, config, models):
     assert pipeline.counts.faces_dropped == len(several.faces) - 1
     drawn = (masked.image != background(config)).any(axis=2).mean()
     assert 0 < drawn < (several.image != background(config)).any(axis=2).mean()
+
+
+class BrokenGpuRenderer:
+    """Stands in for a GPU renderer whose device fails mid-run."""
+
+    name = "cuda"
+
+    def render(self, *args, **kwargs):
+        raise RuntimeError("an illegal memory access was encountered")
+
+
+def test_a_gpu_failure_fails_the_frame_closed_and_falls_back_to_the_cpu(config, models, face_frames):
+    pipeline = MaskPipeline(config, models=models)
+    pipeline.renderer = BrokenGpuRenderer()
+    failed = pipeline.process(Frame(face_frames[0], 0, 0.0))
+    assert failed.status is FrameStatus.FAILED_CLOSED
+    assert (failed.image == background(config)).all()
+    assert pipeline.renderer.name == "cpu"
+    recovered = pipeline.process(Frame(face_frames[1], 1, 1 / 30))
+    assert recovered.status is FrameStatus.OK
+    assert (recovered.image != background(config)).any(axis=2).mean() > 0.05

@@ -9,6 +9,7 @@ to the device check.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from edge.records import EyeParams, MaskParams
 from edge.render import materials
 from edge.render.cpu import CpuRenderer
+from edge.render.cuda import COMPILE_OPTIONS
 from edge.render.mesh import Material, RenderMesh
 
 KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"
@@ -47,11 +49,31 @@ def test_kernels_compile_to_ptx(tmp_path, arch):
     assert "fma.rn.f32" not in text
 
 
-class Shading(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_float) for name in ("lx", "ly", "lz", "hx", "hy", "hz", "pupil_cos", "rim_cos", "iris_cos")] + [
-        ("eye_material", ctypes.c_int),
-        ("n_materials", ctypes.c_int),
-    ]
+def nvrtc_library() -> ctypes.CDLL:
+    """libnvrtc from the nvidia-cuda-nvrtc wheel (a dev dependency)."""
+    spec = importlib.util.find_spec("nvidia")
+    found = [p for root in (spec.submodule_search_locations if spec else []) for p in Path(root).glob("*/lib/libnvrtc.so*")]
+    if not found:
+        message = "libnvrtc not found; pip install -e '.[dev]' brings nvidia-cuda-nvrtc"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return ctypes.CDLL(str(found[0]))
+
+
+@pytest.mark.parametrize("arch", ["compute_87", "compute_90"])
+def test_kernels_compile_with_nvrtc_as_cupy_does(arch):
+    nvrtc = nvrtc_library()
+    program = ctypes.c_void_p()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), KERNEL.read_bytes(), b"raster.cu", 0, None, None) == 0
+    options = [opt.encode() for opt in (*COMPILE_OPTIONS, f"--gpu-architecture={arch}")]
+    status = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*options))
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+    assert status == 0, log.value.decode()
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +87,6 @@ def host_render(tmp_path_factory):
 
 
 def run_host(render, mesh: RenderMesh, height: int, width: int, background=(96, 96, 96), cull_back=True) -> np.ndarray:
-    shading = Shading(
-        *(float(v) for v in materials.LIGHT_DIR),
-        *(float(v) for v in materials.HALF_DIR),
-        float(materials.EYE_PUPIL_COS),
-        float(materials.EYE_RIM_COS),
-        float(materials.EYE_IRIS_COS),
-        int(Material.EYE),
-        len(materials.MATERIAL_TABLE),
-    )
     arrays = [
         np.ascontiguousarray(mesh.positions, np.float32),
         np.ascontiguousarray(mesh.normals, np.float32),
@@ -81,7 +94,6 @@ def run_host(render, mesh: RenderMesh, height: int, width: int, background=(96, 
         np.ascontiguousarray(mesh.triangles, np.int32),
         np.ascontiguousarray(mesh.materials, np.uint8),
     ]
-    tables = [np.ascontiguousarray(materials.MATERIAL_TABLE, np.float32), np.ascontiguousarray(materials.EYE_TABLE, np.float32)]
     bg = np.array(background, np.uint8)
     keys = np.empty(height * width, np.uint64)
     out = np.empty((height, width, 3), np.uint8)
@@ -90,8 +102,11 @@ def run_host(render, mesh: RenderMesh, height: int, width: int, background=(96, 
         *map(pointer, arrays),
         ctypes.c_int(len(mesh.positions)),
         ctypes.c_int(len(mesh.triangles)),
-        *map(pointer, tables),
-        shading,
+        pointer(np.ascontiguousarray(materials.MATERIAL_TABLE)),
+        ctypes.c_int(len(materials.MATERIAL_TABLE)),
+        pointer(np.ascontiguousarray(materials.EYE_TABLE)),
+        pointer(np.ascontiguousarray(materials.SHADING_CONSTANTS)),
+        ctypes.c_int(int(Material.EYE)),
         pointer(bg),
         ctypes.c_int(int(cull_back)),
         ctypes.c_int(width),

@@ -119,3 +119,9 @@ SPECULAR_POWER = 16
 
 assert EYE_PUPIL_COS > EYE_RIM_COS > EYE_IRIS_COS
 assert MATERIAL_TABLE.shape == (len(Material), 6)
+
+
+# The shading constants as the CUDA kernels take them (kernels/raster.cu,
+# load_shading): light direction, half vector, then the eye thresholds.
+SHADING_CONSTANTS = np.array([*LIGHT_DIR, *HALF_DIR, EYE_PUPIL_COS, EYE_RIM_COS, EYE_IRIS_COS], np.float32)
+SHADING_CONSTANTS.setflags(write=False)

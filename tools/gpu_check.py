@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The device check for the CUDA renderer, in one run (needs an NVIDIA GPU and CuPy).
+
+1. Fits the frames of a real video on the CPU (the normal pipeline) and draws
+   each with both renderers; reports the fraction of differing pixels and the
+   largest difference (the target is none).
+2. Times the kernels at 720p, 1080p and 4K with CUDA events around the three
+   launches (median of many runs after warm-up), the avatar scaled to a face
+   of the same share of the frame; also the whole render call with the mesh
+   upload and the frame download.
+3. Says whether TensorRT is importable (engines are the GPU issue's next step).
+Writes a table to stdout and every number to OUT/gpu_check.json.
+
+On the lent machine, with a video copied into an ignored folder that is carried:
+    python3 tools/gpu_check.py .gpucheck/lp_driving_d10.mp4 --frames 300 --out "$OUT"
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edge.config import load_config  # noqa: E402
+from edge.media import VideoReader  # noqa: E402
+from edge.pipeline import MaskPipeline  # noqa: E402
+from edge.render.cpu import CpuRenderer  # noqa: E402
+from edge.render.cuda import CudaRenderer  # noqa: E402
+from edge.render.mesh import RenderMesh  # noqa: E402
+
+RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920), "4K": (2160, 3840)}
+
+
+def fitted_meshes(video: Path, frames: int) -> tuple[list[RenderMesh], tuple[int, int]]:
+    pipeline = MaskPipeline(load_config(None))
+    meshes = []
+    with VideoReader(video) as reader:
+        size = (reader.height, reader.width)
+        for frame, _ in zip(reader, range(frames)):
+            masked = pipeline.process(frame)
+            meshes.append(RenderMesh.concatenate([pipeline.models.rig.mesh(p) for p in masked.faces]))
+    return meshes, size
+
+
+def compare(meshes: list[RenderMesh], size: tuple[int, int], gpu: CudaRenderer) -> dict:
+    cpu = CpuRenderer()
+    differing, largest = [], 0
+    for mesh in meshes:
+        a, b = cpu.render(mesh, *size).astype(np.int16), gpu.render(mesh, *size).astype(np.int16)
+        differing.append(float((a != b).any(axis=2).mean()))
+        largest = max(largest, int(np.abs(a - b).max()))
+    return {"frames": len(meshes), "mean_differing_fraction": float(np.mean(differing)), "max_differing_fraction": max(differing), "largest_difference": largest}
+
+
+def scaled(mesh: RenderMesh, source: tuple[int, int], target: tuple[int, int]) -> RenderMesh:
+    factor = target[0] / source[0]
+    positions = mesh.positions * np.float32(factor)
+    return dataclasses.replace(mesh, positions=positions.astype(np.float32))
+
+
+def time_kernels(gpu: CudaRenderer, mesh: RenderMesh, size: tuple[int, int], runs: int) -> dict:
+    """Kernels alone (CUDA events around the launches) and the whole call with transfers."""
+    cp = gpu.cp
+    uploaded = gpu.upload(mesh)
+    for _ in range(10):
+        gpu.render(mesh, *size)
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    kernel_ms, call_ms = [], []
+    for _ in range(runs):
+        start.record()
+        gpu.launch(uploaded, *size)
+        stop.record()
+        stop.synchronize()
+        kernel_ms.append(cp.cuda.get_elapsed_time(start, stop))
+        t0 = time.perf_counter()
+        gpu.render(mesh, *size)
+        call_ms.append((time.perf_counter() - t0) * 1e3)
+    return {"kernels_ms_p50": float(np.median(kernel_ms)), "render_with_transfers_ms_p50": float(np.median(call_ms))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", type=Path)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=Path("."))
+    args = parser.parse_args()
+    gpu = CudaRenderer()
+    gpu.warmup()
+    device = gpu.cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    meshes, size = fitted_meshes(args.video, args.frames)
+    report = {"device": device, "video": args.video.name, "agreement": compare(meshes, size, gpu), "timing": {}}
+    face = max(meshes, key=lambda m: len(m.triangles))
+    for name, target in RESOLUTIONS.items():
+        report["timing"][name] = time_kernels(gpu, scaled(face, size, target), target, args.runs)
+    report["tensorrt"] = "installed" if importlib.util.find_spec("tensorrt") else "not installed"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
+    a = report["agreement"]
+    print(f"{device}; {a['frames']} frames of {args.video.name}: {a['mean_differing_fraction']:.6f} of pixels differ on average, largest difference {a['largest_difference']}")
+    print(f"{'resolution':<12}{'kernels p50 ms':>16}{'with transfers p50 ms':>23}")
+    for name, t in report["timing"].items():
+        print(f"{name:<12}{t['kernels_ms_p50']:>16.3f}{t['render_with_transfers_ms_p50']:>23.3f}")
+    print(f"TensorRT: {report['tensorrt']}")
+
+
+if __name__ == "__main__":
+    main()
