@@ -92,6 +92,15 @@ def bench(videos: tuple[Path, ...], frames: int | None, config_path: Path | None
         click.echo(bench_video(video, config, models, frames).table())
 
 
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+def check(config_path: Path | None) -> None:
+    """Say what this machine has (GPU, CUDA, pycuda, CuPy, TensorRT, onnxruntime) and what each stage will use."""
+    from edge.check import report
+
+    click.echo(report(load_config(config_path)))
+
+
 @cli.group("config")
 def config_group() -> None:
     """Config files."""

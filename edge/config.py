@@ -56,11 +56,20 @@ class InferenceConfig:
     # "" = the repository's models/ next to the package; else a path (relative
     # paths are relative to the current directory)
     models_dir: str = setting("")
+    # tensorrt (engines built from models/, cached), onnxruntime, or auto
+    # (TensorRT when it and pycuda import and an engine builds, else onnxruntime)
+    engine: str = setting("auto", choices=("auto", "tensorrt", "onnxruntime"))
+    # where TensorRT engines and the timing cache are kept; "" = ~/.cache/dmask/engines
+    engine_cache: str = setting("")
 
     @property
     def models_path(self) -> Path:
         """Where the model files are, with the "" default resolved."""
         return Path(self.models_dir) if self.models_dir else DEFAULT_MODELS_DIR
+
+    @property
+    def engine_cache_path(self) -> Path:
+        return Path(self.engine_cache) if self.engine_cache else Path.home() / ".cache" / "dmask" / "engines"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -30,6 +31,12 @@ EYE_ROI_SCALE = 2.3
 # Mesh indices that define each eye's crop: (outer corner, inner corner).
 RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (263, 362)
+
+
+class Network(Protocol):
+    """What the pre- and post-processing below need of a model runner."""
+
+    def run(self, images: np.ndarray) -> list[np.ndarray]: ...
 
 
 class OnnxModel:
@@ -173,7 +180,7 @@ def _blazeface_anchors() -> np.ndarray:
 class FaceDetector:
     """BlazeFace short range on a letterboxed square of the whole image."""
 
-    def __init__(self, model: OnnxModel, threshold: float) -> None:
+    def __init__(self, model: Network, threshold: float) -> None:
         self.model = model
         self.threshold = threshold
         self.anchors = _blazeface_anchors()
@@ -269,7 +276,7 @@ class MeshResult:
 class FaceMesh:
     """The 468-point face mesh on a rotated, 1.5x face crop."""
 
-    def __init__(self, model: OnnxModel) -> None:
+    def __init__(self, model: Network) -> None:
         self.model = model
 
     def run(self, image: np.ndarray, roi: Roi) -> MeshResult:
@@ -286,7 +293,7 @@ class FaceMesh:
 class IrisModel:
     """Eye contour and iris of both eyes in one batched call."""
 
-    def __init__(self, model: OnnxModel) -> None:
+    def __init__(self, model: Network) -> None:
         self.model = model
 
     def run(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[EyeObservation, EyeObservation]:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edge.avatar import Avatar
-from edge.config import Config
+from edge.config import Config, InferenceConfig
 from edge.fit import Fitter
-from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, OnnxModel
+from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
 from edge.records import EyeParams, Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.render import make_renderer
 from edge.render.mesh import RenderMesh
@@ -30,19 +30,32 @@ from edge.tracking import FaceTracker
 log = logging.getLogger(__name__)
 
 
+MODEL_FILES = (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE)
+
+
 @dataclass(frozen=True)
 class InferenceModels:
-    """The three networks, as onnxruntime sessions."""
+    """The three networks, as TensorRT engines or onnxruntime sessions."""
 
-    detector: OnnxModel
-    landmarks: OnnxModel
-    iris: OnnxModel
+    detector: Network
+    landmarks: Network
+    iris: Network
+    engine: str
 
     @staticmethod
     def load(config: Config) -> "InferenceModels":
+        """TensorRT when asked for (or under auto) and it works; onnxruntime otherwise."""
         inference = config.inference
+        if inference.engine != "onnxruntime":
+            try:
+                return InferenceModels(*_tensorrt_models(inference), engine="tensorrt")
+            except ImportError as missing:
+                if inference.engine == "tensorrt":
+                    log.warning("inference.engine tensorrt is not available (%s); using onnxruntime", missing)
+            except Exception as error:  # noqa: BLE001 - a GPU that will not build or load means onnxruntime
+                log.warning("TensorRT failed (%s: %s); using onnxruntime", type(error).__name__, error)
         load = lambda name: OnnxModel(inference.models_path / name, list(inference.providers), inference.threads)  # noqa: E731
-        return InferenceModels(load(DETECTOR_FILE), load(LANDMARK_FILE), load(IRIS_FILE))
+        return InferenceModels(*map(load, MODEL_FILES), engine="onnxruntime")
 
     def tracker(self, config: Config, still: bool) -> FaceTracker:
         tracking = config.tracking
@@ -53,6 +66,12 @@ class InferenceModels:
             tracking,
             still,
         )
+
+
+def _tensorrt_models(inference: InferenceConfig) -> list[Network]:
+    from edge.engines import TensorRTModel
+
+    return [TensorRTModel(inference.models_path / name, inference.engine_cache_path) for name in MODEL_FILES]
 
 
 @dataclass(frozen=True)

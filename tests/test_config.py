@@ -59,7 +59,7 @@ def test_values_are_read_and_integers_accepted_as_numbers(tmp_path):
     "text, expected",
     [
         ("inference:\n  thread: 4\n",
-         "2 inference.thread: unknown key (expected one of: providers, threads, models_dir)"),
+         "2 inference.thread: unknown key (expected one of: providers, threads, models_dir, engine, engine_cache)"),
         ("output:\n  jpeg_quality: 90\nrender:\n  backend: cpu\n  colour: 3\n",
          "5 render.colour: unknown key (expected one of: backend, background)"),
         ("infer:\n  threads: 4\n",
