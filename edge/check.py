@@ -69,7 +69,9 @@ def stage_choices(config: Config) -> list[Finding]:
 
     models = InferenceModels.load(config)
     inference = "TensorRT engines" if models.engine == "tensorrt" else f"onnxruntime ({', '.join(config.inference.providers)})"
-    return [Finding("inference", inference), Finding("render", make_renderer(config.render).name)]
+    renderer = make_renderer(config.render)
+    render = f"cuda ({renderer.launcher.name})" if renderer.name == "cuda" else renderer.name
+    return [Finding("inference", inference), Finding("render", render)]
 
 
 def report(config: Config) -> str:

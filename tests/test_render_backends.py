@@ -10,19 +10,22 @@ import pytest
 from edge.config import RenderConfig
 from edge.render import make_renderer
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="these check machines without CuPy")
+pytestmark = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) for m in ("cupy", "pycuda")), reason="these check machines without CuPy and pycuda"
+)
 
 
-def test_cuda_without_cupy_falls_back_to_the_cpu_with_one_warning(caplog):
+def test_cuda_without_a_launcher_falls_back_to_the_cpu_with_one_warning(caplog):
     with caplog.at_level(logging.WARNING):
         renderer = make_renderer(RenderConfig(backend="cuda"))
     assert renderer.name == "cpu"
     assert [r.getMessage() for r in caplog.records] == [
-        "render.backend cuda is not available (CuPy is not installed (No module named 'cupy')); using the CPU renderer"
+        "render.backend cuda is not available (pycuda is not installed (No module named 'pycuda'); "
+        "CuPy is not installed (No module named 'cupy')); using the CPU renderer"
     ]
 
 
-def test_auto_without_cupy_uses_the_cpu_quietly(caplog):
+def test_auto_without_a_launcher_uses_the_cpu_quietly(caplog):
     with caplog.at_level(logging.WARNING):
         renderer = make_renderer(RenderConfig(backend="auto"))
     assert renderer.name == "cpu"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The device check for the CUDA renderer, in one run (needs an NVIDIA GPU and CuPy).
+"""The device check for the CUDA renderer, in one run (needs an NVIDIA GPU and CuPy, for its timers).
 
 1. Fits the frames of a real video on the CPU (the normal pipeline) and draws
    each with both renderers; reports the fraction of differing pixels and the
@@ -8,7 +8,8 @@
    launches (median of many runs after warm-up), the avatar scaled to a face
    of the same share of the frame; also the whole render call with the mesh
    upload and the frame download.
-3. Says whether TensorRT is importable (engines are the GPU issue's next step).
+3. Where TensorRT and pycuda are installed, builds the engines (cached) and
+   times the networks of a tracked frame against onnxruntime on the same frame.
 Writes a table to stdout and every number to OUT/gpu_check.json.
 
 On the lent machine, with a video copied into an ignored folder that is carried:
@@ -35,6 +36,7 @@ from edge.media import VideoReader  # noqa: E402
 from edge.pipeline import MaskPipeline  # noqa: E402
 from edge.render.cpu import CpuRenderer  # noqa: E402
 from edge.render.cuda import CudaRenderer  # noqa: E402
+from edge.render.launchers import CupyLauncher  # noqa: E402
 from edge.render.mesh import RenderMesh  # noqa: E402
 
 RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920), "4K": (2160, 3840)}
@@ -69,7 +71,7 @@ def scaled(mesh: RenderMesh, source: tuple[int, int], target: tuple[int, int]) -
 
 def time_kernels(gpu: CudaRenderer, mesh: RenderMesh, size: tuple[int, int], runs: int) -> dict:
     """Kernels alone (CUDA events around the launches) and the whole call with transfers."""
-    cp = gpu.cp
+    cp = gpu.launcher.cp
     uploaded = gpu.upload(mesh)
     for _ in range(10):
         gpu.render(mesh, *size)
@@ -87,6 +89,29 @@ def time_kernels(gpu: CudaRenderer, mesh: RenderMesh, size: tuple[int, int], run
     return {"kernels_ms_p50": float(np.median(kernel_ms)), "render_with_transfers_ms_p50": float(np.median(call_ms))}
 
 
+def time_inference(video: Path, runs: int) -> dict:
+    """Median ms of mesh + both irises on one tracked frame, TensorRT against onnxruntime."""
+    results = {}
+    for engine in ("tensorrt", "onnxruntime"):
+        base = load_config(None)
+        config = dataclasses.replace(base, inference=dataclasses.replace(base.inference, engine=engine))
+        pipeline = MaskPipeline(config)
+        if pipeline.models.inference.engine != engine:
+            return {"tensorrt": "failed to start; see the warning above"}
+        with VideoReader(video) as reader:
+            frame = next(iter(reader))
+        pipeline.process(frame)
+        track = pipeline.tracker.tracks[0]
+        timings = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            pipeline.tracker.mesh.run(frame.image, track.roi())
+            pipeline.tracker.iris.run(frame.image, track.landmarks)
+            timings.append((time.perf_counter() - t0) * 1e3)
+        results[f"{engine}_tracked_frame_ms_p50"] = float(np.median(timings))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", type=Path)
@@ -94,15 +119,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
-    gpu = CudaRenderer()
+    gpu = CudaRenderer(launcher=CupyLauncher())
     gpu.warmup()
-    device = gpu.cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    device = gpu.launcher.cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     meshes, size = fitted_meshes(args.video, args.frames)
     report = {"device": device, "video": args.video.name, "agreement": compare(meshes, size, gpu), "timing": {}}
     face = max(meshes, key=lambda m: len(m.triangles))
     for name, target in RESOLUTIONS.items():
         report["timing"][name] = time_kernels(gpu, scaled(face, size, target), target, args.runs)
-    report["tensorrt"] = "installed" if importlib.util.find_spec("tensorrt") else "not installed"
+    installed = all(importlib.util.find_spec(m) for m in ("tensorrt", "pycuda"))
+    report["tensorrt"] = time_inference(args.video, args.runs) if installed else "TensorRT or pycuda not installed"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     a = report["agreement"]

@@ -1,8 +1,8 @@
 """Renderers: MaskParams-built RenderMesh to BGR pixels, one interface.
 
 `make_renderer` picks the backend named by `render.backend`: `cpu`, `cuda`,
-or `auto` (CUDA when a device and CuPy are there and the kernels build, the
-CPU otherwise). A CUDA renderer that cannot start falls back to the CPU with
+or `auto` (CUDA when a device and pycuda or CuPy are there and the kernels
+build, the CPU otherwise). A CUDA renderer that cannot start falls back to the CPU with
 one warning line when it was asked for, silently under `auto`. The renderer
 is compiled (or loaded from its cache) here, before any output is opened, so
 the first frame is not the one that pays for it.
@@ -33,7 +33,8 @@ class Renderer(Protocol):
 def make_renderer(config: RenderConfig) -> Renderer:
     background = tuple(config.background)
     if config.backend in ("cuda", "auto"):
-        from edge.render.cuda import CudaRenderer, GpuUnavailable
+        from edge.render.cuda import CudaRenderer
+        from edge.render.launchers import GpuUnavailable
 
         try:
             renderer = CudaRenderer(background=background)

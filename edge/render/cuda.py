@@ -1,11 +1,10 @@
-"""The CUDA renderer: kernels/raster.cu launched through CuPy.
+"""The CUDA renderer: kernels/raster.cu launched through pycuda or CuPy.
 
 Same interface and, by construction, the same pixels as CpuRenderer (the
 kernel source is the CPU algorithm; tests/test_kernels.py checks its host
-build byte for byte). pycuda, the Jetson's launcher, and the on-device
-comparison and timings are the GPU issue's next steps (tools/gpu_check.py).
-Importing this module needs no GPU; constructing a CudaRenderer does, and
-raises GpuUnavailable with the reason when there is none.
+build byte for byte; tools/gpu_check.py compares on a device). Importing
+this module needs no GPU; constructing a CudaRenderer does, and raises
+GpuUnavailable with the reason when there is none.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from edge.errors import DmaskError
 from edge.render import materials
+from edge.render.launchers import Launcher, find_launcher
 from edge.render.mesh import Material, RenderMesh
 
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "kernels" / "raster.cu"
@@ -26,7 +25,7 @@ PIXEL_BLOCK = (16, 16)
 
 
 class DeviceMesh(NamedTuple):
-    """A RenderMesh's arrays in device memory (CuPy arrays)."""
+    """A RenderMesh's arrays in device memory (the launcher's arrays)."""
 
     positions: object
     normals: object
@@ -35,55 +34,37 @@ class DeviceMesh(NamedTuple):
     materials: object
 
 
-class GpuUnavailable(DmaskError):
-    """No usable CUDA device or launcher; the caller falls back to the CPU."""
-
-
-def _cupy():
-    try:
-        import cupy
-    except ImportError as error:
-        raise GpuUnavailable(f"CuPy is not installed ({error})") from error
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            raise GpuUnavailable("no CUDA device found")
-    except cupy.cuda.runtime.CUDARuntimeError as error:
-        raise GpuUnavailable(f"CUDA runtime: {error}") from error
-    return cupy
-
-
 class CudaRenderer:
     """Renders a RenderMesh on the GPU into a BGR8 frame."""
 
     name = "cuda"
 
-    def __init__(self, background=(96, 96, 96)) -> None:
-        cp = self.cp = _cupy()
-        module = cp.RawModule(code=KERNEL_SOURCE.read_text(), options=COMPILE_OPTIONS)
-        self.clear = module.get_function("clear_keys")
-        self.rasterize = module.get_function("rasterize")
-        self.shade = module.get_function("shade")
-        self.material_table = cp.asarray(materials.MATERIAL_TABLE)
-        self.eye_table = cp.asarray(materials.EYE_TABLE)
-        self.constants = cp.asarray(materials.SHADING_CONSTANTS)
-        self.background = cp.asarray(np.asarray(background, np.uint8))
+    def __init__(self, background=(96, 96, 96), launcher: Launcher | None = None) -> None:
+        self.launcher = launcher or find_launcher()
+        kernels = self.launcher.compile(KERNEL_SOURCE.read_text(), COMPILE_OPTIONS, ("clear_keys", "rasterize", "shade"))
+        self.clear, self.rasterize, self.shade = kernels["clear_keys"], kernels["rasterize"], kernels["shade"]
+        to_device = self.launcher.to_device
+        self.material_table = to_device(materials.MATERIAL_TABLE)
+        self.eye_table = to_device(materials.EYE_TABLE)
+        self.constants = to_device(materials.SHADING_CONSTANTS)
+        self.background = to_device(np.asarray(background, np.uint8))
         self._size: tuple[int, int] | None = None
 
     def _buffers(self, height: int, width: int):
         if self._size != (height, width):
-            self._keys = self.cp.empty(height * width, np.uint64)
-            self._image = self.cp.empty((height, width, 3), np.uint8)
+            self._keys = self.launcher.empty((height * width,), np.uint64)
+            self._image = self.launcher.empty((height, width, 3), np.uint8)
             self._size = (height, width)
         return self._keys, self._image
 
     def upload(self, mesh: RenderMesh) -> DeviceMesh:
-        cp = self.cp
+        to_device = self.launcher.to_device
         return DeviceMesh(
-            positions=cp.asarray(np.ascontiguousarray(mesh.positions, np.float32)),
-            normals=cp.asarray(np.ascontiguousarray(mesh.normals, np.float32)),
-            eye_cos=cp.asarray(np.ascontiguousarray(mesh.eye_cos, np.float32)),
-            triangles=cp.asarray(np.ascontiguousarray(mesh.triangles, np.int32)),
-            materials=cp.asarray(np.ascontiguousarray(mesh.materials, np.uint8)),
+            positions=to_device(np.ascontiguousarray(mesh.positions, np.float32)),
+            normals=to_device(np.ascontiguousarray(mesh.normals, np.float32)),
+            eye_cos=to_device(np.ascontiguousarray(mesh.eye_cos, np.float32)),
+            triangles=to_device(np.ascontiguousarray(mesh.triangles, np.int32)),
+            materials=to_device(np.ascontiguousarray(mesh.materials, np.uint8)),
         )
 
     def launch(self, mesh: DeviceMesh, height: int, width: int):
@@ -107,8 +88,8 @@ class CudaRenderer:
 
     def render(self, mesh: RenderMesh, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
         image = self.launch(self.upload(mesh), int(height), int(width))
-        return image.get(out=out) if out is not None else image.get()
+        return self.launcher.get(image, out)
 
     def warmup(self) -> None:
-        """Compile the kernels now (CuPy caches the binary on disk)."""
+        """Run the kernels once now, so the first frame does not pay for loading them."""
         self.render(RenderMesh.empty(), 2, 2)
