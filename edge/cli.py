@@ -10,6 +10,7 @@ load the inference runtime.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -75,6 +76,22 @@ def demo(output: Path, frames: int) -> None:
 
 
 @cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--source", help="Overrides source.uri: /dev/video0, 0, rtsp://..., gst:PIPELINE or a video file.")
+@click.option("--publish", "endpoints", multiple=True, help="Overrides publish.endpoints (repeatable).")
+def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]) -> None:
+    """Run the daemon: mask a live source and publish only masked frames over ZeroMQ."""
+    from edge.service import run_until_stopped
+
+    config = load_config(config_path)
+    if source is not None:
+        config = dataclasses.replace(config, source=dataclasses.replace(config.source, uri=source))
+    if endpoints:
+        config = dataclasses.replace(config, publish=dataclasses.replace(config.publish, endpoints=endpoints))
+    run_until_stopped(config)
+
+
+@cli.command()
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--frames", type=click.IntRange(min=1), help="Measure at most this many frames per video.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
@@ -99,6 +116,22 @@ def check(config_path: Path | None) -> None:
     from edge.check import report
 
     click.echo(report(load_config(config_path)))
+
+
+@cli.group()
+def keys() -> None:
+    """CurveZMQ keys for the publisher and its subscribers."""
+
+
+@keys.command("generate")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--name", default="dmask", show_default=True, help="Base name of the key files.")
+def keys_generate(directory: Path, name: str) -> None:
+    """Write NAME.key (public) and NAME.key_secret (secret, mode 0600) into DIRECTORY."""
+    from edge.transport import generate_keys
+
+    public, secret = generate_keys(directory, name)
+    click.echo(f"wrote {public} (public: give it to the other side) and {secret} (secret: keep it here)")
 
 
 @cli.group("config")

@@ -117,6 +117,37 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    # what `dmask run` masks: /dev/video0 or a camera index like "0",
+    # rtsp://..., "gst:" and a GStreamer pipeline, or a video file; "" = none
+    uri: str = setting("")
+    # files: start again at the end
+    loop: bool = setting(False)
+    # files: deliver frames at the file's own frame rate (false = as fast as possible)
+    pace: bool = setting(True)
+    # a failed or stalled source is reopened after this long, doubling up to reopen_max_seconds
+    reopen_seconds: float = setting(0.5, gt=0.0)
+    reopen_max_seconds: float = setting(10.0, gt=0.0)
+    # no frame for this long = the source has stalled
+    stall_seconds: float = setting(5.0, gt=0.0)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    # ZeroMQ endpoints the PUB socket binds (tcp://HOST:PORT or ipc://PATH)
+    endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True)
+    # frame payload: jpeg, or raw bgr
+    encoding: str = setting("jpeg", choices=("jpeg", "bgr"))
+    # messages queued per subscriber before newer ones are dropped for it
+    send_hwm: int = setting(4, ge=1)
+    status_interval_seconds: float = setting(1.0, gt=0.0)
+    # CurveZMQ: this daemon's secret key file and a directory of allowed client
+    # public keys (Ironhouse); both "" = no encryption, allowed only on ipc or loopback
+    curve_secret_key: str = setting("")
+    curve_allowed_keys: str = setting("")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole tree; each section is a top-level key of the YAML file."""
 
@@ -126,6 +157,8 @@ class Config:
     fail_closed: FailClosedConfig = field(default_factory=FailClosedConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -125,10 +125,11 @@ class MaskPipeline:
         self.times = StageTimes()
         self.counts = PipelineCounts()
         self._last_good: tuple[float, tuple[MaskParams, ...]] | None = None
+        self.last_size: tuple[int, int] | None = None
 
     def process(self, frame: Frame) -> MaskedFrame:
         self.counts.frames += 1
-        height, width = frame.image.shape[:2]
+        height, width = self.last_size = frame.image.shape[:2]
         try:
             faces = self._fit(frame)
             status, drawn = self._policy(faces, frame.timestamp)

@@ -1,0 +1,163 @@
+"""The daemon: camera in, only masked frames out, three threads.
+
+    capture thread --Frame--> NewestSlot --> process thread --MaskedFrame--> NewestSlot --> publish thread
+    (sources.py)                             (MaskPipeline)                                 (transport.py)
+
+Each hand-over keeps only the newest item, so a slow stage drops frames and
+the capture loop never blocks. The publish thread also sends the status
+topic about once a second. While the source is down, the process thread
+publishes blank `source_down` frames once a second, so a recorder sees the
+outage rather than silence. Every loop beats a heartbeat.
+
+Under systemd (Type=notify) the daemon says READY=1 once the models are
+loaded and the first frame is processed, a STATUS= line with each status
+message, and WATCHDOG=1 only while frames are being processed or the source
+is being reopened, so a wedged pipeline is restarted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.config import Config
+from edge.notify import Notifier
+from edge.pipeline import MaskPipeline, ModelSet
+from edge.records import Frame, FrameStatus, MaskedFrame
+from edge.slot import NewestSlot
+from edge.sources import CaptureStage
+from edge.transport import Publisher
+
+TAKE_TIMEOUT = 0.2
+LATENCY_WINDOW = 300
+ALIVE_SECONDS = 2.0  # a loop or a processed frame older than this is not "alive"
+
+
+@dataclass
+class Heartbeats:
+    """When each loop last went round (monotonic seconds)."""
+
+    process: float = field(default_factory=time.monotonic)
+    publish: float = field(default_factory=time.monotonic)
+    frame_processed: float = 0.0
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.frames: NewestSlot[Frame] = NewestSlot()
+        self.masked: NewestSlot[MaskedFrame] = NewestSlot()
+        self.publisher = Publisher(config.publish, config.output.jpeg_quality)
+        self.pipeline = MaskPipeline(config, models=ModelSet.load(config))
+        self.notifier = Notifier()
+        self.capture = CaptureStage(config.source, self.frames)
+        self.beats = Heartbeats()
+        self.started = time.monotonic()
+        self.published = 0
+        self.latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._process_loop, name="process", daemon=True),
+            threading.Thread(target=self._publish_loop, name="publish", daemon=True),
+        ]
+
+    def start(self) -> None:
+        self.capture.start()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        self.capture.stop(timeout)
+        self.frames.close()
+        self.masked.close()
+        for thread in self._threads:
+            thread.join(timeout)
+        self.publisher.close()
+
+    def _process_loop(self) -> None:
+        last_outage = 0.0
+        while not self._stop.is_set():
+            self.beats.process = time.monotonic()
+            frame = self.frames.take(TAKE_TIMEOUT)
+            if frame is not None:
+                self.masked.put(self.pipeline.process(frame))
+                if not self.beats.frame_processed:
+                    self.notifier.send("READY=1")
+                self.beats.frame_processed = time.monotonic()
+            elif self.capture.state().state == "down" and time.monotonic() - last_outage >= 1.0:
+                last_outage = time.monotonic()
+                self.masked.put(self._outage_frame())
+
+    def _outage_frame(self) -> MaskedFrame:
+        """A blank frame saying the source is down, at the last frame's size (VGA before any)."""
+        height, width = self.pipeline.last_size or (480, 640)
+        image = np.full((height, width, 3), self.config.render.background, np.uint8)
+        return MaskedFrame(image, -1, time.time(), FrameStatus.SOURCE_DOWN)
+
+    def _publish_loop(self) -> None:
+        next_status = time.monotonic()
+        while not self._stop.is_set():
+            self.beats.publish = time.monotonic()
+            masked = self.masked.take(TAKE_TIMEOUT)
+            if masked is not None:
+                self.publisher.send_frame(masked)
+                self.publisher.send_signals(masked)
+                self.published += 1
+                if masked.status is not FrameStatus.SOURCE_DOWN:
+                    self.latency.append(time.time() - masked.timestamp)
+            if time.monotonic() >= next_status:
+                next_status = time.monotonic() + self.config.publish.status_interval_seconds
+                status = self.status()
+                self.publisher.send_status(status)
+                self._tell_systemd(status)
+
+    def _tell_systemd(self, status: dict) -> None:
+        source = status["source"]
+        line = f"STATUS=source {source['state']}, {status['fps_out']} fps out, {status['counts']['failed_closed']} failed closed"
+        self.notifier.send(*([line, "WATCHDOG=1"] if self.alive() else [line]))
+
+    def alive(self) -> bool:
+        """Frames are being processed, or the source is down and being reopened."""
+        now = time.monotonic()
+        if now - self.beats.process > ALIVE_SECONDS:
+            return False
+        if now - self.beats.frame_processed <= ALIVE_SECONDS:
+            return True
+        return self.capture.state().state in ("down", "starting") and now - self.capture.last_beat <= ALIVE_SECONDS
+
+    def status(self) -> dict:
+        """What the status topic says: rates, drops, latencies, the source, uptime."""
+        uptime = time.monotonic() - self.started
+        source = self.capture.state()
+        times = self.pipeline.times
+        p50 = lambda values: round(1e3 * float(np.median(list(values)[-LATENCY_WINDOW:])), 2) if values else None  # noqa: E731
+        return {
+            "uptime_s": round(uptime, 1),
+            "fps_in": round(self.frames.put_count / max(uptime, 1e-9), 2),
+            "fps_out": round(self.published / max(uptime, 1e-9), 2),
+            "dropped": {"before_processing": self.frames.dropped, "before_publishing": self.masked.dropped, "publisher": self.publisher.dropped},
+            "latency_ms_p50": {"inference": p50(times.inference), "fit": p50(times.fit), "render": p50(times.render), "capture_to_publish": p50(self.latency)},
+            "source": {"state": source.state, "frames": source.frames, "reopen_attempts": source.reopen_attempts, "last_error": source.last_error},
+            "counts": {"frames": self.pipeline.counts.frames, "faces": self.pipeline.counts.faces, "failed_closed": self.pipeline.counts.failed_closed, "no_face": self.pipeline.counts.no_face},
+        }
+
+
+def run_until_stopped(config: Config) -> None:
+    """Start the daemon and keep it up until SIGINT or SIGTERM, then stop cleanly (exit 0)."""
+    from edge.sources import parse_source
+
+    parse_source(config.source.uri)
+    daemon = Daemon(config)
+    daemon.start()
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop()

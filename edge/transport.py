@@ -1,0 +1,379 @@
+"""Publishing masked frames and their signals over ZeroMQ, and reading them back.
+
+Only MaskedFrame travels: rendered pixels and the numbers they were drawn
+from, never camera pixels. docs/WIRE.md is the wire format; this module is its
+reference implementation (Publisher on the edge, Subscriber for `dmask record`
+and `dmask status`).
+
+Security is decided before anything is bound: unencrypted tcp only on
+loopback, anything reachable from the network only with CurveZMQ and an
+explicit directory of allowed client keys (Ironhouse). Sending never blocks:
+a slow or absent subscriber loses messages instead of stalling the camera.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from edge.config import PublishConfig
+from edge.errors import ConfigError, DmaskError, StageError
+from edge.records import EyeParams, MaskedFrame, MaskParams
+from edge.signals import euler_degrees
+
+WIRE_VERSION = 1
+TOPICS = (b"frame", b"signals", b"status")
+BLINK_APERTURE = 0.1
+
+_TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")
+_IPC = re.compile(r"ipc://.+")
+_PLAIN_TCP_REFUSED = (
+    "publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not {endpoint}; "
+    "bind 127.0.0.1 or set publish.curve_secret_key and publish.curve_allowed_keys"
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One received message: topic, its JSON part, and the frame payload (frames only)."""
+
+    topic: str
+    header: dict
+    payload: bytes | None
+
+
+@dataclass(frozen=True)
+class _CurveServer:
+    """The server's key pair and the directory of client public keys it admits."""
+
+    public: bytes
+    allowed_dir: Path
+    secret: bytes = field(repr=False)  # never in a repr, so never in a log
+
+
+class Publisher:
+    """One PUB socket bound to every configured endpoint; never blocks the caller.
+
+    sent / dropped count multipart messages handed to ZeroMQ and refused by it.
+    Note that PUB drops silently per subscriber once that subscriber's queue
+    holds send_hwm messages; `dropped` only counts what ZeroMQ refused outright.
+    """
+
+    def __init__(self, config: PublishConfig, jpeg_quality: int) -> None:
+        for endpoint in config.endpoints:
+            _check_endpoint(endpoint)
+        curve = _load_curve_server(config)
+        if curve is None:
+            _refuse_plain_network(config.endpoints)
+        self.encoding = config.encoding
+        self.jpeg_quality = jpeg_quality
+        self.sent = 0
+        self.dropped = 0
+        self._context = zmq.Context()
+        self._auth: ThreadAuthenticator | None = None
+        self._socket = self._context.socket(zmq.PUB)
+        self._socket.sndhwm = config.send_hwm
+        self._socket.linger = 0
+        try:
+            if curve is not None:
+                self._start_curve(curve)
+            self.endpoints = tuple(self._bind(e) for e in config.endpoints)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_curve(self, curve: _CurveServer) -> None:
+        """Ironhouse: encrypted, and only clients whose public key file is in allowed_dir."""
+        self._auth = ThreadAuthenticator(self._context)
+        self._auth.start()
+        self._auth.configure_curve(domain="*", location=str(curve.allowed_dir))
+        self._socket.curve_server = True
+        self._socket.curve_secretkey = curve.secret
+        self._socket.curve_publickey = curve.public
+
+    def _bind(self, endpoint: str) -> str:
+        """Binds one endpoint and returns it as bound (a `*` port resolved)."""
+        if endpoint.startswith("tcp://["):
+            self._socket.ipv6 = True
+        try:
+            self._socket.bind(endpoint)
+        except zmq.ZMQError as error:
+            raise ConfigError(f"publish.endpoints: cannot bind {endpoint} ({error})") from error
+        return self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def send_frame(self, masked: MaskedFrame) -> None:
+        """The rendered image with its header; topic b"frame"."""
+        height, width = masked.image.shape[:2]
+        header = {
+            "v": WIRE_VERSION,
+            "seq": int(masked.seq),
+            "capture_ts": float(masked.timestamp),
+            "publish_ts": time.time(),
+            "width": int(width),
+            "height": int(height),
+            "encoding": self.encoding,
+            "faces": len(masked.faces),
+            "status": masked.status.value,
+        }
+        self._send([b"frame", _json(header), self._encode(masked.image)])
+
+    def send_signals(self, masked: MaskedFrame) -> None:
+        """The per-face numbers of one frame (never pixels); topic b"signals"."""
+        body = {
+            "v": WIRE_VERSION,
+            "seq": int(masked.seq),
+            "capture_ts": float(masked.timestamp),
+            "status": masked.status.value,
+            "faces": [_face_signals(face) for face in masked.faces],
+        }
+        self._send([b"signals", _json(body)])
+
+    def send_status(self, status: dict) -> None:
+        """The daemon's health report, versioned; topic b"status"."""
+        self._send([b"status", _json({"v": WIRE_VERSION, **status})])
+
+    def _encode(self, image: np.ndarray) -> bytes:
+        if self.encoding == "bgr":
+            return np.ascontiguousarray(image, dtype=np.uint8).tobytes()
+        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise StageError(f"JPEG encoding failed for a {image.shape} image")
+        return buffer.tobytes()
+
+    def _send(self, parts: list[bytes]) -> None:
+        """Hands a message to ZeroMQ without waiting; a full queue drops it."""
+        try:
+            self._socket.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
+
+    def close(self) -> None:
+        """Closes the socket, stops the authenticator, ends the context; idempotent."""
+        self._socket.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        self._context.term()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Subscriber:
+    """A SUB socket connected to one publisher endpoint, optionally as a CURVE client.
+
+    For CURVE give both the client's own secret key file (it holds the client's
+    public key too) and the server's public key file.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        topics: tuple[bytes, ...] = TOPICS,
+        client_secret_key: Path | None = None,
+        server_public_key: Path | None = None,
+    ) -> None:
+        if (client_secret_key is None) != (server_public_key is None):
+            raise DmaskError("CURVE needs both the client's secret key and the server's public key")
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.SUB)
+        self._socket.linger = 0
+        try:
+            if client_secret_key is not None:
+                self._set_curve_client(Path(client_secret_key), Path(server_public_key))
+            if endpoint.startswith("tcp://["):
+                self._socket.ipv6 = True
+            for topic in topics:
+                self._socket.subscribe(topic)
+            self._socket.connect(endpoint)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_curve_client(self, client_secret_key: Path, server_public_key: Path) -> None:
+        public, secret = _load_key(client_secret_key, "client secret key")
+        if secret is None:
+            raise DmaskError(f"{client_secret_key}: holds no secret key (give the .key_secret file)")
+        server_public, _ = _load_key(server_public_key, "server public key")
+        self._socket.curve_publickey = public
+        self._socket.curve_secretkey = secret
+        self._socket.curve_serverkey = server_public
+
+    def receive(self, timeout_s: float) -> Message | None:
+        """The next message, or None when none arrives within timeout_s."""
+        if not self._socket.poll(max(0, int(timeout_s * 1000)), zmq.POLLIN):
+            return None
+        parts = self._socket.recv_multipart()
+        payload = parts[2] if len(parts) > 2 else None
+        return Message(parts[0].decode("utf-8"), json.loads(parts[1]), payload)
+
+    @staticmethod
+    def decode_frame(message: Message) -> np.ndarray:
+        """The module's decode_frame, reachable from a subscriber in hand."""
+        return decode_frame(message)
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+        self._context.term()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def decode_frame(message: Message) -> np.ndarray:
+    """The (H, W, 3) uint8 BGR image of a frame message."""
+    header = message.header
+    if message.topic != "frame" or message.payload is None:
+        raise StageError(f"not a frame message (topic {message.topic!r})")
+    shape = (header["height"], header["width"], 3)
+    if header["encoding"] == "bgr":
+        return np.frombuffer(message.payload, dtype=np.uint8).reshape(shape)
+    image = cv2.imdecode(np.frombuffer(message.payload, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.shape != shape:
+        raise StageError(f"frame {header['seq']}: JPEG payload does not decode to {shape}")
+    return image
+
+
+def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
+    """Writes NAME.key (public) and NAME.key_secret (secret, 0600) into directory.
+
+    Refuses to overwrite: replacing a deployed key silently locks clients out.
+    """
+    directory = Path(directory)
+    public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
+    for path in (public, secret):
+        if path.exists():
+            raise DmaskError(f"{path}: already exists; refusing to overwrite a key")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)
+    try:
+        public_file, secret_file = zmq.auth.create_certificates(directory, name)
+    finally:
+        os.umask(old_umask)
+    os.chmod(secret_file, 0o600)
+    return Path(public_file), Path(secret_file)
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if not (_TCP.fullmatch(endpoint) or _IPC.fullmatch(endpoint)):
+        raise ConfigError(
+            f"publish.endpoints: {endpoint!r} is not tcp://HOST:PORT or ipc://PATH"
+        )
+
+
+def _refuse_plain_network(endpoints: tuple[str, ...]) -> None:
+    """Without CURVE, nothing may leave the machine unencrypted."""
+    for endpoint in endpoints:
+        match = _TCP.fullmatch(endpoint)
+        if match and not _is_loopback(match.group(1)):
+            raise ConfigError(_PLAIN_TCP_REFUSED.format(endpoint=endpoint))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_curve_server(config: PublishConfig) -> _CurveServer | None:
+    """The server's CURVE setup, or None when both keys are "" (no encryption)."""
+    secret_key, allowed = config.curve_secret_key, config.curve_allowed_keys
+    if not secret_key and not allowed:
+        return None
+    if not secret_key or not allowed:
+        raise ConfigError(
+            "publish.curve_secret_key and publish.curve_allowed_keys must be set together"
+        )
+    allowed_dir = Path(allowed)
+    if not allowed_dir.is_dir():
+        raise ConfigError(f"publish.curve_allowed_keys: no such directory: {allowed_dir}")
+    path = Path(secret_key)
+    if not path.is_file():
+        raise ConfigError(f"publish.curve_secret_key: no such file: {path}")
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"publish.curve_secret_key: {path} is not a key file") from error
+    if secret is None:
+        raise ConfigError(
+            f"publish.curve_secret_key: {path} holds no secret key (give the .key_secret file)"
+        )
+    return _CurveServer(public, allowed_dir, secret)
+
+
+def _load_key(path: Path, what: str) -> tuple[bytes, bytes | None]:
+    if not path.is_file():
+        raise DmaskError(f"{path}: no such file ({what})")
+    try:
+        return zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as error:
+        raise DmaskError(f"{path}: not a key file ({what})") from error
+
+
+def _face_signals(face: MaskParams) -> dict[str, Any]:
+    yaw, pitch, roll = euler_degrees(face.rotation)
+    return {
+        "track_id": int(face.track_id),
+        "confidence": _number(face.confidence),
+        "pose": {
+            "yaw_deg": _number(yaw),
+            "pitch_deg": _number(pitch),
+            "roll_deg": _number(roll),
+            "tx": _number(face.translation[0]),
+            "ty": _number(face.translation[1]),
+            "scale": _number(face.scale),
+        },
+        "right_eye": _eye_signals(face.right_eye),
+        "left_eye": _eye_signals(face.left_eye),
+        "expression": {
+            "mouth_open": _number(face.mouth_open),
+            "brow_raise_right": _number(face.brow_raise_right),
+            "brow_raise_left": _number(face.brow_raise_left),
+            "mouth_corner_right": _number(face.mouth_corner_right),
+            "mouth_corner_left": _number(face.mouth_corner_left),
+        },
+    }
+
+
+def _eye_signals(eye: EyeParams) -> dict[str, Any]:
+    return {
+        "gaze_yaw_deg": _number(math.degrees(eye.gaze_yaw)),
+        "gaze_pitch_deg": _number(math.degrees(eye.gaze_pitch)),
+        "upper_aperture": _number(eye.upper_aperture),
+        "lower_aperture": _number(eye.lower_aperture),
+        "aperture": _number(eye.aperture),
+        "blink": bool(eye.aperture < BLINK_APERTURE),
+    }
+
+
+def _number(value: Any) -> float | None:
+    """A plain float for JSON; non-finite becomes null, which every JSON parser reads."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _json(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -1,0 +1,136 @@
+"""`dmask run` as a real process on loopback: only masked frames come out."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.media import VideoReader
+from edge.transport import Subscriber
+from test_cli_errors import dmask, dmask_command, dmask_env
+
+COLLECT_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(path: Path, source: Path, endpoint: str) -> Path:
+    path.write_text(
+        f"source:\n  uri: {source}\n  loop: true\n  pace: true\n"
+        f"publish:\n  endpoints: [{endpoint}]\n  encoding: bgr\n  status_interval_seconds: 0.5\n"
+    )
+    return path
+
+
+def collect(endpoint: str, frames: int, status: int) -> dict[str, list]:
+    messages: dict[str, list] = {"frame": [], "signals": [], "status": []}
+    deadline = time.monotonic() + COLLECT_SECONDS
+    with Subscriber(endpoint) as subscriber:
+        while time.monotonic() < deadline and (len(messages["frame"]) < frames or len(messages["status"]) < status):
+            message = subscriber.receive(1.0)
+            if message is not None:
+                decoded = subscriber.decode_frame(message) if message.topic == "frame" else None
+                messages[message.topic].append((message.header, decoded))
+    return messages
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    started = []
+
+    def start(source: Path) -> str:
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        config = write_config(tmp_path / "dmask.yaml", source, endpoint)
+        started.append(subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True))
+        return endpoint
+
+    yield start
+    for process in started:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0, process.stderr.read()
+
+
+def test_a_live_video_comes_out_masked_in_order_with_signals_and_status(daemon, shared_data, tmp_path):
+    video = shared_data / "videos/lp_driving_d1.mp4"
+    with VideoReader(video) as reader:
+        originals = [f.image for f in reader]
+    messages = collect(daemon(video), frames=24, status=2)
+    frames = messages["frame"]
+    assert len(frames) >= 24
+    seqs = [header["seq"] for header, _ in frames]
+    assert seqs == sorted(set(seqs))
+    for header, image in frames:
+        assert header["status"] == "ok" and header["v"] == 1
+        camera = originals[header["seq"] % len(originals)]
+        assert image.shape == camera.shape
+        face = (slice(150, 400), slice(150, 360))
+        assert np.abs(image[face].astype(int) - camera[face]).mean() > 20
+    status = messages["status"][-1][0]
+    assert status["source"]["state"] == "up" and status["fps_in"] > 0
+
+    csv_path = tmp_path / "offline.csv"
+    assert dmask(tmp_path, "mask", video, "-o", tmp_path / "offline.mp4", "--signals", csv_path, "--no-progress").returncode == 0
+    with open(csv_path, newline="") as handle:
+        offline = {int(row["seq"]): row for row in csv.DictReader(handle)}
+    live = [h for h, _ in messages["signals"] if h["seq"] < len(originals) and h["faces"]]
+    assert live
+    for header in live:
+        row = offline[header["seq"]]
+        eye = header["faces"][0]["right_eye"]
+        assert abs(eye["aperture"] - float(row["right_aperture"])) < 0.05
+        assert abs(eye["gaze_yaw_deg"] - float(row["right_gaze_yaw_deg"])) < 5.0
+
+
+def noise_video(path: Path, frames: int = 30) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (240, 320, 3), np.uint8))
+    writer.release()
+    return path
+
+
+def test_noise_fails_closed_with_no_camera_pixels(daemon, tmp_path):
+    messages = collect(daemon(noise_video(tmp_path / "noise.mp4")), frames=10, status=1)
+    assert len(messages["frame"]) >= 10
+    for header, image in messages["frame"]:
+        assert header["status"] == "no_face" and header["faces"] == 0
+        assert (image == 96).all()
+
+
+def test_plain_tcp_on_a_public_address_is_refused(tmp_path, shared_data):
+    result = dmask(tmp_path, "run", "--source", shared_data / "videos/lp_driving_d1.mp4", "--publish", "tcp://0.0.0.0:5599")
+    assert result.returncode == 2
+    assert result.stderr.startswith("dmask: error: publish.endpoints: plain (unencrypted) tcp is allowed only on loopback")
+
+
+def test_systemd_hears_ready_status_and_watchdog(tmp_path, shared_data):
+    """Type=notify: READY=1 after the first frame, then STATUS= and WATCHDOG=1 while frames flow."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(60)
+    config = write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", f"ipc://{tmp_path / 'pub'}")
+    env = {**dmask_env(), "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    process = subprocess.Popen(dmask_command("run", "--config", config), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        heard = []
+        while not any("WATCHDOG=1" in m for m in heard):
+            heard.append(notify.recv(4096).decode())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0, process.stderr.read()
+        notify.close()
+    assert heard[0] == "READY=1"
+    assert any(m.startswith("STATUS=source up") for m in heard)

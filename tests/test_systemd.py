@@ -1,0 +1,50 @@
+"""The unit file passes systemd's own checker, and the example config is the defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config, load_config
+
+SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
+
+
+def test_unit_file_verifies(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        if os.environ.get("CI"):
+            pytest.fail("systemd-analyze not found; .ci/run installs systemd")
+        pytest.skip("systemd-analyze not found (apt install systemd)")
+    prefix = Path(sys.executable).resolve().parents[1]
+    unit = tmp_path / "dmask.service"
+    text = (SYSTEMD / "dmask.service").read_text().replace("@PREFIX@/venv", str(prefix)).replace("@PREFIX@", str(prefix))
+    unit.write_text(text)
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    problems = [line for line in result.stderr.splitlines() if "dmask.service" in line]
+    assert result.returncode == 0 and not problems, result.stderr
+    for setting in ("Type=notify", "WatchdogSec=", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n"):
+        assert setting in text
+
+
+def test_example_config_is_the_defaults_but_for_what_an_install_must_set():
+    example = load_config(SYSTEMD / "dmask.yaml")
+    defaults = Config()
+    expected = dataclasses.replace(
+        defaults,
+        render=dataclasses.replace(defaults.render, backend="auto"),
+        source=dataclasses.replace(defaults.source, uri="/dev/video0"),
+        publish=dataclasses.replace(
+            defaults.publish,
+            endpoints=("tcp://0.0.0.0:5555",),
+            curve_secret_key="/etc/dmask/keys/server.key_secret",
+            curve_allowed_keys="/etc/dmask/keys/clients",
+        ),
+    )
+    assert example == expected

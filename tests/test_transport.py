@@ -1,0 +1,249 @@
+"""The ZeroMQ wire: round trips, non-blocking sends, refusals, CURVE, keys.
+
+Real sockets on 127.0.0.1 and ipc:// only. PUB/SUB loses whatever is sent
+before a subscription has propagated ("slow joiner"), so each test publishes
+in a bounded loop until the first message arrives, drains, then checks.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import stat
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from edge.config import PublishConfig
+from edge.errors import ConfigError, DmaskError
+from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
+from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys
+
+JOIN_SECONDS = 2.0
+QUIET_SECONDS = 1.5
+
+
+def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """R = Ry(-yaw) Rx(pitch) Rz(roll), the convention of edge.signals."""
+    y, p, r = (math.radians(a) for a in (-yaw_deg, pitch_deg, roll_deg))
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return (ry @ rx @ rz).astype(np.float32)
+
+
+def _face() -> MaskParams:
+    return MaskParams(
+        track_id=7,
+        rotation=_rotation(20.0, 10.0, -5.0),
+        translation=np.array([320.5, 240.25, 900.0], dtype=np.float32),
+        scale=123.0,
+        right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02),
+        left_eye=EyeParams(math.radians(-6.0), math.radians(8.0), 0.2, 0.1),
+        expression=np.zeros((4, 3), dtype=np.float32),
+        mouth_open=0.25,
+        brow_raise_right=0.05,
+        brow_raise_left=-0.04,
+        mouth_corner_right=0.02,
+        mouth_corner_left=-0.01,
+        confidence=0.875,
+    )
+
+
+def _masked(seq: int = 41, width: int = 64, height: int = 48) -> MaskedFrame:
+    """A smooth gradient image (JPEG-friendly) with one face."""
+    x = np.linspace(0, 255, width)[None, :]
+    y = np.linspace(0, 255, height)[:, None]
+    image = np.stack([x + 0 * y, y + 0 * x, (x + y) / 2], axis=-1).astype(np.uint8)
+    return MaskedFrame(image, seq, 1234.5, FrameStatus.OK, (_face(),))
+
+
+def _config(endpoint: str, **overrides) -> PublishConfig:
+    return PublishConfig(endpoints=(endpoint,), **{"send_hwm": 100, **overrides})
+
+
+def _join(publish: Callable[[], None], subscriber: Subscriber) -> Message | None:
+    """Publishes until the subscriber hears something (bounded), then drains it."""
+    deadline = time.monotonic() + JOIN_SECONDS
+    first = None
+    while first is None and time.monotonic() < deadline:
+        publish()
+        first = subscriber.receive(0.02)
+    while subscriber.receive(0.05) is not None:
+        pass
+    return first
+
+
+def _endpoint(kind: str, tmp_path: Path) -> str:
+    return "tcp://127.0.0.1:*" if kind == "tcp" else f"ipc://{tmp_path / 'p.sock'}"
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ipc"])
+@pytest.mark.parametrize("encoding", ["jpeg", "bgr"])
+def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Path) -> None:
+    masked = _masked()
+    config = _config(_endpoint(kind, tmp_path), encoding=encoding)
+    with Publisher(config, jpeg_quality=95) as publisher, Subscriber(publisher.endpoints[0]) as sub:
+        assert _join(lambda: publisher.send_status({"warmup": True}), sub) is not None
+        publisher.send_frame(masked)
+        publisher.send_signals(masked)
+        publisher.send_status({"fps_in": 30.0, "source": "up"})
+        frame, signals, status = (sub.receive(1.0) for _ in range(3))
+
+    assert frame.topic == "frame"
+    header = frame.header
+    assert {k: header[k] for k in ("v", "seq", "capture_ts", "width", "height")} == {
+        "v": 1, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
+    }
+    assert (header["encoding"], header["faces"], header["status"]) == (encoding, 1, "ok")
+    assert abs(header["publish_ts"] - time.time()) < 60
+    image = decode_frame(frame)
+    assert image.shape == masked.image.shape and image.dtype == np.uint8
+    if encoding == "bgr":
+        assert len(frame.payload) == 48 * 64 * 3
+        np.testing.assert_array_equal(image, masked.image)
+        np.testing.assert_array_equal(Subscriber.decode_frame(frame), image)
+    else:
+        assert frame.payload[:2] == b"\xff\xd8"
+        assert np.abs(image.astype(int) - masked.image.astype(int)).mean() < 3
+
+    _check_signals(signals)
+    assert status == Message("status", {"v": 1, "fps_in": 30.0, "source": "up"}, None)
+
+
+def _check_signals(message: Message) -> None:
+    assert message.topic == "signals" and message.payload is None
+    body = message.header
+    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (1, 41, 1234.5, "ok")
+    (face,) = body["faces"]
+    assert face["track_id"] == 7 and face["confidence"] == 0.875
+    expected_pose = {"yaw_deg": 20.0, "pitch_deg": 10.0, "roll_deg": -5.0,
+                     "tx": 320.5, "ty": 240.25, "scale": 123.0}
+    assert face["pose"] == pytest.approx(expected_pose, abs=1e-3)
+    assert face["right_eye"] == pytest.approx({
+        "gaze_yaw_deg": 12.0, "gaze_pitch_deg": -4.0, "upper_aperture": 0.03,
+        "lower_aperture": 0.02, "aperture": 0.05, "blink": True}, abs=1e-6)
+    assert face["left_eye"]["blink"] is False
+    assert face["left_eye"]["aperture"] == pytest.approx(0.3)
+    assert face["left_eye"]["gaze_yaw_deg"] == pytest.approx(-6.0)
+    assert face["expression"] == {
+        "mouth_open": 0.25, "brow_raise_right": 0.05, "brow_raise_left": -0.04,
+        "mouth_corner_right": 0.02, "mouth_corner_left": -0.01}
+
+
+@pytest.mark.parametrize("listener", ["absent", "stalled"])
+def test_sending_never_blocks_on_full_queues(listener: str) -> None:
+    """10 000 frames into HWM 1: every send returns, each counted sent or dropped."""
+    masked = _masked(width=8, height=8)
+    config = _config("tcp://127.0.0.1:*", send_hwm=1, encoding="bgr")
+    with Publisher(config, jpeg_quality=95) as publisher:
+        stalled = Subscriber(publisher.endpoints[0]) if listener == "stalled" else None
+        for _ in range(10_000):
+            publisher.send_frame(masked)
+        if stalled is not None:
+            stalled.close()
+        assert publisher.sent + publisher.dropped == 10_000
+
+
+@pytest.mark.parametrize("endpoint", [
+    "tcp://0.0.0.0:5555", "tcp://192.168.1.10:5555", "tcp://[::]:5555", "tcp://*:5555",
+    "tcp://eth0:5555",
+])
+def test_plain_tcp_off_loopback_is_refused(endpoint: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Publisher(PublishConfig(endpoints=("tcp://127.0.0.1:*", endpoint)), jpeg_quality=95)
+    assert str(raised.value) == (
+        f"publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not {endpoint}; "
+        "bind 127.0.0.1 or set publish.curve_secret_key and publish.curve_allowed_keys"
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["tcp://127.0.0.2:*", "tcp://localhost:*"])
+def test_plain_tcp_on_loopback_is_accepted(endpoint: str) -> None:
+    with Publisher(PublishConfig(endpoints=(endpoint,)), jpeg_quality=95) as publisher:
+        assert publisher.endpoints[0].startswith("tcp://127.0.0.")
+
+
+@pytest.mark.parametrize("endpoint", [
+    "udp://127.0.0.1:5555", "tcp://127.0.0.1", "127.0.0.1:5555", "ipc://", "inproc://x",
+    "tcp://127.0.0.1:port",
+])
+def test_bad_endpoint_is_refused(endpoint: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Publisher(PublishConfig(endpoints=(endpoint,)), jpeg_quality=95)
+    assert str(raised.value) == (
+        f"publish.endpoints: {endpoint!r} is not tcp://HOST:PORT or ipc://PATH"
+    )
+
+
+def test_missing_curve_files_are_refused_naming_the_path(tmp_path: Path) -> None:
+    _, secret = generate_keys(tmp_path / "server", "server")
+    missing_dir, missing_file = tmp_path / "no-such-dir", tmp_path / "no-such.key_secret"
+    cases = {
+        (str(secret), str(missing_dir)):
+            f"publish.curve_allowed_keys: no such directory: {missing_dir}",
+        (str(missing_file), str(tmp_path)):
+            f"publish.curve_secret_key: no such file: {missing_file}",
+        (str(secret), ""):
+            "publish.curve_secret_key and publish.curve_allowed_keys must be set together",
+    }
+    for (secret_key, allowed), message in cases.items():
+        config = _config("tcp://127.0.0.1:*", curve_secret_key=secret_key,
+                         curve_allowed_keys=allowed)
+        with pytest.raises(ConfigError) as raised:
+            Publisher(config, jpeg_quality=95)
+        assert str(raised.value) == message
+
+
+def test_curve_public_key_given_as_secret_is_refused(tmp_path: Path) -> None:
+    public, _ = generate_keys(tmp_path / "server", "server")
+    config = _config("tcp://127.0.0.1:*", curve_secret_key=str(public),
+                     curve_allowed_keys=str(tmp_path))
+    with pytest.raises(ConfigError, match="publish.curve_secret_key: .* holds no secret key"):
+        Publisher(config, jpeg_quality=95)
+
+
+def test_curve_admits_only_allowed_clients(tmp_path: Path) -> None:
+    server_public, server_secret = generate_keys(tmp_path / "server", "server")
+    _, alice_secret = generate_keys(tmp_path / "alice", "alice")
+    _, mallory_secret = generate_keys(tmp_path / "mallory", "mallory")
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    shutil.copy(tmp_path / "alice" / "alice.key", allowed)
+    config = _config("tcp://127.0.0.1:*", curve_secret_key=str(server_secret),
+                     curve_allowed_keys=str(allowed))
+    masked = _masked()
+
+    with Publisher(config, jpeg_quality=95) as publisher:
+        endpoint = publisher.endpoints[0]
+        with Subscriber(endpoint, client_secret_key=alice_secret,
+                        server_public_key=server_public) as alice, \
+             Subscriber(endpoint, client_secret_key=mallory_secret,
+                        server_public_key=server_public) as mallory, \
+             Subscriber(endpoint) as plain:
+            assert _join(lambda: publisher.send_signals(masked), alice) is not None
+            deadline = time.monotonic() + QUIET_SECONDS
+            while time.monotonic() < deadline:
+                publisher.send_frame(masked)
+                assert alice.receive(0.05).header["seq"] == 41
+                assert mallory.receive(0) is None
+                assert plain.receive(0) is None
+
+
+def test_generate_keys_writes_private_secret_and_refuses_overwrite(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    public, secret = generate_keys(directory, "edge")
+    assert (public.name, secret.name) == ("edge.key", "edge.key_secret")
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert b"secret-key" in secret.read_bytes() and b"secret-key" not in public.read_bytes()
+    before = secret.read_bytes()
+    with pytest.raises(DmaskError, match="already exists"):
+        generate_keys(directory, "edge")
+    assert secret.read_bytes() == before
+    public.unlink()
+    with pytest.raises(DmaskError, match="edge.key_secret: already exists"):
+        generate_keys(directory, "edge")
