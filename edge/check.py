@@ -74,6 +74,25 @@ def stage_choices(config: Config) -> list[Finding]:
     return [Finding("inference", inference), Finding("render", render)]
 
 
+def check_config(config: Config) -> None:
+    """What `dmask config check` adds to the schema: endpoints, key files, the source, the models.
+
+    Raises the first problem as a DmaskError naming the key; starts nothing.
+    """
+    from edge.avatar import AVATAR_FILE
+    from edge.errors import ConfigError
+    from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
+    from edge.sources import parse_source
+    from edge.transport import check_publish
+
+    check_publish(config.publish)
+    if config.source.uri:
+        parse_source(config.source.uri)
+    for name in (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE, AVATAR_FILE):
+        if not (config.inference.models_path / name).is_file():
+            raise ConfigError(f"inference.models_dir: {config.inference.models_path / name} is missing")
+
+
 def report(config: Config) -> str:
     lines = []
     for finding in machine_findings():

@@ -22,7 +22,7 @@ import click
 import cv2
 
 from edge.config import load_config
-from edge.errors import DmaskError
+from edge.errors import ConfigError, DmaskError
 
 if TYPE_CHECKING:
     from edge.offline import MaskSummary
@@ -134,6 +134,63 @@ def keys_generate(directory: Path, name: str) -> None:
     click.echo(f"wrote {public} (public: give it to the other side) and {secret} (secret: keep it here)")
 
 
+@cli.command()
+@click.argument("endpoint")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path),
+    help="Video file (.mp4); segments are numbered OUT-0001.mp4, ... beside it.",
+)
+@click.option("--segment-minutes", type=click.FloatRange(min=0, min_open=True), help="Start a new file every this many minutes of frames.")
+@click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Frame rate of the written video.")
+@click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
+@click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
+def record(
+    endpoint: str, output: Path, segment_minutes: float | None, fps: float,
+    client_key: Path | None, server_key: Path | None, duration: float | None,
+) -> None:
+    """Record a daemon's masked frames to MP4, with a .signals.jsonl sidecar per file."""
+    import threading
+
+    from edge.recorder import Recorder
+
+    recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key)
+    stop = threading.Event()
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["summary"] = recorder.run(stop)
+        except BaseException as error:  # handed to the main thread below
+            result["error"] = error
+
+    thread = threading.Thread(target=work, name="dmask-record")
+    thread.start()
+    try:
+        thread.join(duration)
+    except KeyboardInterrupt:
+        pass
+    stop.set()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    click.echo(result["summary"].line())
+
+
+@cli.command()
+@click.argument("endpoint")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(min=1), help="Status messages to print.")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for each.")
+@click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
+@click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
+def status(endpoint: str, count: int, timeout: float, client_key: Path | None, server_key: Path | None) -> None:
+    """Print a daemon's next status reports, one readable line each."""
+    from edge.recorder import iter_status_lines
+
+    for line in iter_status_lines(endpoint, count, timeout, client_key, server_key):
+        click.echo(line)
+
+
 @cli.group("config")
 def config_group() -> None:
     """Config files."""
@@ -142,8 +199,14 @@ def config_group() -> None:
 @config_group.command("check")
 @click.argument("file", type=click.Path(path_type=Path))
 def config_check(file: Path) -> None:
-    """Check a YAML config file against the config tree."""
-    load_config(file)
+    """Check a YAML config file: the schema, endpoints, key files, source and models."""
+    from edge.check import check_config
+
+    try:
+        check_config(load_config(file))
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith(str(file)) else f"{file}: {message}") from error
     click.echo(f"{file}: ok")
 
 

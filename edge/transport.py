@@ -73,11 +73,7 @@ class Publisher:
     """
 
     def __init__(self, config: PublishConfig, jpeg_quality: int) -> None:
-        for endpoint in config.endpoints:
-            _check_endpoint(endpoint)
-        curve = _load_curve_server(config)
-        if curve is None:
-            _refuse_plain_network(config.endpoints)
+        curve = check_publish(config)
         self.encoding = config.encoding
         self.jpeg_quality = jpeg_quality
         self.sent = 0
@@ -272,6 +268,19 @@ def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
         os.umask(old_umask)
     os.chmod(secret_file, 0o600)
     return Path(public_file), Path(secret_file)
+
+
+def check_publish(config: PublishConfig) -> _CurveServer | None:
+    """ConfigError unless the endpoints and keys are usable and nothing plain leaves the machine.
+
+    Returns the CURVE setup, or None for plain (ipc or loopback only).
+    """
+    for endpoint in config.endpoints:
+        _check_endpoint(endpoint)
+    curve = _load_curve_server(config)
+    if curve is None:
+        _refuse_plain_network(config.endpoints)
+    return curve
 
 
 def _check_endpoint(endpoint: str) -> None:

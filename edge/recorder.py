@@ -1,0 +1,379 @@
+"""Recording what a `dmask run` daemon publishes: `dmask record` and `dmask status`.
+
+The recorder is a subscriber: it only ever sees masked frames and their
+signals (docs/WIRE.md), and writes them to MP4 files with a JSON-lines signal
+sidecar beside each. Every file is written atomically (edge.media): stopping
+cleanly commits them under their final names; an exception removes them.
+
+File names, for output `out.mp4`:
+
+- without segment_minutes the first file is `out.mp4` itself; should the frame
+  size change mid-recording, the following files are `out-0002.mp4`,
+  `out-0003.mp4`, ...
+- with segment_minutes every file is numbered: `out-0001.mp4`, `out-0002.mp4`,
+  ... (a new file every segment_minutes of frames at fps, and at a size change)
+- each video's signals go to `<video stem>.signals.jsonl` beside it
+  (`out.signals.jsonl`, `out-0001.signals.jsonl`, ...), one signals message
+  body per line as received.
+
+Missing frames are counted from `seq`: a jump of n counts n - 1 gaps. Frames
+with seq < 0 are the daemon's `source_down` fillers: counted by status, never
+as gaps. A seq that goes backwards means the daemon restarted: it is logged
+and recording goes on (ZeroMQ reconnects by itself).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from edge.errors import DmaskError, OutputError, StageError
+from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicVideoWriter, ensure_writable_dir
+from edge.records import FrameStatus
+from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25  # how often run() looks at its stop event, at most
+SIGNALS_SUFFIX = ".signals.jsonl"
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What one recording wrote and saw.
+
+    frames: frames written (all segments). segments: the video files written,
+    in order (each with its signals sidecar). gaps: missing frames counted from
+    seq jumps. statuses: frames written per wire status. restarts: how often
+    seq went backwards (daemon restarted). seconds: how long run() ran.
+    last_status: the last status message body received, or None.
+    """
+
+    frames: int
+    segments: tuple[Path, ...]
+    gaps: int
+    statuses: dict[str, int]
+    seconds: float
+    restarts: int = 0
+    last_status: dict | None = None
+
+    def line(self) -> str:
+        """The one line `dmask record` prints."""
+        files = "file" if len(self.segments) == 1 else "files"
+        text = (
+            f"recorded {self.frames} frames in {len(self.segments)} {files}, "
+            f"{self.gaps} missing frames (gaps), statuses: {describe_statuses(self.statuses)}"
+        )
+        if self.restarts:
+            text += f", {self.restarts} daemon restarts"
+        if self.last_status is not None:
+            text += f"; last status: {describe_status(self.last_status)}"
+        return text
+
+
+def describe_statuses(statuses: dict[str, int]) -> str:
+    """`ok=.., no_face=.., failed_closed=.., source_down=..`, then any unknown ones."""
+    names = [s.value for s in FrameStatus] + sorted(set(statuses) - {s.value for s in FrameStatus})
+    return ", ".join(f"{name}={statuses.get(name, 0)}" for name in names)
+
+
+class _Segment:
+    """One video file and its signals sidecar, both atomic."""
+
+    def __init__(self, path: Path, fps: float, width: int, height: int, codec: str) -> None:
+        self.path = path
+        self.size = (width, height)
+        self.frames = 0
+        self.video = AtomicVideoWriter(path, fps, width, height, codec)
+        try:
+            self.signals = AtomicFile(signals_path(path), "w", encoding="utf-8")
+        except BaseException:
+            self.video.abort()
+            raise
+
+    def write_signals(self, body: dict) -> None:
+        self.signals.file.write(json.dumps(body, separators=(",", ":")) + "\n")
+
+    def commit(self) -> None:
+        try:
+            self.video.commit()
+        except BaseException:
+            self.signals.abort()
+            raise
+        self.signals.commit()
+
+    def abort(self) -> None:
+        self.video.abort()
+        self.signals.abort()
+
+
+def subscribe(
+    endpoint: str, topics: tuple[bytes, ...], client_secret_key: Path | None, server_public_key: Path | None
+) -> Subscriber:
+    """A Subscriber; an endpoint ZeroMQ refuses becomes a one-line DmaskError."""
+    try:
+        return Subscriber(endpoint, topics, client_secret_key, server_public_key)
+    except zmq.ZMQError as error:
+        raise DmaskError(
+            f"{endpoint}: cannot connect ({error}); give tcp://HOST:PORT or ipc://PATH"
+        ) from error
+
+
+def signals_path(video: Path) -> Path:
+    """The signals sidecar of a video: `<stem>.signals.jsonl` beside it."""
+    return video.with_name(video.stem + SIGNALS_SUFFIX)
+
+
+class Recorder:
+    """Subscribes to a daemon and records its frames and signals until stopped."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        output: Path,
+        fps: float = 30.0,
+        segment_minutes: float | None = None,
+        client_secret_key: Path | None = None,
+        server_public_key: Path | None = None,
+        codec: str = "mp4v",
+    ) -> None:
+        output = Path(output)
+        if output.suffix.lower() not in VIDEO_SUFFIXES:
+            raise OutputError(f"{output}: not a video name; give one ending in {' '.join(VIDEO_SUFFIXES)}")
+        if output.is_dir():
+            raise OutputError(f"{output}: is a directory; give a video file name")
+        ensure_writable_dir(output.parent)
+        if not fps > 0:
+            raise DmaskError(f"fps must be positive, not {fps}")
+        if segment_minutes is not None and not segment_minutes > 0:
+            raise DmaskError(f"segment minutes must be positive, not {segment_minutes}")
+        self.endpoint = endpoint
+        self.output = output
+        self.fps = float(fps)
+        self.segment_frames = (
+            None if segment_minutes is None else max(1, round(segment_minutes * 60.0 * self.fps))
+        )
+        self.codec = codec
+        self._keys = (client_secret_key, server_public_key)
+        self.received = threading.Event()  # set at the first message of any topic
+        self._reset()
+
+    def _reset(self) -> None:
+        self._segment: _Segment | None = None
+        self._written: list[Path] = []
+        self._pending_signals: list[dict] = []
+        self._frames = 0
+        self._gaps = 0
+        self._restarts = 0
+        self._statuses: Counter[str] = Counter()
+        self._last_seq: int | None = None
+        self._last_status: dict | None = None
+        self._warned_version = False
+
+    @property
+    def frames(self) -> int:
+        """Frames written so far in the current (or last) run."""
+        return self._frames
+
+    @property
+    def last_status(self) -> dict | None:
+        """The last status message body received in the current (or last) run."""
+        return self._last_status
+
+    def run(self, stop: threading.Event) -> RecordSummary:
+        """Record until stop is set (looked at every POLL_SECONDS), then commit.
+
+        Any exception (KeyboardInterrupt included) aborts the open files, so
+        nothing half-written is left under a final name.
+        """
+        self._reset()
+        started = time.monotonic()
+        client_key, server_key = self._keys
+        try:
+            with subscribe(self.endpoint, (b"frame", b"signals", b"status"), client_key, server_key) as sub:
+                while not stop.is_set():
+                    message = sub.receive(POLL_SECONDS)
+                    if message is not None:
+                        self.received.set()
+                        self._handle(message)
+            self._close_segment()
+        except BaseException:
+            if self._segment is not None:
+                self._segment.abort()
+                self._segment = None
+            raise
+        return RecordSummary(
+            frames=self._frames,
+            segments=tuple(self._written),
+            gaps=self._gaps,
+            statuses=dict(self._statuses),
+            seconds=time.monotonic() - started,
+            restarts=self._restarts,
+            last_status=self._last_status,
+        )
+
+    def _handle(self, message: Message) -> None:
+        header = message.header
+        if header.get("v") != WIRE_VERSION:
+            if not self._warned_version:
+                log.warning("ignoring %s messages of wire version %r (this recorder reads %d)",
+                            message.topic, header.get("v"), WIRE_VERSION)
+                self._warned_version = True
+            return
+        if message.topic == "frame":
+            self._frame(message)
+        elif message.topic == "signals":
+            if self._segment is None:
+                self._pending_signals.append(header)
+            else:
+                self._segment.write_signals(header)
+        elif message.topic == "status":
+            self._last_status = header
+
+    def _frame(self, message: Message) -> None:
+        header = message.header
+        try:
+            image = decode_frame(message)
+        except (StageError, ValueError, KeyError) as error:
+            log.warning("skipping an undecodable frame: %s", error)
+            return
+        self._count_seq(int(header.get("seq", -1)))
+        height, width = image.shape[:2]
+        segment = self._segment
+        if segment is not None and (
+            segment.size != (width, height)
+            or (self.segment_frames is not None and segment.frames >= self.segment_frames)
+        ):
+            self._close_segment()
+        if self._segment is None:
+            self._open_segment(width, height)
+        self._segment.video.write(image)
+        self._segment.frames += 1
+        self._frames += 1
+        self._statuses[str(header.get("status", "unknown"))] += 1
+
+    def _count_seq(self, seq: int) -> None:
+        if seq < 0:  # a source_down filler: not part of the numbering
+            return
+        last = self._last_seq
+        if last is not None:
+            if seq > last + 1:
+                self._gaps += seq - last - 1
+            elif seq <= last:
+                self._restarts += 1
+                log.warning("frame seq went back from %d to %d: the daemon restarted; recording on",
+                            last, seq)
+        self._last_seq = seq
+
+    def _next_path(self) -> Path:
+        number = len(self._written) + 1
+        if self.segment_frames is None and number == 1:
+            return self.output
+        return self.output.with_name(f"{self.output.stem}-{number:04d}{self.output.suffix}")
+
+    def _open_segment(self, width: int, height: int) -> None:
+        segment = _Segment(self._next_path(), self.fps, width, height, self.codec)
+        for body in self._pending_signals:
+            segment.write_signals(body)
+        self._pending_signals.clear()
+        self._segment = segment
+
+    def _close_segment(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            segment.commit()
+            self._written.append(segment.path)
+
+
+def describe_status(status: dict) -> str:
+    """One readable line of a status message body; unknown or missing fields are tolerated.
+
+    e.g. `source up | 29.8 fps in, 29.7 fps out | dropped 0/0/0 |
+    inference 5.4 ms, render 4.1 ms | uptime 12.0 s`
+    """
+    source = _dict(status.get("source"))
+    dropped = _dict(status.get("dropped"))
+    latency = _dict(status.get("latency_ms_p50"))
+    state = f"source {source.get('state', '?')}"
+    if source.get("last_error"):
+        state += f" ({source['last_error']})"
+    drops = "/".join(
+        _num(dropped.get(key)) for key in ("before_processing", "before_publishing", "publisher")
+    )
+    return " | ".join([
+        state,
+        f"{_num(status.get('fps_in'))} fps in, {_num(status.get('fps_out'))} fps out",
+        f"dropped {drops}",
+        f"inference {_num(latency.get('inference'))} ms, render {_num(latency.get('render'))} ms",
+        f"uptime {_num(status.get('uptime_s'))} s",
+    ])
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "?"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def iter_status_lines(
+    endpoint: str,
+    count: int = 5,
+    timeout: float = 5.0,
+    client_secret_key: Path | None = None,
+    server_public_key: Path | None = None,
+) -> Iterator[str]:
+    """Readable lines of the next `count` status messages, as they arrive.
+
+    DmaskError naming the endpoint if the first one does not arrive within
+    timeout seconds; should a later one not arrive in time, the lines so far
+    are all there is.
+    """
+    with subscribe(endpoint, (b"status",), client_secret_key, server_public_key) as sub:
+        for index in range(count):
+            message = _next_status(sub, timeout)
+            if message is None:
+                if index == 0:
+                    raise DmaskError(
+                        f"{endpoint}: no status message within {timeout:g} s; "
+                        "is `dmask run` publishing there (and are the keys right)?"
+                    )
+                return
+            yield describe_status(message.header)
+
+
+def status_lines(
+    endpoint: str,
+    count: int = 5,
+    timeout: float = 5.0,
+    client_secret_key: Path | None = None,
+    server_public_key: Path | None = None,
+) -> list[str]:
+    """list(iter_status_lines(...))."""
+    return list(iter_status_lines(endpoint, count, timeout, client_secret_key, server_public_key))
+
+
+def _next_status(sub: Subscriber, timeout: float) -> Message | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = sub.receive(max(0.0, deadline - time.monotonic()))
+        if message is None:
+            return None
+        if message.topic == "status":
+            return message
