@@ -155,7 +155,7 @@ def record(
     from edge.recorder import Recorder
 
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key)
-    stop = threading.Event()
+    stop, done = threading.Event(), threading.Event()
     result: dict = {}
 
     def work() -> None:
@@ -163,14 +163,20 @@ def record(
             result["summary"] = recorder.run(stop)
         except BaseException as error:  # handed to the main thread below
             result["error"] = error
+        finally:
+            done.set()
 
+    # The recorder runs in a thread so that Ctrl-C / SIGTERM (a KeyboardInterrupt
+    # here, in the main thread) stops it cleanly: its files are committed.
     thread = threading.Thread(target=work, name="dmask-record")
     thread.start()
     try:
-        thread.join(duration)
+        done.wait(duration)
     except KeyboardInterrupt:
         pass
     stop.set()
+    while not done.wait(0.5):
+        pass
     thread.join()
     if "error" in result:
         raise result["error"]

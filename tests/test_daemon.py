@@ -134,3 +134,35 @@ def test_systemd_hears_ready_status_and_watchdog(tmp_path, shared_data):
         notify.close()
     assert heard[0] == "READY=1"
     assert any(m.startswith("STATUS=source up") for m in heard)
+
+
+def test_a_missing_source_is_reported_and_published_as_source_down(daemon, tmp_path):
+    messages = collect(daemon(tmp_path / "unplugged.mp4"), frames=2, status=2)
+    assert [h["status"] for h, _ in messages["frame"][:2]] == ["source_down", "source_down"]
+    assert all((image == 96).all() for _, image in messages["frame"])
+    source = messages["status"][-1][0]["source"]
+    assert source["state"] == "down" and "no such file" in source["last_error"] and source["reopen_attempts"] >= 1
+
+
+def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shared_data, monkeypatch):
+    from edge.config import load_config
+    from edge.service import Daemon
+
+    endpoint = f"ipc://{tmp_path / 'pub'}"
+    config = load_config(write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", endpoint))
+    daemon = Daemon(config)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("landmark model exploded")
+
+    monkeypatch.setattr(daemon.pipeline.tracker, "observe", broken)
+    daemon.start()
+    try:
+        messages = collect(endpoint, frames=5, status=1)
+    finally:
+        daemon.stop()
+    assert len(messages["frame"]) >= 5
+    for header, image in messages["frame"]:
+        assert header["status"] == "failed_closed"
+        assert (image == 96).all()
+    assert messages["status"][-1][0]["counts"]["failed_closed"] >= 1

@@ -1,0 +1,337 @@
+"""`dmask record` and `dmask status`: a real Publisher in this process on
+loopback tcp, the recorder as a thread or as a `dmask` subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge import recorder as recorder_module
+from edge.config import PublishConfig
+from edge.records import FrameStatus, MaskedFrame
+from edge.recorder import Recorder, RecordSummary, describe_status, status_lines
+from edge.transport import Publisher
+from test_cli_errors import dmask, dmask_command, dmask_env
+from test_daemon import free_port
+
+WAIT_SECONDS = 20.0
+STEP = 0.02
+STATUS = {
+    "uptime_s": 12.0,
+    "fps_in": 29.8,
+    "fps_out": 29.7,
+    "dropped": {"before_processing": 0, "before_publishing": 1, "publisher": 2},
+    "latency_ms_p50": {"inference": 5.4, "fit": 0.3, "render": 4.1, "capture_to_publish": 12.0},
+    "source": {"state": "up", "frames": 357, "reopen_attempts": 0, "last_error": ""},
+    "counts": {"frames": 357, "faces": 350, "failed_closed": 2, "no_face": 5},
+}
+STATUS_LINE = (
+    "source up | 29.8 fps in, 29.7 fps out | dropped 0/1/2 | "
+    "inference 5.4 ms, render 4.1 ms | uptime 12.0 s"
+)
+
+
+def start_publisher(endpoint: str = "tcp://127.0.0.1:*") -> Publisher:
+    return Publisher(PublishConfig(endpoints=(endpoint,), encoding="bgr", send_hwm=1000), 95)
+
+
+@pytest.fixture
+def publisher():
+    pub = start_publisher()
+    yield pub
+    pub.close()
+
+
+def masked(seq: int, size=(64, 48), colour=(40, 120, 200), status=FrameStatus.OK) -> MaskedFrame:
+    width, height = size
+    image = np.empty((height, width, 3), np.uint8)
+    image[:] = colour
+    return MaskedFrame(image, seq, seq / 30.0, status)
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(STEP)
+
+
+def sync(publisher: Publisher, rec: Recorder) -> None:
+    """Past ZeroMQ's slow joiner: status until the recorder has seen this one."""
+    token = uuid.uuid4().hex
+
+    def seen() -> bool:
+        publisher.send_status({"token": token})
+        return (rec.last_status or {}).get("token") == token
+
+    wait_until(seen, "the recorder to subscribe")
+
+
+def publish(publisher: Publisher, frames: list[MaskedFrame]) -> None:
+    for frame in frames:
+        publisher.send_frame(frame)
+        publisher.send_signals(frame)
+        time.sleep(0.002)
+
+
+class Running:
+    """A Recorder running in a thread of this process."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.recorder = rec
+        self.stop = threading.Event()
+        self.result: dict = {}
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result["summary"] = self.recorder.run(self.stop)
+        except BaseException as error:
+            self.result["error"] = error
+
+    def finish(self) -> RecordSummary:
+        self.stop.set()
+        self.thread.join(WAIT_SECONDS)
+        assert not self.thread.is_alive()
+        if "error" in self.result:
+            raise self.result["error"]
+        return self.result["summary"]
+
+
+def record(publisher: Publisher, output: Path, frames: list[MaskedFrame], **options) -> RecordSummary:
+    running = Running(Recorder(publisher.endpoints[0], output, **options))
+    try:
+        sync(publisher, running.recorder)
+        publish(publisher, frames)
+        expected = sum(1 for _ in frames)
+        wait_until(lambda: running.recorder.frames >= expected, f"{expected} frames")
+    finally:
+        summary = running.finish()
+    return summary
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), path
+    frames = []
+    while len(frames) < 10_000:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames
+
+
+def signal_lines(video: Path) -> list[dict]:
+    path = video.with_name(video.stem + ".signals.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def hidden_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.name.startswith("."))
+
+
+def test_records_every_frame_with_its_signals(publisher, tmp_path):
+    output = tmp_path / "out.mp4"
+    summary = record(publisher, output, [masked(seq) for seq in range(10)])
+
+    assert summary.frames == 10
+    assert summary.segments == (output,)
+    assert summary.gaps == 0
+    assert summary.statuses == {"ok": 10}
+    assert summary.last_status is not None
+    frames = read_video(output)
+    assert len(frames) == 10
+    assert frames[0].shape == (48, 64, 3)
+    assert np.abs(frames[5].astype(int) - (40, 120, 200)).max() < 12  # the solid colour survives mp4v
+    signals = signal_lines(output)
+    assert [body["seq"] for body in signals] == list(range(10))
+    assert all(body["v"] == 1 and body["status"] == "ok" and body["faces"] == [] for body in signals)
+    assert hidden_files(tmp_path) == []
+    assert summary.line().startswith(
+        "recorded 10 frames in 1 file, 0 missing frames (gaps), "
+        "statuses: ok=10, no_face=0, failed_closed=0, source_down=0"
+    )
+
+
+def test_seq_jumps_are_gaps_and_source_down_fillers_are_statuses(publisher, tmp_path):
+    frames = [masked(seq) for seq in (0, 1, 2)]
+    frames += [masked(-1, status=FrameStatus.SOURCE_DOWN), masked(-1, status=FrameStatus.SOURCE_DOWN)]
+    frames += [masked(5, status=FrameStatus.NO_FACE), masked(6)]
+    summary = record(publisher, tmp_path / "out.mp4", frames)
+
+    assert summary.gaps == 2
+    assert summary.frames == 7
+    assert summary.statuses == {"ok": 4, "source_down": 2, "no_face": 1}
+    assert summary.restarts == 0
+
+
+def test_a_size_change_starts_a_new_file(publisher, tmp_path):
+    output = tmp_path / "out.mp4"
+    frames = [masked(seq) for seq in range(3)] + [masked(seq, size=(80, 60)) for seq in range(3, 5)]
+    summary = record(publisher, output, frames)
+
+    second = tmp_path / "out-0002.mp4"
+    assert summary.segments == (output, second)
+    assert [len(read_video(p)) for p in summary.segments] == [3, 2]
+    assert read_video(second)[0].shape == (60, 80, 3)
+    assert [b["seq"] for b in signal_lines(output)] == [0, 1, 2]
+    assert [b["seq"] for b in signal_lines(second)] == [3, 4]
+    assert hidden_files(tmp_path) == []
+
+
+def test_segment_minutes_roll_numbered_files(publisher, tmp_path):
+    # 0.001 minutes at 30 fps = 1.8 frames, rounded to 2 frames a file
+    summary = record(publisher, tmp_path / "out.mp4", [masked(seq) for seq in range(5)],
+                     fps=30.0, segment_minutes=0.001)
+
+    names = [p.name for p in summary.segments]
+    assert names == ["out-0001.mp4", "out-0002.mp4", "out-0003.mp4"]
+    assert [len(read_video(p)) for p in summary.segments] == [2, 2, 1]
+    assert [len(signal_lines(p)) for p in summary.segments] == [2, 2, 1]
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_daemon_restart_is_survived(tmp_path):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    first = start_publisher(endpoint)
+    running = Running(Recorder(endpoint, tmp_path / "out.mp4"))
+    try:
+        sync(first, running.recorder)
+        publish(first, [masked(seq) for seq in range(5)])
+        wait_until(lambda: running.recorder.frames >= 5, "5 frames")
+        first.close()
+        time.sleep(0.3)  # the daemon is down; the recorder keeps waiting
+        second = start_publisher(endpoint)
+        try:
+            sync(second, running.recorder)
+            publish(second, [masked(seq) for seq in range(3)])
+            wait_until(lambda: running.recorder.frames >= 8, "8 frames")
+        finally:
+            second.close()
+    finally:
+        summary = running.finish()
+    assert summary.frames == 8
+    assert summary.restarts == 1
+    assert summary.gaps == 0
+    assert len(read_video(tmp_path / "out.mp4")) == 8
+
+
+def test_an_exception_leaves_nothing_under_the_final_name(publisher, tmp_path, monkeypatch):
+    real_decode = recorder_module.decode_frame
+    calls = []
+
+    def failing_decode(message):
+        calls.append(message)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return real_decode(message)
+
+    monkeypatch.setattr(recorder_module, "decode_frame", failing_decode)
+    running = Running(Recorder(publisher.endpoints[0], tmp_path / "out.mp4"))
+    try:
+        sync(publisher, running.recorder)
+        publish(publisher, [masked(seq) for seq in range(5)])
+        wait_until(lambda: not running.thread.is_alive(), "the recorder to fail")
+    finally:
+        with pytest.raises(RuntimeError, match="boom"):
+            running.finish()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_is_refused_before_recording(tmp_path):
+    result = dmask(tmp_path, "record", "tcp://127.0.0.1:1", "-o", tmp_path / "absent" / "out.mp4")
+    assert result.returncode == 2
+    assert result.stderr == f"dmask: error: {tmp_path / 'absent'}: output directory does not exist; create it first\n"
+
+
+def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
+    process = subprocess.Popen(
+        dmask_command("record", publisher.endpoints[0], "-o", "out.mp4"),
+        cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        seq = 0
+
+        def recording() -> bool:
+            nonlocal seq
+            publish(publisher, [masked(seq)])
+            seq += 1
+            return bool(hidden_files(tmp_path))  # the partial file: the first frame arrived
+
+        wait_until(recording, "dmask record to write its first frame")
+        publish(publisher, [masked(s) for s in range(seq, seq + 5)])
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr
+    assert stdout.startswith("recorded ")
+    assert " in 1 file, " in stdout and "statuses: ok=" in stdout
+    assert len(stdout.splitlines()) == 1
+    frames = read_video(tmp_path / "out.mp4")
+    assert len(frames) >= 1 and frames[0].shape == (48, 64, 3)
+    assert f"recorded {len(frames)} frames" in stdout
+    assert len(signal_lines(tmp_path / "out.mp4")) >= 1
+    assert hidden_files(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "out.signals.jsonl"]
+
+
+def test_cli_record_duration(publisher, tmp_path):
+    result = dmask(tmp_path, "record", publisher.endpoints[0], "-o", "out.mp4", "--duration", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "recorded 0 frames in 0 files, 0 missing frames (gaps), "
+        "statuses: ok=0, no_face=0, failed_closed=0, source_down=0\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_lines_are_readable(publisher):
+    assert describe_status({"v": 1, **STATUS}) == STATUS_LINE
+    assert describe_status({"v": 1}) == (
+        "source ? | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | uptime ? s"
+    )
+    stop = threading.Event()
+
+    def keep_sending() -> None:
+        while not stop.wait(0.05):
+            publisher.send_status(STATUS)
+
+    sender = threading.Thread(target=keep_sending)
+    sender.start()
+    try:
+        assert status_lines(publisher.endpoints[0], 2, WAIT_SECONDS) == [STATUS_LINE, STATUS_LINE]
+        result = dmask(Path.cwd(), "status", publisher.endpoints[0], "--count", "3",
+                       "--timeout", str(WAIT_SECONDS))
+    finally:
+        stop.set()
+        sender.join()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{STATUS_LINE}\n" * 3
+
+
+def test_status_against_nothing_is_a_one_line_error(tmp_path):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    result = dmask(tmp_path, "status", endpoint, "--timeout", "0.5")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"dmask: error: {endpoint}: no status message within 0.5 s; "
+        "is `dmask run` publishing there (and are the keys right)?\n"
+    )
