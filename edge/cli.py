@@ -67,12 +67,12 @@ def mask(
 )
 @click.option("--frames", default=90, show_default=True, type=click.IntRange(min=1))
 def demo(output: Path, frames: int) -> None:
-    """Mask a clip made from scikit-image's astronaut photo (no camera needed)."""
-    from edge.demo import SIGNALS_NAME, VIDEO_NAME, run_demo
+    """Run the daemon on a clip made from scikit-image's astronaut photo, with a recorder (no camera needed)."""
+    from edge.demo import run_demo
 
-    summary = run_demo(output, frames, load_config(None))
-    click.echo(describe(summary))
-    click.echo(f"wrote {output / VIDEO_NAME} and {output / SIGNALS_NAME}")
+    result = run_demo(output, frames, load_config(None))
+    click.echo(result.recording.line())
+    click.echo(f"wrote {result.video} and {result.signals}")
 
 
 @cli.command()

@@ -1,13 +1,19 @@
-"""`dmask demo`: mask a short clip made from scikit-image's astronaut photo.
+"""`dmask demo`: the daemon end to end on a clip made from scikit-image's astronaut photo.
 
 It needs no camera, no network and no test data: the clip is the bundled
 photo moved by a gentle synthetic head motion, built frame by frame in memory
-and never written anywhere; only the masked video and its signals are.
+and played into the daemon like a camera; never written anywhere. The daemon
+publishes on a private ipc socket, a recorder subscribed to it writes the
+masked video and its signals, and the last status message is the summary.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,13 +24,14 @@ import numpy as np
 from edge.config import Config
 from edge.errors import DmaskError
 from edge.media import make_output_dir
-from edge.offline import MaskSummary, OfflineMasker
 from edge.records import Frame
-from edge.signals import SignalCsvWriter
+from edge.recorder import Recorder, RecordSummary, signals_path
+from edge.service import Daemon
+from edge.slot import NewestSlot
+from edge.sources import SourceState
 
 DEMO_FPS = 30.0
 VIDEO_NAME = "astronaut_masked.mp4"
-SIGNALS_NAME = "astronaut_signals.csv"
 # Where the astronaut's neck is in the 512x512 photo: the head turns about it.
 NECK = (225.0, 175.0)
 
@@ -73,11 +80,84 @@ class AstronautClip:
             yield Frame(image=image, seq=seq, timestamp=timestamp, source_id="astronaut")
 
 
-def run_demo(directory: Path, frame_count: int, config: Config) -> MaskSummary:
-    """Write VIDEO_NAME and SIGNALS_NAME into directory."""
+class ClipStage:
+    """Plays a clip into the daemon's frame slot at its own frame rate, like a camera."""
+
+    def __init__(self, clip: AstronautClip, slot: NewestSlot[Frame], go: threading.Event) -> None:
+        """Playing starts once go is set (the demo waits for its recorder to be listening)."""
+        self.clip, self.slot, self.go = clip, slot, go
+        self.last_beat = time.monotonic()
+        self._state = SourceState()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._play, name="capture", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        self._stop.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def state(self) -> SourceState:
+        return self._state
+
+    @property
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _play(self) -> None:
+        while not self.go.wait(0.1):
+            self.last_beat = time.monotonic()
+            if self._stop.is_set():
+                return
+        started = time.monotonic()
+        for frame in self.clip:
+            if self._stop.wait(max(0.0, started + frame.seq / self.clip.fps - time.monotonic())):
+                return
+            self.last_beat = time.monotonic()
+            self.slot.put(dataclasses.replace(frame, timestamp=time.time()))
+            self._state = SourceState("up", frame.seq + 1)
+        self._state = dataclasses.replace(self._state, state="down", last_error="end of file")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    recording: RecordSummary
+    video: Path
+    signals: Path
+
+
+def run_demo(directory: Path, frame_count: int, config: Config) -> DemoResult:
+    """Run daemon and recorder on the clip; write VIDEO_NAME and its signals into directory."""
     clip = AstronautClip(frame_count)
     make_output_dir(directory)
-    with SignalCsvWriter(directory / SIGNALS_NAME) as signals:
-        masker = OfflineMasker(config, signals, progress=True)
-        masker.mask_video(clip, directory / VIDEO_NAME, label="astronaut")
-    return masker.summary()
+    with tempfile.TemporaryDirectory(prefix="dmask-demo-") as scratch:
+        endpoint = f"ipc://{Path(scratch) / 'publish'}"
+        live = dataclasses.replace(config, publish=dataclasses.replace(config.publish, endpoints=(endpoint,), status_interval_seconds=0.5))
+        recorder = Recorder(endpoint, directory / VIDEO_NAME, fps=clip.fps)
+        stop = threading.Event()
+        recording: list[RecordSummary] = []
+        listener = threading.Thread(target=lambda: recording.append(recorder.run(stop)), name="recorder")
+        daemon = Daemon(live, capture=lambda slot: ClipStage(clip, slot, go=recorder.received))
+        listener.start()
+        daemon.start()
+        try:
+            _wait_until_published(daemon, frame_count)
+        finally:
+            daemon.stop()
+            stop.set()
+            listener.join()
+    return DemoResult(recording[0], directory / VIDEO_NAME, signals_path(directory / VIDEO_NAME))
+
+
+def _wait_until_published(daemon: Daemon, frame_count: int, patience: float = 60.0) -> None:
+    """Until the clip has played and every frame that reached processing is published."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        played = daemon.capture.finished and daemon.frames.put_count == frame_count
+        if played and daemon.published >= daemon.pipeline.counts.frames and daemon.masked.put_count == daemon.pipeline.counts.frames:
+            time.sleep(0.3)  # the last messages' way through the socket
+            return
+        time.sleep(0.05)
+    raise DmaskError("the demo daemon stopped publishing; run `dmask check` to see what is missing")

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from edge.notify import Notifier
 from edge.pipeline import MaskPipeline, ModelSet
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.slot import NewestSlot
-from edge.sources import CaptureStage
+from edge.sources import CaptureStage, SourceState
 from edge.transport import Publisher
 
 TAKE_TIMEOUT = 0.2
@@ -46,15 +47,28 @@ class Heartbeats:
     frame_processed: float = 0.0
 
 
+class Capture(Protocol):
+    """What the daemon needs of its source stage (CaptureStage, or the demo's clip)."""
+
+    last_beat: float
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float) -> bool: ...
+
+    def state(self) -> SourceState: ...
+
+
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, capture: Callable[[NewestSlot[Frame]], Capture] | None = None) -> None:
+        """capture builds the source stage on the frame slot; default: config.source."""
         self.config = config
         self.frames: NewestSlot[Frame] = NewestSlot()
         self.masked: NewestSlot[MaskedFrame] = NewestSlot()
         self.publisher = Publisher(config.publish, config.output.jpeg_quality)
         self.pipeline = MaskPipeline(config, models=ModelSet.load(config))
         self.notifier = Notifier()
-        self.capture = CaptureStage(config.source, self.frames)
+        self.capture = capture(self.frames) if capture else CaptureStage(config.source, self.frames)
         self.beats = Heartbeats()
         self.started = time.monotonic()
         self.published = 0

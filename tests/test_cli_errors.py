@@ -172,16 +172,17 @@ def test_demo_without_scikit_image(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
-def test_ctrl_c_while_masking_leaves_no_partial_files(tmp_path):
+def test_ctrl_c_while_masking_leaves_no_partial_files(tmp_path, shared_data):
     """SIGINT once the video writer's temp file exists: exit 130, nothing left."""
-    out = tmp_path / "demo"
+    out = tmp_path / "masked"
+    out.mkdir()
     process = subprocess.Popen(
-        dmask_command("demo", "-o", out, "--frames", "100000"),
+        dmask_command("mask", shared_data / "videos/lp_driving_d6.mp4", "-o", out, "--no-progress"),
         env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         deadline = time.monotonic() + 60
-        while not list(out.glob(".astronaut_masked.partial-*.mp4")) and time.monotonic() < deadline:
+        while not list(out.glob(".lp_driving_d6.partial-*.mp4")) and time.monotonic() < deadline:
             assert process.poll() is None, process.stderr.read()
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)

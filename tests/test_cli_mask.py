@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import cv2
@@ -36,14 +37,19 @@ def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
     assert [r.name for r in (tmp_path / "out").iterdir()] and not list(tmp_path.rglob(".*partial*"))
 
 
-def test_demo_writes_a_masked_clip_and_its_signals(tmp_path):
+def test_demo_runs_the_daemon_with_a_recorder(tmp_path):
+    """The README's first command: daemon and recorder on the astronaut clip."""
     result = dmask(tmp_path, "demo", "-o", "demo", "--frames", "12")
     assert result.returncode == 0, result.stderr
-    assert "masked 1 file: 12 frames, 12 faces, 0 frames failed closed" in result.stdout
+    summary = result.stdout.splitlines()[0]
+    assert re.match(r"recorded (12|13) frames in 1 file, 0 missing frames \(gaps\), statuses: ok=12, no_face=0, failed_closed=0", summary)
+    assert "last status: source down (end of file)" in summary
     capture = cv2.VideoCapture(str(tmp_path / "demo" / "astronaut_masked.mp4"))
-    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
-    with open(tmp_path / "demo" / "astronaut_signals.csv", newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 12
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) in (12, 13)
+    lines = (tmp_path / "demo" / "astronaut_masked.signals.jsonl").read_text().splitlines()
+    statuses = [json.loads(line)["status"] for line in lines]
+    assert statuses[:12] == ["ok"] * 12
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut_masked.mp4", "astronaut_masked.signals.jsonl"]
 
 
 def test_bench_prints_every_stage(tmp_path, shared_data):
