@@ -11,8 +11,8 @@ outage rather than silence. Every loop beats a heartbeat.
 
 Under systemd (Type=notify) the daemon says READY=1 once the models are
 loaded and the first frame is processed, a STATUS= line with each status
-message, and WATCHDOG=1 only while frames are being processed or the source
-is being reopened, so a wedged pipeline is restarted.
+message, WATCHDOG=1 only while frames are being processed or the source is
+being reopened (so a wedged pipeline is restarted), and STOPPING=1 on stop.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class Daemon:
             thread.start()
 
     def stop(self, timeout: float = 3.0) -> None:
+        self.notifier.send("STOPPING=1")
         self._stop.set()
         self.capture.stop(timeout)
         self.frames.close()

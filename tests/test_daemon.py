@@ -6,6 +6,7 @@ import csv
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from edge.media import VideoReader
+from edge.service import ALIVE_SECONDS
 from edge.transport import Subscriber
 from test_cli_errors import dmask, dmask_command, dmask_env
 
@@ -59,7 +61,7 @@ def daemon(tmp_path):
     yield start
     for process in started:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0, process.stderr.read()
+        assert process.wait(5) == 0, process.stderr.read()
 
 
 def test_a_live_video_comes_out_masked_in_order_with_signals_and_status(daemon, shared_data, tmp_path):
@@ -102,8 +104,17 @@ def noise_video(path: Path, frames: int = 30) -> Path:
     return path
 
 
-def test_noise_fails_closed_with_no_camera_pixels(daemon, tmp_path):
-    messages = collect(daemon(noise_video(tmp_path / "noise.mp4")), frames=10, status=1)
+def blank_video(path: Path, frames: int = 30) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(frames):
+        writer.write(np.full((240, 320, 3), 200, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("make", [noise_video, blank_video])
+def test_no_face_fails_closed_with_no_camera_pixels(daemon, tmp_path, make):
+    messages = collect(daemon(make(tmp_path / "no_face.mp4")), frames=10, status=1)
     assert len(messages["frame"]) >= 10
     for header, image in messages["frame"]:
         assert header["status"] == "no_face" and header["faces"] == 0
@@ -128,12 +139,76 @@ def test_systemd_hears_ready_status_and_watchdog(tmp_path, shared_data):
         heard = []
         while not any("WATCHDOG=1" in m for m in heard):
             heard.append(notify.recv(4096).decode())
-    finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0, process.stderr.read()
+        assert process.wait(5) == 0, process.stderr.read()
+        heard += drain(notify)
+    finally:
+        process.kill()
         notify.close()
     assert heard[0] == "READY=1"
     assert any(m.startswith("STATUS=source up") for m in heard)
+    assert heard[-1] == "STOPPING=1"
+
+
+def drain(sock: socket.socket) -> list[str]:
+    """What is already waiting on the socket (a short pause ends it)."""
+    sock.settimeout(0.2)
+    messages = []
+    try:
+        while True:
+            messages.append(sock.recv(4096).decode())
+    except socket.timeout:
+        return messages
+
+
+def test_watchdog_stops_when_the_pipeline_is_wedged(tmp_path, shared_data, monkeypatch):
+    from edge.config import load_config
+    from edge.service import Daemon
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    config = load_config(write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", f"ipc://{tmp_path / 'pub'}"))
+    daemon = Daemon(config)
+    wedge, release = threading.Event(), threading.Event()
+    process = daemon.pipeline.process
+
+    def maybe_stuck(frame):
+        if wedge.is_set():
+            release.wait(30)
+        return process(frame)
+
+    monkeypatch.setattr(daemon.pipeline, "process", maybe_stuck)
+    daemon.start()
+    try:
+        healthy = drain_until(notify, lambda heard: sum("WATCHDOG=1" in m for m in heard) >= 2)
+        wedge.set()
+        time.sleep(ALIVE_SECONDS + 1.0)
+        drain(notify)
+        wedged = drain_for(notify, 3.0)
+    finally:
+        release.set()
+        daemon.stop()
+        notify.close()
+    assert sum("WATCHDOG=1" in m for m in healthy) >= 2
+    assert any(m.startswith("STATUS=") for m in wedged)
+    assert not any("WATCHDOG=1" in m for m in wedged)
+
+
+def drain_until(sock: socket.socket, enough, timeout: float = 60.0) -> list[str]:
+    heard, deadline = [], time.monotonic() + timeout
+    sock.settimeout(1.0)
+    while not enough(heard) and time.monotonic() < deadline:
+        try:
+            heard.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+    return heard
+
+
+def drain_for(sock: socket.socket, seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    return drain_until(sock, lambda heard: time.monotonic() >= deadline, timeout=seconds + 1.0)
 
 
 def test_a_missing_source_is_reported_and_published_as_source_down(daemon, tmp_path):
