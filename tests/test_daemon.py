@@ -241,3 +241,54 @@ def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shar
         assert header["status"] == "failed_closed"
         assert (image == 96).all()
     assert messages["status"][-1][0]["counts"]["failed_closed"] >= 1
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def processing_rate(subscriber: Subscriber, seconds: float) -> float:
+    """Frames processed per second, from two status messages `seconds` apart."""
+    first = next_status(subscriber)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        subscriber.receive(0.5)
+    last = next_status(subscriber)
+    return (last["counts"]["frames"] - first["counts"]["frames"]) / (last["uptime_s"] - first["uptime_s"])
+
+
+def next_status(subscriber: Subscriber) -> dict:
+    for _ in range(100):
+        message = subscriber.receive(1.0)
+        if message is not None and message.topic == "status":
+            return message.header
+    raise AssertionError("no status message")
+
+
+def test_a_subscriber_that_stops_reading_does_not_slow_the_daemon(tmp_path, shared_data):
+    import zmq
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", endpoint)
+    process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
+    context = zmq.Context()
+    stuck = context.socket(zmq.SUB)
+    try:
+        with Subscriber(endpoint, topics=(b"status",)) as watcher:
+            next_status(watcher)
+            before, memory_before = processing_rate(watcher, 4.0), rss_mib(process.pid)
+            stuck.setsockopt(zmq.SUBSCRIBE, b"")
+            stuck.connect(endpoint)
+            after, memory_after = processing_rate(watcher, 4.0), rss_mib(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0, process.stderr.read()
+    finally:
+        process.kill()
+        stuck.close(linger=0)
+        context.term()
+    assert before > 20
+    assert abs(after - before) < 0.05 * before
+    assert memory_after - memory_before < 30
