@@ -292,3 +292,38 @@ def test_a_subscriber_that_stops_reading_does_not_slow_the_daemon(tmp_path, shar
     assert before > 20
     assert abs(after - before) < 0.05 * before
     assert memory_after - memory_before < 30
+
+
+def test_curve_daemon_serves_only_allowed_keys(tmp_path, shared_data):
+    from edge.transport import generate_keys
+
+    _, server_secret = generate_keys(tmp_path / "server", "server")
+    allowed_public, allowed_secret = generate_keys(tmp_path / "allowed", "client")
+    _, stranger_secret = generate_keys(tmp_path / "stranger", "client")
+    (tmp_path / "clients").mkdir()
+    (tmp_path / "clients" / "client.key").write_bytes(allowed_public.read_bytes())
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", endpoint)
+    config.write_text(
+        config.read_text()
+        + f"  curve_secret_key: {server_secret}\n  curve_allowed_keys: {tmp_path / 'clients'}\n"
+    )
+    process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
+    server_public = tmp_path / "server" / "server.key"
+    try:
+        with Subscriber(endpoint, topics=(b"frame",), client_secret_key=allowed_secret, server_public_key=server_public) as allowed, \
+                Subscriber(endpoint, topics=(b"frame",), client_secret_key=stranger_secret, server_public_key=server_public) as stranger, \
+                Subscriber(endpoint, topics=(b"frame",)) as plain:
+            first = [allowed.receive(30.0)]
+            deadline = time.monotonic() + 3.0
+            others = []
+            while time.monotonic() < deadline:
+                first.append(allowed.receive(0.2))
+                others += [stranger.receive(0.01), plain.receive(0.01)]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0, process.stderr.read()
+    finally:
+        process.kill()
+    received = [m for m in first if m is not None]
+    assert len(received) > 30
+    assert all(m is None for m in others)
