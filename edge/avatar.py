@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
+from edge.records import EyeParams
 
 AVATAR_FILE = "avatar.npz"
 
@@ -88,6 +89,10 @@ class Avatar:
             raise ModelError(f"avatar asset {path} is missing; restore models/ or run tools/build_avatar.py")
         with np.load(path) as data:
             return Avatar(**{name: data[name] for name in Avatar.__dataclass_fields__})
+
+    def resting_eye(self) -> EyeParams:
+        """An eye looking ahead with the population's resting lid apertures."""
+        return EyeParams(0.0, 0.0, float(self.eye_aperture_mean[0]), float(self.eye_aperture_mean[1]))
 
     def expressed(self, expression: np.ndarray) -> np.ndarray:
         """(468, 3) float64 vertices with a (K, 3) expression displacement applied, feathered."""

@@ -37,14 +37,17 @@ class EngineKey:
     def for_model(path: Path, tensorrt_version: str, gpu_name: str, fp16: bool) -> "EngineKey":
         return EngineKey(hashlib.sha256(path.read_bytes()).hexdigest(), tensorrt_version, gpu_name, fp16)
 
+    @property
+    def gpu_slug(self) -> str:
+        """The GPU's name as a file-name part."""
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.gpu_name).strip("-").lower()
+
     def file_name(self, model_stem: str) -> str:
-        gpu = re.sub(r"[^A-Za-z0-9]+", "-", self.gpu_name).strip("-").lower()
         precision = "fp16" if self.fp16 else "fp32"
-        return f"{model_stem}.{self.model_sha256[:16]}.trt{self.tensorrt_version}.{gpu}.{precision}.engine"
+        return f"{model_stem}.{self.model_sha256[:16]}.trt{self.tensorrt_version}.{self.gpu_slug}.{precision}.engine"
 
     def timing_cache_name(self) -> str:
-        gpu = re.sub(r"[^A-Za-z0-9]+", "-", self.gpu_name).strip("-").lower()
-        return f"timing.trt{self.tensorrt_version}.{gpu}.cache"
+        return f"timing.trt{self.tensorrt_version}.{self.gpu_slug}.cache"
 
 
 class TensorRTModel:

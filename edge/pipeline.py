@@ -21,7 +21,7 @@ from edge.avatar import Avatar
 from edge.config import Config, InferenceConfig
 from edge.fit import Fitter
 from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
-from edge.records import EyeParams, Frame, FrameStatus, MaskedFrame, MaskParams
+from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.render import make_renderer
 from edge.render.mesh import RenderMesh
 from edge.render.scene import AvatarRig
@@ -176,8 +176,7 @@ class MaskPipeline:
 
     def _neutral(self, params: MaskParams) -> MaskParams:
         """The avatar at rest (no expression, eyes open, gaze ahead) at this pose."""
-        rest = self.models.avatar.eye_aperture_mean
-        eye = EyeParams(0.0, 0.0, float(rest[0]), float(rest[1]))
+        eye = self.models.avatar.resting_eye()
         return replace(params, right_eye=eye, left_eye=eye, expression=np.zeros_like(params.expression))
 
     def _render(self, faces: tuple[MaskParams, ...], height: int, width: int) -> np.ndarray:

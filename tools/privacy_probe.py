@@ -74,8 +74,7 @@ def masked_photo(image: np.ndarray, config, models: ModelSet, part: str) -> np.n
     masked = pipeline.process(Frame(image, 0, 0.0))
     if part == "all":
         return masked.image
-    aperture = models.avatar.eye_aperture_mean
-    rest = EyeParams(0.0, 0.0, float(aperture[0]), float(aperture[1]))
+    rest = models.avatar.resting_eye()
     mesh = RenderMesh.concatenate([models.rig.mesh(only(part, p, rest)) for p in masked.faces])
     return pipeline.renderer.render(mesh, *image.shape[:2])
 
