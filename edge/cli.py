@@ -95,18 +95,81 @@ def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--frames", type=click.IntRange(min=1), help="Measure at most this many frames per video.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
-def bench(videos: tuple[Path, ...], frames: int | None, config_path: Path | None) -> None:
-    """Time each stage of `dmask mask` on videos: p50/p95/p99 and end-to-end fps."""
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Also write report.md, results.json and plots here.")
+@click.option(
+    "--deface", "deface_path", type=click.Path(path_type=Path),
+    help="deface executable to time beside dmask (default: .venv-deface from tools/install_deface.sh, or PATH).",
+)
+@click.option("--no-deface", is_flag=True, help="Do not time deface.")
+def bench(
+    videos: tuple[Path, ...], frames: int | None, config_path: Path | None, output: Path | None,
+    deface_path: Path | None, no_deface: bool,
+) -> None:
+    """Time each stage of `dmask mask` on videos (p50/p95/p99, fps, memory) and deface beside it."""
     from edge.bench import bench_video
+    from edge.evaluation.speed import INSTALL_HINT, compare_with_deface, locate_deface, write_bench_report
     from edge.media import require_video
     from edge.pipeline import ModelSet
 
     for video in videos:
         require_video(video)
+    deface = None if no_deface else locate_deface(deface_path)
+    if deface is None and not no_deface:
+        click.echo(f"deface: not found, not compared ({INSTALL_HINT})")
     config = load_config(config_path)
     models = ModelSet.load(config)
+    benches, comparisons = [], []
     for video in videos:
-        click.echo(bench_video(video, config, models, frames).table())
+        benches.append(bench_video(video, config, models, frames))
+        click.echo(benches[-1].table())
+        if deface is not None:
+            comparisons.append(compare_with_deface(video, deface, config_path))
+            click.echo(comparisons[-1].line())
+    if output is not None:
+        click.echo(f"wrote {write_bench_report(output, benches, comparisons)}")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Evidence: can faces be recognised behind the mask, and do the clinical signs survive it?"""
+
+
+@eval_group.command("privacy")
+@click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=Path("dmask-eval-privacy"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--max-identities", type=click.IntRange(min=2), help="Use only the first N identities (a quick check).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+def eval_privacy(
+    roots: tuple[Path, ...], output: Path, max_identities: int | None, config_path: Path | None, no_progress: bool,
+) -> None:
+    """Face recognition on masked, blurred and pixelated photos: ROOTS hold one folder per identity."""
+    from edge.evaluation.privacy import evaluate_privacy
+
+    result = evaluate_privacy(
+        roots, output, load_config(config_path), max_identities=max_identities, progress=not no_progress
+    )
+    for line in result.lines():
+        click.echo(line)
+    click.echo(f"wrote {output / 'report.md'} (it shows raw faces: keep it with the originals)")
+
+
+@eval_group.command("fidelity")
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=Path("dmask-eval-fidelity"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Use at most this many frames per video.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+def eval_fidelity(
+    videos: tuple[Path, ...], output: Path, max_frames: int | None, config_path: Path | None, no_progress: bool,
+) -> None:
+    """Clinical signals measured on original and masked videos, compared frame by frame."""
+    from edge.evaluation.fidelity import evaluate_fidelity
+
+    result = evaluate_fidelity(videos, output, load_config(config_path), max_frames=max_frames, progress=not no_progress)
+    for line in result.lines():
+        click.echo(line)
+    click.echo(f"wrote {output / 'report.md'} (it shows raw faces: keep it with the originals)")
 
 
 @cli.command()

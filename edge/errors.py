@@ -30,3 +30,7 @@ class ModelError(DmaskError):
 
 class StageError(DmaskError):
     """A processing stage broke its contract (wrong shape, wrong size)."""
+
+
+class EvaluationError(DmaskError):
+    """An evaluation cannot run: missing extra, unusable data set or models."""

@@ -1,0 +1,228 @@
+"""`dmask bench`'s written report, and deface timed beside dmask.
+
+deface (PyPI, MIT: CenterFace detection plus a blur) is what a user would
+otherwise pick. It needs opencv-python, which cannot share an environment
+with the appliance's opencv-python-headless, so it lives in its own venv
+(`tools/install_deface.sh` makes `.venv-deface`) and both tools are timed the
+same way: as whole commands, each a child process whose peak memory comes
+from wait4. Each runs twice, on the whole video and on its first
+PREFIX_FRAMES frames; the difference removes start-up (model loading, JIT),
+which would otherwise dominate a short clip, and leaves the per-frame rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from edge.bench import PERCENTILES, BenchReport
+from edge.errors import EvaluationError
+from edge.evaluation.report import Report, pyplot
+from edge.media import VideoReader
+
+REPO_DEFACE = Path(__file__).resolve().parents[2] / ".venv-deface" / "bin" / "deface"
+INSTALL_HINT = "run tools/install_deface.sh or pass --deface PATH"
+TARGET_RATIO = 10.0
+PREFIX_FRAMES = 10
+
+
+@dataclass(frozen=True)
+class CommandTiming:
+    """One whole command run over one video."""
+
+    tool: str
+    frames: int
+    seconds: float
+    peak_rss_mib: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+@dataclass(frozen=True)
+class ToolSpeed:
+    """One tool run on a whole video and on its first frames."""
+
+    whole: CommandTiming
+    prefix: CommandTiming
+
+    @property
+    def marginal_fps(self) -> float:
+        """Frames per second once started: the extra frames over the extra time."""
+        return (self.whole.frames - self.prefix.frames) / (self.whole.seconds - self.prefix.seconds)
+
+    @property
+    def startup_seconds(self) -> float:
+        return self.prefix.seconds - self.prefix.frames / self.marginal_fps
+
+    def numbers(self) -> dict:
+        return {
+            "marginal_fps": self.marginal_fps,
+            "startup_seconds": self.startup_seconds,
+            "whole_command_fps": self.whole.fps,
+            "whole_command_seconds": self.whole.seconds,
+            "frames": self.whole.frames,
+            "peak_rss_mib": self.whole.peak_rss_mib,
+        }
+
+
+@dataclass(frozen=True)
+class DefaceComparison:
+    """deface and `dmask mask` on the same video."""
+
+    video: str
+    deface: ToolSpeed
+    dmask: ToolSpeed
+
+    @property
+    def ratio(self) -> float:
+        return self.dmask.marginal_fps / self.deface.marginal_fps
+
+    @property
+    def whole_command_ratio(self) -> float:
+        return self.dmask.whole.fps / self.deface.whole.fps
+
+    def line(self) -> str:
+        return (
+            f"  deface: {self.deface.marginal_fps:.1f} fps, dmask mask: {self.dmask.marginal_fps:.1f} fps "
+            f"(start-up excluded): {self.ratio:.1f}x deface; whole commands {self.deface.whole.fps:.1f} and "
+            f"{self.dmask.whole.fps:.1f} fps: {self.whole_command_ratio:.1f}x"
+        )
+
+    def numbers(self) -> dict:
+        return {
+            "deface": self.deface.numbers(),
+            "dmask_mask": self.dmask.numbers(),
+            "ratio": self.ratio,
+            "ratio_whole_command": self.whole_command_ratio,
+        }
+
+
+def locate_deface(explicit: Path | None) -> Path | None:
+    """The deface executable: the one asked for, the repo's venv, or PATH; None if there is none."""
+    if explicit is not None:
+        if not os.access(explicit, os.X_OK):
+            raise EvaluationError(f"{explicit}: not an executable deface; {INSTALL_HINT}")
+        return explicit
+    if os.access(REPO_DEFACE, os.X_OK):
+        return REPO_DEFACE
+    found = shutil.which("deface")
+    return Path(found) if found else None
+
+
+def time_command(tool: str, argv: Sequence[str], frames: int) -> CommandTiming:
+    """Run a command to the end; wall time and the child's peak resident memory."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            last = (errors.read().decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+            raise EvaluationError(f"{tool} failed (exit {child.returncode}): {last}")
+    return CommandTiming(tool, frames, seconds, usage.ru_maxrss / 1024)
+
+
+def compare_with_deface(video: Path, deface: Path, config_path: Path | None) -> DefaceComparison:
+    """Time deface's defaults and `dmask mask` on the same video and on its first frames."""
+    with tempfile.TemporaryDirectory(prefix="dmask-bench-") as scratch:
+        clips = {"whole": (video, _frame_count(video)), "prefix": _prefix_clip(video, Path(scratch) / "prefix.mp4")}
+        speeds = {}
+        for tool in ("deface", "dmask mask"):
+            timings = {}
+            for part, (clip, frames) in clips.items():
+                out = f"{scratch}/{part}-{tool.replace(' ', '-')}.mp4"
+                timings[part] = time_command(tool, _argv(tool, clip, out, deface, config_path), frames)
+            speeds[tool] = ToolSpeed(**timings)
+    return DefaceComparison(video.name, speeds["deface"], speeds["dmask mask"])
+
+
+def _argv(tool: str, clip: Path, out: str, deface: Path, config_path: Path | None) -> list[str]:
+    if tool == "deface":
+        return [str(deface), str(clip), "-o", out]
+    config = ["--config", str(config_path)] if config_path else []
+    return [sys.executable, "-m", "edge.cli", "mask", str(clip), "-o", out, "--no-progress", *config]
+
+
+def _frame_count(video: Path) -> int:
+    return int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
+
+
+def _prefix_clip(video: Path, path: Path) -> tuple[Path, int]:
+    """The video's first PREFIX_FRAMES frames as a clip of their own."""
+    with VideoReader(video) as reader:
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps, (reader.width, reader.height))
+        frames = 0
+        for frame in itertools.islice(reader, PREFIX_FRAMES):
+            writer.write(frame.image)
+            frames += 1
+        writer.release()
+    return path, frames
+
+
+def write_bench_report(out_dir: Path, benches: Sequence[BenchReport], comparisons: Sequence[DefaceComparison]) -> Path:
+    """report.md, results.json and the latency histogram for one `dmask bench` run."""
+    report = Report(out_dir, "Speed: dmask bench")
+    report.paragraph(
+        "Each video is masked frame after frame in one process, exactly as `dmask mask` does; "
+        "the first 5 frames warm up and are not counted. Latency is per frame, decode to encode."
+    )
+    for bench in benches:
+        report.heading(f"{bench.video}: {bench.width}x{bench.height}, {bench.frames} frames")
+        report.table(
+            ["stage", *(f"p{p} ms" for p in PERCENTILES), "calls"],
+            [[s.name.strip(), *s.milliseconds, s.calls] for s in bench.stages],
+        )
+        report.paragraph(f"End to end **{bench.fps:.1f} fps**; peak memory {bench.peak_rss_mib:.0f} MiB.")
+    if benches:
+        report.figure("latency", _histogram(benches), "Per-frame latency, decode to encode, one colour per video")
+    _deface_section(report, comparisons)
+    numbers = {"videos": {b.video: b.numbers() for b in benches}, "deface": {c.video: c.numbers() for c in comparisons}}
+    return report.write({"bench": numbers | {"target_ratio": TARGET_RATIO}})
+
+
+def _deface_section(report: Report, comparisons: Sequence[DefaceComparison]) -> None:
+    report.heading("Against deface")
+    if not comparisons:
+        report.paragraph(f"deface was not timed in this run ({INSTALL_HINT}).")
+        return
+    report.paragraph(
+        "deface 1.5.0 with its default options (CenterFace, blur, libx264) and `dmask mask` with the default "
+        "config (mp4v), each as a whole command; each also runs on the video's first "
+        f"{PREFIX_FRAMES} frames, and the difference gives the rate once started (start-up excluded). "
+        f"Target: at least {TARGET_RATIO:.0f}x deface's rate."
+    )
+    report.table(
+        ["video", "deface fps", "deface start-up s", "deface MiB", "dmask fps", "dmask start-up s", "dmask MiB",
+         "ratio", "whole-command ratio", "target met"],
+        [
+            [c.video, c.deface.marginal_fps, c.deface.startup_seconds, c.deface.whole.peak_rss_mib,
+             c.dmask.marginal_fps, c.dmask.startup_seconds, c.dmask.whole.peak_rss_mib, c.ratio,
+             c.whole_command_ratio, "yes" if c.ratio >= TARGET_RATIO else "no"]
+            for c in comparisons
+        ],
+    )
+
+
+def _histogram(benches: Sequence[BenchReport]):
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    for bench in benches:
+        axes.hist(bench.frame_ms, bins=60, alpha=0.6, label=f"{bench.video} (p50 {bench.numbers()['frame_ms']['p50']:.1f} ms)")
+    axes.set_xlabel("milliseconds per frame")
+    axes.set_ylabel("frames")
+    axes.legend(fontsize=8)
+    return figure
