@@ -5,10 +5,12 @@ The identity policy lives here. What reaches the avatar:
   fit of the canonical face to the landmarks' rigid points;
 - per eye, absolute measures normalised by that eye's own width (lid
   apertures, iris offset as an eyeball rotation), so a droop or a squint that
-  never changes still shows. Only the two eyes' *common* resting aperture is
-  pulled towards the population mean inside a soft dead zone, since resting
-  eye opening is anatomy; the difference between the eyes and every movement
-  larger than the dead zone (blinks, ptosis beyond the normal range) pass;
+  never changes still shows. Only the two eyes' *common* resting aperture (a
+  slow per-person baseline, like the expression's) is pulled towards the
+  population mean inside a soft dead zone, since resting eye opening is
+  anatomy; the difference between the eyes, every lid movement away from the
+  baseline (blinks, half-blinks, squinting) and a resting ptosis beyond the
+  normal range pass in full;
 - expression as displacements of the lower-face and brow vertices. Movement
   away from a slow per-person baseline passes in full, vertex by vertex. The
   baseline itself (the person's resting face; for a photo, all of it) passes
@@ -140,8 +142,13 @@ class Fitter:
         avatar = self.avatar
         pose = fit_similarity(avatar.vertices[avatar.rigid], face.landmarks[avatar.rigid], self.rigid_weights)
         shape = pose.to_canonical(face.landmarks.astype(np.float64))
-        right, left = self._eyes(face, pose)
-        expression = self._expression(face.track_id, shape, timestamp)
+        z = face.landmarks[:, 2].astype(np.float64)
+        eyes = measure_eye(face.right_eye, z[RIGHT_LIDS], pose), measure_eye(face.left_eye, z[LEFT_LIDS], pose)
+        current = shape[avatar.expression_vertices] - avatar.vertices[avatar.expression_vertices]
+        common = np.array([0.5 * (eyes[0].upper + eyes[1].upper), 0.5 * (eyes[0].lower + eyes[1].lower)])
+        baseline = self._update_baseline(face.track_id, np.append(current.ravel(), common), timestamp)
+        right, left = self._eyes(eyes, baseline[-2:])
+        expression = self._expression(current, baseline[:-2].reshape(current.shape))
         deformed = avatar.expressed(expression)
         rest = avatar.vertices
         return MaskParams(
@@ -164,34 +171,25 @@ class Fitter:
         """Drop a lost track's baseline, so a new person starts fresh."""
         self.baselines.pop(track_id, None)
 
-    def _eyes(self, face: FaceObservation, pose: Similarity) -> tuple[EyeParams, EyeParams]:
-        """Per-eye absolute apertures; only their common resting level is dead-zoned."""
-        z = face.landmarks[:, 2].astype(np.float64)
-        right = measure_eye(face.right_eye, z[RIGHT_LIDS], pose)
-        left = measure_eye(face.left_eye, z[LEFT_LIDS], pose)
+    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:
+        """Per-eye absolute apertures; only their common resting (upper, lower) level is dead-zoned."""
         mean = self.avatar.eye_aperture_mean
-        sd = self.avatar.eye_aperture_sd * self.config.deadzone_sigmas
-        common_upper = 0.5 * (right.upper + left.upper)
-        common_lower = 0.5 * (right.lower + left.lower)
-        shift_upper = mean[0] + soft_deadzone(common_upper - mean[0], sd[0]) - common_upper
-        shift_lower = mean[1] + soft_deadzone(common_lower - mean[1], sd[1]) - common_lower
-        rest = self.avatar.iris_rest
-        return (
-            eye_params(right, rest[0], right.upper + shift_upper, right.lower + shift_lower),
-            eye_params(left, rest[1], left.upper + shift_upper, left.lower + shift_lower),
+        shift = mean + soft_deadzone(resting - mean, self.avatar.eye_aperture_sd * self.config.deadzone_sigmas) - resting
+        return tuple(
+            eye_params(eye, rest, eye.upper + shift[0], eye.lower + shift[1])
+            for eye, rest in zip(eyes, self.avatar.iris_rest)
         )
 
-    def _expression(self, track_id: int, shape: np.ndarray, timestamp: float) -> np.ndarray:
+    def _expression(self, current: np.ndarray, baseline: np.ndarray) -> np.ndarray:
         """Displacement: movement from the baseline in full, plus the resting offset beyond the dead zones."""
         avatar = self.avatar
-        current = shape[avatar.expression_vertices] - avatar.vertices[avatar.expression_vertices]
-        baseline = self._update_baseline(track_id, current, timestamp)
         coefficients = avatar.expression_coefficients(baseline)
         residual = baseline - avatar.expression_displacement(coefficients)
         resting = avatar.expression_displacement(soft_deadzone(coefficients, self.space_threshold))
         return (current - baseline) + resting + soft_deadzone(residual, self.residual_threshold)
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
+        """The track's resting state (flat: expression displacements, then common apertures); a photo's is itself."""
         if self.still:
             return current
         previous = self.baselines.get(track_id)

@@ -54,8 +54,8 @@ def avatar() -> Avatar:
     return Avatar.load(DEFAULT_MODELS_DIR)
 
 
-def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray):
-    fitter = Fitter(avatar, FitConfig(), still=False)
+def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, config: FitConfig = FitConfig()):
+    fitter = Fitter(avatar, config, still=False)
     return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
 
 
@@ -67,6 +67,20 @@ def test_a_100ms_blink_survives(avatar):
     assert aperture[30:33].max() < 0.1 * aperture[:30].mean()
     assert aperture[29] > 0.9 * aperture[:29].mean()
     assert aperture[33] > 0.9 * aperture[:29].mean()
+
+
+def test_a_small_lid_movement_passes_in_full(avatar):
+    """A half-blink well inside the resting dead zone: only the resting level is anatomy."""
+    openness = np.ones(60)
+    openness[40:43] = 0.85
+
+    def drop(config: FitConfig) -> np.ndarray:
+        aperture = np.array([p.left_eye.aperture for p in run(avatar, openness, np.zeros(60), config)])
+        return aperture[40:43] - aperture[:40].mean()
+
+    measured = drop(FitConfig(deadzone_sigmas=0.0))
+    assert measured.max() < -0.02
+    np.testing.assert_allclose(drop(FitConfig()), measured, atol=0.002)
 
 
 def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
