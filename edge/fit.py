@@ -9,8 +9,8 @@ The identity policy lives here. What reaches the avatar:
   slow per-person baseline, like the expression's) is pulled towards the
   population mean inside a soft dead zone, since resting eye opening is
   anatomy; the difference between the eyes, every lid movement away from the
-  baseline (blinks, half-blinks, squinting) and a resting ptosis beyond the
-  normal range pass in full;
+  baseline (blinks, half-blinks, squinting: in proportion, since the
+  resting level is scaled) and a resting ptosis beyond the normal range pass;
 - expression as displacements of the lower-face and brow vertices. Movement
   away from a slow per-person baseline passes in full, vertex by vertex. The
   baseline itself (the person's resting face; for a photo, all of it) passes
@@ -45,6 +45,11 @@ from edge.avatar import (
 )
 from edge.config import FitConfig
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
+
+
+# Bounds of the scale that brings a resting lid opening to the population's:
+# a baseline caught mid-blink (a track's first frame) must not blow it up.
+RESTING_APERTURE_GAIN = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -172,11 +177,16 @@ class Fitter:
         self.baselines.pop(track_id, None)
 
     def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:
-        """Per-eye absolute apertures; only their common resting (upper, lower) level is dead-zoned."""
+        """Per-eye apertures, scaled so their common resting (upper, lower) level is dead-zoned.
+
+        A scale, not a shift: a closed lid stays closed and a half-blink stays
+        half, whatever the person's resting opening.
+        """
         mean = self.avatar.eye_aperture_mean
-        shift = mean + soft_deadzone(resting - mean, self.avatar.eye_aperture_sd * self.config.deadzone_sigmas) - resting
+        target = mean + soft_deadzone(resting - mean, self.avatar.eye_aperture_sd * self.config.deadzone_sigmas)
+        gain = np.clip(target / np.maximum(resting, 1e-6), *RESTING_APERTURE_GAIN)
         return tuple(
-            eye_params(eye, rest, eye.upper + shift[0], eye.lower + shift[1])
+            eye_params(eye, rest, eye.upper * gain[0], eye.lower * gain[1])
             for eye, rest in zip(eyes, self.avatar.iris_rest)
         )
 

@@ -369,21 +369,22 @@ def test_eye_material_shows_pupil_iris_rim_sclera():
     ang = 2 * np.pi * np.arange(k) / k
     ring = np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang), np.full(k, 2.0)], 1)
     verts = np.concatenate([[[cx, cy, 2.0]], ring]).astype(np.float32)
-    eye_cos = np.concatenate([[1.0], np.full(k, 0.6)]).astype(np.float32)
+    edge_cos = 0.9
+    eye_cos = np.concatenate([[1.0], np.full(k, edge_cos)]).astype(np.float32)
     tris = [(0, 1 + i, 1 + (i + 1) % k) for i in range(k)]
     mesh = make_mesh(verts, tris, eye_cos=eye_cos, materials=np.full(k, Material.EYE))
     img = CpuRenderer().render(mesh, 100, 100)
-    # u = 1 - 0.4 * d / r' (r' the distance to the fan edge, ~r): radii where
-    # u crosses the thresholds
+    # u = 1 - (1 - edge_cos) * d / r' (r' the distance to the fan edge, ~r):
+    # radii where u crosses the thresholds
     def radius(cos_):
-        return (1.0 - float(cos_)) / 0.4 * r
+        return (1.0 - float(cos_)) / (1.0 - edge_cos) * r
     r_pupil, r_iris, r_rim = radius(mat.EYE_PUPIL_COS), radius(mat.EYE_RIM_COS), radius(mat.EYE_IRIS_COS)
     assert 0 < r_pupil < r_iris < r_rim < r
     expected = {
         "pupil": shade_one((0, 0, -1), Material.EYE, 1.0),
-        "iris": shade_one((0, 0, -1), Material.EYE, 0.9),
-        "rim": shade_one((0, 0, -1), Material.EYE, 0.85),
-        "sclera": shade_one((0, 0, -1), Material.EYE, 0.7),
+        "iris": shade_one((0, 0, -1), Material.EYE, 0.5 * (mat.EYE_PUPIL_COS + mat.EYE_RIM_COS)),
+        "rim": shade_one((0, 0, -1), Material.EYE, 0.5 * (mat.EYE_RIM_COS + mat.EYE_IRIS_COS)),
+        "sclera": shade_one((0, 0, -1), Material.EYE, edge_cos),
     }
     cols = np.array(list(expected.values()), np.int32)
     assert len({tuple(c) for c in cols}) == 4

@@ -88,13 +88,16 @@ EYE_TABLE = np.array(
 EYE_TABLE.setflags(write=False)
 
 # Angular radii on the eyeball, measured from the gaze axis at its centre.
-EYE_IRIS_DEG = 35.0                      # whole iris disc (incl. rim)
-EYE_RIM_DEG = 0.8 * EYE_IRIS_DEG         # 28 deg: rim is the outer 20 %
-EYE_PUPIL_DEG = 0.4 * EYE_IRIS_DEG       # 14 deg: pupil, 40 % of the iris
+# On the drawn eyeball (DRAWN_EYEBALL_FRACTION = 0.62 eye widths, scene.py) a
+# 20 deg disc is 0.42 eye widths across, a human iris (11.7 mm) in a 28 mm
+# lid opening: enough sclera shows on either side to judge a squint by.
+EYE_IRIS_DEG = 20.0                      # whole iris disc (incl. rim)
+EYE_RIM_DEG = 0.8 * EYE_IRIS_DEG         # 16 deg: rim is the outer 20 %
+EYE_PUPIL_DEG = 0.4 * EYE_IRIS_DEG       # 8 deg: pupil, 40 % of the iris
 
-EYE_IRIS_COS = np.float32(math.cos(math.radians(EYE_IRIS_DEG)))    # 0.81915206
-EYE_RIM_COS = np.float32(math.cos(math.radians(EYE_RIM_DEG)))      # 0.88294756
-EYE_PUPIL_COS = np.float32(math.cos(math.radians(EYE_PUPIL_DEG)))  # 0.9702957
+EYE_IRIS_COS = np.float32(math.cos(math.radians(EYE_IRIS_DEG)))
+EYE_RIM_COS = np.float32(math.cos(math.radians(EYE_RIM_DEG)))
+EYE_PUPIL_COS = np.float32(math.cos(math.radians(EYE_PUPIL_DEG)))
 
 # --- light --------------------------------------------------------------------
 
