@@ -19,6 +19,8 @@ from edge.inference import FACE_ROI_SCALE, FaceDetector, FaceMesh, IrisModel, Me
 from edge.records import EyeObservation, FaceObservation
 
 WORKING_MAX_SIDE = 1280
+# Two face boxes sharing more than this fraction of the smaller one are one face.
+DUPLICATE_OVERLAP = 0.5
 # Mesh points whose line sets the face crop's rotation (outer eye corners).
 ROLL_START, ROLL_END = 33, 263
 
@@ -63,7 +65,7 @@ class FaceTracker:
         work, factor = _working_copy(image)
         kept, lost = self._follow_tracks(work)
         if self.still or lost or not kept or self.frames % self.config.detect_interval == 0:
-            kept += self._new_tracks(work, kept)
+            kept = _without_duplicates(kept + self._new_tracks(work, kept))
         self.frames += 1
         kept.sort(key=lambda t: -_box_area(t.box()))
         dropped = max(0, len(kept) - self.config.max_faces)
@@ -87,7 +89,7 @@ class FaceTracker:
         new: list[_Track] = []
         detections = self.detector.detect_tiled(work) if self.still else self.detector.detect(work)
         for detection in detections:
-            if any(_iou(detection.box, t.box()) > 0.3 for t in existing + new):
+            if any(_overlap(detection.box, t.box()) > DUPLICATE_OVERLAP for t in existing + new):
                 continue
             result: MeshResult = self.mesh.run(work, detection.face_roi())
             if result.presence < self.config.presence_threshold:
@@ -127,17 +129,18 @@ def _box_area(box: np.ndarray) -> float:
     return float((box[2] - box[0]) * (box[3] - box[1]))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box: 1.0 for a box inside another (a face found twice, once in part)."""
     x0, y0 = np.maximum(a[:2], b[:2])
     x1, y1 = np.minimum(a[2:], b[2:])
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / max(_box_area(a) + _box_area(b) - inter, 1e-9)
+    return inter / max(min(_box_area(a), _box_area(b)), 1e-9)
 
 
 def _without_duplicates(tracks: list[_Track]) -> list[_Track]:
-    """Two tracks that converged on one face keep the older one."""
+    """Two tracks on one face (converged, or one found inside the other) keep the older one."""
     kept: list[_Track] = []
     for track in sorted(tracks, key=lambda t: t.track_id):
-        if all(_iou(track.box(), k.box()) < 0.5 for k in kept):
+        if all(_overlap(track.box(), k.box()) < DUPLICATE_OVERLAP for k in kept):
             kept.append(track)
     return kept
