@@ -210,3 +210,25 @@ def test_config_check_finds_what_would_stop_the_daemon(work, text, message):
     assert result.returncode == 2
     assert result.stderr.startswith(f"dmask: error: dmask.yaml: {message}")
     assert "Traceback" not in result.stderr
+
+
+def test_eval_privacy_names_a_missing_folder(work):
+    result = dmask(work, "eval", "privacy", "absent", "-o", "report")
+    assert_error(result, "absent: no such folder; the privacy evaluation needs one sub-folder per identity with at least 2 photos each")
+    assert not (work / "report").exists()
+
+
+def test_eval_fidelity_names_a_missing_video(work):
+    assert_error(dmask(work, "eval", "fidelity", "absent.mp4", "-o", "report"), "absent.mp4: no such file")
+    assert not (work / "report").exists()
+
+
+def test_eval_without_the_eval_extra(monkeypatch, capsys, tmp_path, shared_data):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["eval", "fidelity", str(shared_data / "videos/lp_driving_d1.mp4"), "-o", str(tmp_path / "report")])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("dmask: error: matplotlib is not installed (") and error.count("\n") == 1
+    assert error.endswith("; install the evaluation extra: pip install -e '.[eval]'\n")
+    assert not (tmp_path / "report").exists()

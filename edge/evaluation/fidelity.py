@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from edge.config import Config
 from edge.errors import EvaluationError
-from edge.evaluation.report import Report, pyplot
+from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.traces import (
     BLINK_CLOSED_FRACTION,
     BLINK_OPEN_PERCENTILE,
@@ -409,8 +409,9 @@ def evaluate_fidelity(
     videos = [Path(video) for video in videos]
     for video in videos:
         _require_decodable(video)
-    report = Report(out_dir, "Clinical fidelity evaluation")
+    require_eval_extra()
     models = ModelSet.load(config)
+    report = Report(out_dir, "Clinical fidelity evaluation")
     samples_each = math.ceil(CONTACT_SHEET_PAIRS / max(1, len(videos)))
     measurements = [_measure(video, models, config, max_frames, progress, samples_each) for video in videos]
     per_video = tuple(_video_fidelity(m) for m in measurements)

@@ -51,7 +51,7 @@ from edge.config import Config
 from edge.errors import EvaluationError, InputError
 from edge.evaluation.obscure import BLUR_SIGMA_FRACTION, COVER_SCALE, PIXEL_BLOCKS, blur_face, pixelate_face
 from edge.evaluation.recognisers import FACENET_MARGIN, FaceFinder, Recogniser, load_recognisers
-from edge.evaluation.report import SHEET_ROW_PX, Report, pyplot, require
+from edge.evaluation.report import SHEET_ROW_PX, Report, pyplot, require, require_eval_extra
 from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.pipeline import MaskPipeline, ModelSet
 from edge.records import Frame
@@ -245,8 +245,9 @@ def evaluate_privacy(
 ) -> PrivacyResult:
     """Embed every photo of roots under every condition, compare, and write the report to out_dir."""
     identities = find_identities([Path(root) for root in roots], max_identities)
-    report = Report(out_dir, "Privacy evaluation")
+    require_eval_extra()
     embedder = PhotoEmbedder(config)
+    report = Report(out_dir, "Privacy evaluation")
     embedded, sheet = embedder.embed_all(identities, progress)
     split = split_gallery(embedded)
     results = tuple(
@@ -325,7 +326,6 @@ class PhotoEmbedder:
     """
 
     def __init__(self, config: Config) -> None:
-        require("scipy.stats", "scipy")
         self.config = config
         self.finder = FaceFinder()
         self.recognisers: tuple[Recogniser, ...] = load_recognisers(SETTINGS.facenet_margin)

@@ -47,6 +47,13 @@ def require(module: str, package: str) -> Any:
         raise EvaluationError(f"{package} is not installed ({error}); {EXTRA_HINT}") from error
 
 
+def require_eval_extra() -> None:
+    """Fail before any work starts, not after it, when the eval extra is missing."""
+    require("scipy.signal", "scipy")
+    require("scipy.stats", "scipy")
+    pyplot()
+
+
 def pyplot() -> Any:
     """matplotlib's pyplot on the file-only Agg backend (no display here)."""
     matplotlib = require("matplotlib", "matplotlib")
