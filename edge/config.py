@@ -89,8 +89,8 @@ class FitConfig:
     # time constant of the per-person resting baseline for mouth/brow/cheek levels
     baseline_seconds: float = setting(20.0, gt=0.0)
     # resting deviations from the mean face within this many SDs of people's
-    # spread are not transferred (soft dead zone); 3 was chosen with
-    # tools/privacy_probe.py, see README "What the mask carries"
+    # spread are not transferred (soft dead zone); 3 trades re-identification
+    # against kept smiles, see README "Evaluation" (`dmask eval privacy`)
     deadzone_sigmas: float = setting(3.0, ge=0.0)
 
 

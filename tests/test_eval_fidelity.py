@@ -148,6 +148,7 @@ def test_real_clip_writes_the_report(real_clip: tuple[Path, object]) -> None:
     assert {t.key for t in TARGETS} <= set(fidelity["overall"]) and set(fidelity["targets"]) == {t.key for t in TARGETS}
     video = fidelity["videos"]["lp_driving_d14.mp4"]
     assert video["frames"] == 90 and video["fps"] == 30.0
+    assert video["face_frames"] == 90  # the face is in every frame, blinks included
     assert set(video["signals"]) == {s.name for s in SIGNALS}
     assert {"mae", "r", "offset", "coherence", "coherence_weighted"} <= set(video["signals"]["right_gaze_yaw"])
     assert set(video["blinks"]["left"]) == {"f1", "precision", "recall", "original_events", "masked_events"}

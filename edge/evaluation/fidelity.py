@@ -80,6 +80,8 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("brow_raise_left", "canonical units"),
 )
 SIGNAL_INDEX = {signal.name: index for index, signal in enumerate(SIGNALS)}
+# A signal measured on every frame with a face (gaze is not, behind closed lids).
+PRESENCE = SIGNAL_INDEX["head_yaw"]
 
 
 def signal_values(face: MaskParams) -> np.ndarray:
@@ -157,11 +159,11 @@ class SignalTraces:
     @property
     def faces(self) -> int:
         """Frames where the original has a face: the frames compared."""
-        return int(np.isfinite(self.original[:, 0]).sum())
+        return int(np.isfinite(self.original[:, PRESENCE]).sum())
 
     @property
     def read_back_faces(self) -> int:
-        return int(np.isfinite(self.read_back[:, 0]).sum())
+        return int(np.isfinite(self.read_back[:, PRESENCE]).sum())
 
     def pair(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(original, read_back) (N,) traces of one signal."""
@@ -479,7 +481,7 @@ def _sample_seqs(frames: int, samples: int) -> set[int]:
 
 def _traces(seconds: np.ndarray, original: np.ndarray, read_back: np.ndarray) -> SignalTraces:
     """Read-back values of frames whose original had no face are not compared: NaN."""
-    read_back[~np.isfinite(original[:, 0])] = np.nan
+    read_back[~np.isfinite(original[:, PRESENCE])] = np.nan
     return SignalTraces(seconds, original, read_back)
 
 
