@@ -4,8 +4,10 @@ deface (PyPI, MIT: CenterFace detection plus a blur) is what a user would
 otherwise pick. It needs opencv-python, which cannot share an environment
 with the appliance's opencv-python-headless, so it lives in its own venv
 (`tools/install_deface.sh` makes `.venv-deface`) and both tools are timed the
-same way: as whole commands, each a child process whose peak memory comes
-from wait4. Each runs twice, on the whole video and on its first
+same way: as whole commands. Each runs under a small Python wrapper that
+reports its child's peak memory: a child started straight from this process
+would inherit this process's peak in its own count (Linux keeps the
+high-water mark across vfork and exec). Each runs twice, on the whole video and on its first
 PREFIX_FRAMES frames; the difference removes start-up (model loading, JIT),
 which would otherwise dominate a short clip, and leaves the per-frame rate.
 """
@@ -34,6 +36,13 @@ REPO_DEFACE = Path(__file__).resolve().parents[2] / ".venv-deface" / "bin" / "de
 INSTALL_HINT = "run tools/install_deface.sh or pass --deface PATH"
 TARGET_RATIO = 10.0
 PREFIX_FRAMES = 10
+# Runs argv[1:] and prints the child's peak resident memory (KiB) on stdout.
+PEAK_MEMORY_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
 
 
 @dataclass(frozen=True)
@@ -122,18 +131,19 @@ def locate_deface(explicit: Path | None) -> Path | None:
 
 
 def time_command(tool: str, argv: Sequence[str], frames: int) -> CommandTiming:
-    """Run a command to the end; wall time and the child's peak resident memory."""
+    """Run a command to the end; its wall time and peak resident memory."""
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK_MEMORY_WRAPPER, *argv], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=errors, text=True, check=False,
+        )
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
+        if done.returncode != 0:
             errors.seek(0)
             last = (errors.read().decode(errors="replace").strip().splitlines() or ["no message"])[-1]
-            raise EvaluationError(f"{tool} failed (exit {child.returncode}): {last}")
-    return CommandTiming(tool, frames, seconds, usage.ru_maxrss / 1024)
+            raise EvaluationError(f"{tool} failed (exit {done.returncode}): {last}")
+    return CommandTiming(tool, frames, seconds, int(done.stdout.split()[-1]) / 1024)
 
 
 def compare_with_deface(video: Path, deface: Path, config_path: Path | None) -> DefaceComparison:
