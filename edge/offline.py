@@ -26,6 +26,7 @@ from edge.media import (
     read_photo,
     write_photo_atomic,
 )
+from edge.overlap import ReadAhead, WriteBehind
 from edge.pipeline import MaskPipeline, ModelSet
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.signals import SignalCsvWriter
@@ -86,13 +87,18 @@ class OfflineMasker:
         self.files += 1
 
     def mask_video(self, frames: FrameSource, destination: Path, label: str) -> None:
-        """Frames in order through one pipeline into one video of their size and rate."""
+        """Frames in order through one pipeline into one video of their size and rate.
+
+        Decoding runs ahead and encoding behind on helper threads (edge.overlap).
+        """
         pipeline = MaskPipeline(self.config, still=False, models=self.models)
         codec = self.config.output.video_codec
         with (
             AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
+            ReadAhead(frames) as decoded,
+            WriteBehind(writer.write) as encoder,
             tqdm(
-                frames,
+                decoded,
                 total=frames.frame_count or None,
                 desc=label,
                 unit="frame",
@@ -103,7 +109,7 @@ class OfflineMasker:
         ):
             for frame in bar:
                 masked = pipeline.process(frame)
-                writer.write(masked.image)
+                encoder.put(masked.image)
                 self._record(masked, label)
         self.files += 1
 

@@ -1,0 +1,84 @@
+"""Decode-ahead and encode-behind threads: order kept, nothing dropped, errors raised in the caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from edge.media import AtomicVideoWriter, VideoReader
+from edge.offline import OfflineMasker
+from edge.overlap import ReadAhead, WriteBehind
+from edge.pipeline import MaskPipeline
+
+
+def test_read_ahead_yields_everything_in_order():
+    with ReadAhead(range(100), depth=3) as items:
+        assert list(items) == list(range(100))
+
+
+def test_a_source_error_is_raised_after_the_items_before_it():
+    def source():
+        yield from (1, 2)
+        raise ValueError("frame 3 is corrupt")
+
+    seen = []
+    with ReadAhead(source()) as items, pytest.raises(ValueError, match="frame 3 is corrupt"):
+        for item in items:
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_stopping_early_releases_the_reader_thread():
+    with ReadAhead(iter(range(10**9)), depth=2) as items:
+        assert next(iter(items)) == 0
+    assert not any(t.name == "dmask-read-ahead" for t in threading.enumerate())
+
+
+def test_write_behind_writes_everything_in_order():
+    written = []
+    with WriteBehind(lambda item: (time.sleep(0.001), written.append(item)), depth=2) as writer:
+        for item in range(50):
+            writer.put(item)
+    assert written == list(range(50))
+
+
+def test_a_write_error_is_raised_in_the_caller():
+    def write(item):
+        if item == 3:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        with WriteBehind(write, depth=1) as writer:
+            for item in range(100):
+                writer.put(item)
+                time.sleep(0.002)
+
+
+def test_an_abandoned_writer_stops_without_writing_the_rest():
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with WriteBehind(lambda item: (time.sleep(0.05), written.append(item)), depth=8) as writer:
+            for item in range(8):
+                writer.put(item)
+            raise KeyboardInterrupt
+    assert len(written) < 8
+    assert not any(t.name == "dmask-write-behind" for t in threading.enumerate())
+
+
+def test_overlapped_masking_writes_the_same_video_as_one_thread(tmp_path, shared_data, config):
+    video = shared_data / "videos/lp_driving_d1.mp4"
+    masker = OfflineMasker(config, signals=None, progress=False)
+    with VideoReader(video) as reader:
+        masker.mask_video(reader, tmp_path / "overlapped.mp4", "d1")
+    pipeline = MaskPipeline(config, models=masker.models)
+    with VideoReader(video) as reader:
+        with AtomicVideoWriter(tmp_path / "sequential.mp4", reader.fps, reader.width, reader.height, "mp4v") as out:
+            for frame in reader:
+                out.write(pipeline.process(frame).image)
+    with VideoReader(tmp_path / "overlapped.mp4") as a, VideoReader(tmp_path / "sequential.mp4") as b:
+        pairs = list(zip(a, b, strict=True))
+    assert len(pairs) == 16
+    assert all(np.array_equal(x.image, y.image) for x, y in pairs)
