@@ -15,6 +15,7 @@ which would otherwise dominate a short clip, and leaves the per-frame rate.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import shutil
 import subprocess
@@ -36,6 +37,9 @@ REPO_DEFACE = Path(__file__).resolve().parents[2] / ".venv-deface" / "bin" / "de
 INSTALL_HINT = "run tools/install_deface.sh or pass --deface PATH"
 TARGET_RATIO = 10.0
 PREFIX_FRAMES = 10
+# Below this much extra time the two runs' start-up jitter swamps the
+# difference: the clip is too short to give a rate without start-up.
+MIN_MARGINAL_SECONDS = 1.0
 # Runs argv[1:] and prints the child's peak resident memory (KiB) on stdout.
 PEAK_MEMORY_WRAPPER = (
     "import resource, subprocess, sys\n"
@@ -68,8 +72,11 @@ class ToolSpeed:
 
     @property
     def marginal_fps(self) -> float:
-        """Frames per second once started: the extra frames over the extra time."""
-        return (self.whole.frames - self.prefix.frames) / (self.whole.seconds - self.prefix.seconds)
+        """Frames per second once started: the extra frames over the extra time (NaN on too short a clip)."""
+        extra_seconds = self.whole.seconds - self.prefix.seconds
+        if extra_seconds < MIN_MARGINAL_SECONDS:
+            return math.nan
+        return (self.whole.frames - self.prefix.frames) / extra_seconds
 
     @property
     def startup_seconds(self) -> float:
@@ -103,10 +110,15 @@ class DefaceComparison:
         return self.dmask.whole.fps / self.deface.whole.fps
 
     def line(self) -> str:
+        whole = (
+            f"whole commands {self.deface.whole.fps:.1f} and {self.dmask.whole.fps:.1f} fps: "
+            f"{self.whole_command_ratio:.1f}x"
+        )
+        if math.isnan(self.ratio):
+            return f"  deface against dmask mask: the clip is too short to exclude start-up; {whole}"
         return (
             f"  deface: {self.deface.marginal_fps:.1f} fps, dmask mask: {self.dmask.marginal_fps:.1f} fps "
-            f"(start-up excluded): {self.ratio:.1f}x deface; whole commands {self.deface.whole.fps:.1f} and "
-            f"{self.dmask.whole.fps:.1f} fps: {self.whole_command_ratio:.1f}x"
+            f"(start-up excluded): {self.ratio:.1f}x deface; {whole}"
         )
 
     def numbers(self) -> dict:
@@ -223,10 +235,16 @@ def _deface_section(report: Report, comparisons: Sequence[DefaceComparison]) -> 
         [
             [c.video, c.deface.marginal_fps, c.deface.startup_seconds, c.deface.whole.peak_rss_mib,
              c.dmask.marginal_fps, c.dmask.startup_seconds, c.dmask.whole.peak_rss_mib, c.ratio,
-             c.whole_command_ratio, "yes" if c.ratio >= TARGET_RATIO else "no"]
+             c.whole_command_ratio, _verdict(c.ratio)]
             for c in comparisons
         ],
     )
+
+
+def _verdict(ratio: float) -> str:
+    if math.isnan(ratio):
+        return "n/a (clip too short)"
+    return "yes" if ratio >= TARGET_RATIO else "no"
 
 
 def _histogram(benches: Sequence[BenchReport]):
