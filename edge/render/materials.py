@@ -10,10 +10,13 @@ brows and lashes, and the same eyes. Nothing here is sampled from a person.
 What must survive the mask is the clinical signal (gaze and lid aperture).
 The avatar's eye is therefore drawn with strong, fixed contrast: an off-white
 sclera, a mid brown-grey iris with a clearly darker rim, a near-black pupil,
-and a near-black lash line along the lid margin. The dark iris rim and pupil
-are what let a landmark / iris model locate the iris (gaze) on the avatar, and
-the dark lash line against the skin and sclera is what lets it find the lid
-margins (aperture).
+and a dark brown fringe of lashes hanging from the upper lid margin (scene.py,
+LASH_HANG_AT_REST). The dark iris rim and pupil are what let a landmark / iris
+model locate the iris (gaze) on the avatar, and the lash fringe against the
+skin and sclera is what lets it find the upper lid margin (aperture). The
+fringe is brown, not black: the model takes a near-black band for the dark
+inside of an open eye and puts the lids outside it, so a black fringe over a
+closed lid read as an opening; a brown one reads as lashes.
 
 Everything is float32 because the renderers (CPU in cpu.py, CUDA later) do all
 shading arithmetic in float32 and must agree to the last bit; the CUDA
@@ -61,7 +64,8 @@ _MATERIAL_ROWS = {
     # specular so the eyeball reads as wet and round.
     Material.EYE:            (222.0, 228.0, 235.0, 0.55, 0.45, 0.12),
     Material.BROW:           (45.0, 60.0, 80.0, 0.50, 0.50, 0.02),
-    Material.LASH:           (25.0, 25.0, 30.0, 0.60, 0.40, 0.02),
+    # Dark brown, not black: see "Why these values" above.
+    Material.LASH:           (60.0, 75.0, 100.0, 0.60, 0.40, 0.02),
 }
 
 MATERIAL_TABLE = np.array(

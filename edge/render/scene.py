@@ -33,8 +33,21 @@ from edge.render.mesh import Material, RenderMesh
 # the fit measured it.
 DRAWN_EYEBALL_FRACTION = 0.62
 SPHERE_RINGS, SPHERE_SEGMENTS, SPHERE_MAX_POLAR = 20, 32, np.radians(100)
-LASH_WIDTH = 0.3  # of the way from the upper lid margin to the next ring
-LASH_LIFT = 0.004  # canonical units towards the camera, so the line wins the depth test
+# The upper lashes hang from the lid margin over the opening, as on a real
+# eye, rather than lying on the lid skin above it: the landmark model reads a
+# lid edge at the far side of a dark band from the opening, so a band above
+# the margin read as extra opening (a drawn closed eye read as about 0.13 eye
+# widths open), and a narrow sclera slit under it as an open eye. Hanging, the
+# fringe seals the closed lid and the model reads the upper lid where it is
+# drawn. Its length is a fraction of the distance from the upper margin to its
+# skin ring (about 0.14 eye widths at rest), and it turns down as the lid closes, as real lashes do: the
+# fraction is LASH_HANG_AT_REST at the avatar's rest opening, grows linearly
+# as the lid closes up to LASH_HANG_MAX (at half the rest opening) and
+# shrinks to nothing at twice the rest opening, so a wide-open eye shows its
+# whole opening (a fixed fringe made open eyes read narrower than drawn).
+LASH_HANG_AT_REST = 0.4
+LASH_HANG_MAX = 0.6
+LASH_LIFT = 0.004  # canonical units towards the camera, so the fringe wins the depth test
 MOUTH_DEPTH = 0.12  # canonical units behind the inner lips
 LID_RING_FOLLOW = 0.5
 EYEBALL_CLEARANCE = 0.02  # eye widths between the drawn eyeball and the nearest skin
@@ -89,6 +102,17 @@ def _behind_skin(skin: np.ndarray, centre_xy: np.ndarray, radius: float) -> floa
     return float((skin[near, 2] + np.sqrt(radius**2 - d2[near])).max())
 
 
+def _lash_tips(margin: np.ndarray, ring: np.ndarray, hang: float) -> np.ndarray:
+    """Where the upper lashes end: the lid skin's slope continued past the margin.
+
+    hang is the fringe's length over the margin-to-ring distance. The upper lid
+    stands further forward than the lower one, so the fringe (lifted by
+    LASH_LIFT) stays in front of the lower lid it overlaps when the eye is
+    closed, and well in front of the eyeball.
+    """
+    return margin + hang * (margin - ring) - [0, 0, LASH_LIFT]
+
+
 @dataclass(frozen=True)
 class EyeRig:
     """One eye of the avatar at rest, in canonical units."""
@@ -129,6 +153,11 @@ class EyeRig:
             vertices[idx] += shift
             ring_part = slice(0, 7) if part == LOWER else slice(7, 14)
             vertices[self.ring[ring_part]] += LID_RING_FOLLOW * shift
+
+    def lash_hang(self, eye: EyeParams) -> float:
+        """The upper fringe's length for these lids (see LASH_HANG_AT_REST)."""
+        openness = eye.upper_aperture / self.rest_upper if abs(self.rest_upper) > 1e-6 else 1.0
+        return float(np.clip(LASH_HANG_AT_REST * (2.0 - openness), 0.0, LASH_HANG_MAX))
 
     def gaze_axis(self, eye: EyeParams) -> np.ndarray:
         """Drawn-eyeball axis that puts the iris where the fit's eyeball had it."""
@@ -187,6 +216,7 @@ class AvatarRig:
         return self.avatar.triangles[touching][:, [0, 2, 1]]
 
     def _lash_triangles(self) -> np.ndarray:
+        """A fringe from each upper lid margin to its lash tips, tapering into the corners."""
         tris = []
         for e, eye in enumerate(self.eyes):
             margin = [eye.lids[0], *eye.lids[UPPER], eye.lids[8]]
@@ -210,28 +240,25 @@ class AvatarRig:
 
     def _inward(self, tris: np.ndarray) -> np.ndarray:
         """Wind triangles so their cross product points into the head (+z at rest)."""
-        vertices = self._with_extras(self.avatar.vertices.astype(np.float64))
+        vertices = self._with_extras(self.avatar.vertices.astype(np.float64), (LASH_HANG_AT_REST, LASH_HANG_AT_REST))
         a, b, c = (vertices[tris[:, i]] for i in range(3))
         flip = np.cross(b - a, c - a)[:, 2] < 0
         tris[flip] = tris[flip][:, [0, 2, 1]]
         return tris
 
-    def _with_extras(self, face: np.ndarray) -> np.ndarray:
-        """Face vertices plus lash-line and mouth-centre vertices (no eyeballs)."""
-        lashes = []
-        for eye in self.eyes:
-            margin = face[eye.lids[UPPER]]
-            ring = face[eye.ring[7:14]]
-            lashes.append(margin + LASH_WIDTH * (ring - margin) - [0, 0, LASH_LIFT])
+    def _with_extras(self, face: np.ndarray, hangs: tuple[float, float]) -> np.ndarray:
+        """Face vertices plus lash-tip and mouth-centre vertices (no eyeballs); hangs per eye."""
+        lashes = [_lash_tips(face[eye.lids[UPPER]], face[eye.ring[7:14]], hang) for eye, hang in zip(self.eyes, hangs)]
         centre = face[LIPS_INNER].mean(0) + [0, 0, MOUTH_DEPTH]
         return np.vstack([face, *lashes, centre[None]])
 
     def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
         face = self.avatar.expressed(params.expression)
-        for eye, eye_params in zip(self.eyes, (params.right_eye, params.left_eye)):
+        eyes = tuple(zip(self.eyes, (params.right_eye, params.left_eye)))
+        for eye, eye_params in eyes:
             eye.set_lids(face, eye_params)
-        return self._with_extras(face)
+        return self._with_extras(face, tuple(eye.lash_hang(eye_params) for eye, eye_params in eyes))
 
     def mesh(self, params: MaskParams) -> RenderMesh:
         """The posed avatar for one face."""

@@ -1,0 +1,61 @@
+"""The drawn lids read back: the landmark model on the avatar sees the eye as drawn.
+
+The avatar is posed as a real face in a real video, its eyes set to chosen
+lid apertures, and the whole chain (detector, face mesh, iris model, fit) is
+run on the rendered image, as ``dmask eval fidelity`` does on masked video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from edge.media import VideoReader
+from edge.pipeline import MaskPipeline
+from edge.records import EyeParams, Frame, MaskParams
+
+VIDEOS = ["lp_driving_d14.mp4", "lp_driving_d7.mp4"]
+POSE_FRAME = 5  # a few frames in, so the tracker has settled
+
+
+@pytest.fixture(scope="module", params=VIDEOS)
+def posed(request, shared_data, config, models) -> tuple[MaskParams, tuple[int, int]]:
+    """A real face's fitted params, and its frame's size."""
+    pipeline = MaskPipeline(config, models=models)
+    with VideoReader(shared_data / "videos" / request.param) as reader:
+        for index, frame in enumerate(reader):
+            masked = pipeline.process(frame)
+            if index == POSE_FRAME:
+                return masked.faces[0], frame.image.shape[:2]
+    pytest.fail(f"{request.param} is shorter than {POSE_FRAME + 1} frames")
+
+
+def read_back(posed, config, models, upper: float, lower: float) -> tuple[EyeParams, EyeParams]:
+    """Both eyes drawn with these apertures, then measured on the rendering (no dead zone)."""
+    params, (height, width) = posed
+    eye = EyeParams(0.0, 0.0, upper, lower)
+    raw = dataclasses.replace(config, fit=dataclasses.replace(config.fit, deadzone_sigmas=0.0))
+    pipeline = MaskPipeline(raw, still=True, models=models)
+    mesh = models.rig.mesh(dataclasses.replace(params, right_eye=eye, left_eye=eye))
+    face = pipeline.process(Frame(pipeline.renderer.render(mesh, height, width), 0, 0.0)).faces[0]
+    return face.right_eye, face.left_eye
+
+
+def test_a_drawn_closed_eye_is_read_closed(posed, config, models):
+    """With the lashes lying on the lid above the margin this read about 0.13 eye widths open."""
+    eyes = read_back(posed, config, models, 0.0, 0.0)
+    assert np.mean([e.aperture for e in eyes]) < 0.10
+
+
+@pytest.mark.parametrize("upper", [0.0, 0.12])
+def test_the_upper_lid_is_read_where_it_is_drawn(posed, config, models, upper):
+    """A closing upper lid over a resting lower one, as in a blink (was read up to 0.1 too open)."""
+    for eye in read_back(posed, config, models, upper, 0.08):
+        assert eye.upper_aperture == pytest.approx(upper, abs=0.05)
+
+
+def test_an_open_eye_is_read_near_its_drawn_aperture(posed, config, models):
+    for eye in read_back(posed, config, models, 0.18, 0.12):
+        assert eye.aperture == pytest.approx(0.30, abs=0.05)
