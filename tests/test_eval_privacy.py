@@ -11,6 +11,7 @@ import pytest
 
 from edge.errors import EvaluationError, InputError
 from edge.evaluation import recognisers as recogniser_module
+from edge.evaluation.identification import rank1, roc_auc, roc_curve
 from edge.evaluation.obscure import blur_face, cover_box, pixelate_face
 from edge.evaluation.privacy import (
     PAIRINGS,
@@ -18,9 +19,6 @@ from edge.evaluation.privacy import (
     evaluation_sized,
     evenly_spaced,
     find_identities,
-    rank1,
-    roc_auc,
-    roc_curve,
     session_of,
 )
 from edge.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers
