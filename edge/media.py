@@ -8,6 +8,7 @@ leaves a half-written file under the name a user or a downstream tool expects.
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 import os
 from collections import Counter
@@ -59,6 +60,15 @@ def require_video(path: str | Path) -> None:
     """InputError unless path is a supported video file."""
     if input_kind(path) is not MediaKind.VIDEO:
         raise InputError(f"{path}: not a video; give a video file ({' '.join(VIDEO_SUFFIXES)})")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (model files run to 100 MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_photo(path: str | Path) -> np.ndarray:

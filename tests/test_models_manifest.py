@@ -5,11 +5,12 @@ Regenerate models and manifest with ``python3 tools/build_models.py``.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
+
+from edge.media import sha256_file
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
@@ -17,14 +18,6 @@ MODEL_SUFFIXES = (".onnx", ".tflite", ".ort", ".pb", ".engine", ".trt", ".plan")
 REQUIRED_KEYS = {"file", "sha256", "source_package", "source_version", "source_path",
                  "source_sha256", "licence"}
 BATCH_FOR_DYNAMIC = 2  # iris runs both eyes in one call
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_manifest() -> dict:

@@ -19,7 +19,6 @@ changed would make the privacy figures meaningless.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import numpy as np
 from edge.config import DEFAULT_MODELS_DIR
 from edge.errors import EvaluationError
 from edge.evaluation.report import require
+from edge.media import sha256_file
 
 REINSTALL_HINT = "reinstall the eval extra: pip install -e '.[eval]'"
 
@@ -62,17 +62,9 @@ def model_file(name: str) -> Path:
     path = Path(spec.origin).parent / relative
     if not path.is_file():
         raise EvaluationError(f"{path}: model file missing; {REINSTALL_HINT}")
-    if sha256_of(path) != record["sha256"]:
+    if sha256_file(path) != record["sha256"]:
         raise EvaluationError(f"{path}: model file does not match its SHA-256 in {PROVENANCE.name}; {REINSTALL_HINT}")
     return path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
