@@ -133,6 +133,15 @@ class VideoReader:
         self.close()
 
 
+def check_decodable(source: str | Path) -> None:
+    """Decode the start of source, so that an undecodable file fails a run
+    before any work rather than after the inputs before it."""
+    if kind_of_suffix(Path(source)) is MediaKind.PHOTO:
+        read_photo(source)
+    else:
+        VideoReader(source).close()
+
+
 def _positive(value: float, fallback: float) -> float:
     return value if math.isfinite(value) and value > 0 else fallback
 

@@ -21,6 +21,7 @@ from edge.media import (
     AtomicVideoWriter,
     MediaKind,
     VideoReader,
+    check_decodable,
     kind_of_suffix,
     plan_outputs,
     read_photo,
@@ -135,19 +136,10 @@ def mask_inputs(
     """Mask each input into output (a file or a directory, see plan_outputs)."""
     plan = plan_outputs(inputs, output)
     for source, _ in plan:
-        _check_decodable(source)
+        check_decodable(source)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(SignalCsvWriter(signals_path)) if signals_path else None
         masker = OfflineMasker(config, signals, progress)
         for source, destination in plan:
             masker.mask_file(source, destination)
     return masker.summary()
-
-
-def _check_decodable(source: Path) -> None:
-    """Decode the start of source, so that an undecodable file fails the run
-    before anything is masked rather than after the inputs before it."""
-    if kind_of_suffix(source) is MediaKind.PHOTO:
-        read_photo(source)
-    else:
-        VideoReader(source).close()

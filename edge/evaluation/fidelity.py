@@ -45,7 +45,7 @@ from edge.evaluation.traces import (
     eyes_open,
     match_events,
 )
-from edge.media import VideoReader, require_video
+from edge.media import VideoReader, check_decodable, require_video
 from edge.pipeline import MaskPipeline, ModelSet
 from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.signals import euler_degrees
@@ -410,7 +410,8 @@ def evaluate_fidelity(
     started = time.perf_counter()
     videos = [Path(video) for video in videos]
     for video in videos:
-        _require_decodable(video)
+        require_video(video)
+        check_decodable(video)
     require_eval_extra()
     models = ModelSet.load(config)
     report = Report(out_dir, "Clinical fidelity evaluation")
@@ -423,13 +424,6 @@ def evaluate_fidelity(
     _write_report(report, result, samples)
     report.write(result.numbers())
     return result
-
-
-def _require_decodable(video: Path) -> None:
-    """InputError naming the file before any work starts: missing, not a video, or no decodable frame."""
-    require_video(video)
-    with VideoReader(video):
-        pass
 
 
 def _measure(
