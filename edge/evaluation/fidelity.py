@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from edge.config import Config
 from edge.errors import EvaluationError
-from edge.evaluation.report import Report, pyplot, require_eval_extra
+from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
 from edge.evaluation.traces import (
     BLINK_CLOSED_FRACTION,
     BLINK_OPEN_PERCENTILE,
@@ -452,7 +452,7 @@ def _measure_frames(
 
     Every masked frame goes to the viewer, faces or not, so that its tracker
     sees the stream a person watching the mask would; copies of the frames in
-    sample_seqs are kept for the contact sheet.
+    sample_seqs are kept, as thumbnails, for the contact sheet.
     """
     seconds, original, read_back, samples = [], [], [], []
     for frame in frames:
@@ -462,7 +462,7 @@ def _measure_frames(
         original.append(_first_face_values(measurer.process(frame)))
         read_back.append(_first_face_values(seen))
         if frame.seq in sample_seqs:
-            samples.append((frame.image.copy(), masked.image.copy()))
+            samples.append((thumbnail(frame.image), thumbnail(masked.image)))
     shape = (len(seconds), len(SIGNALS))
     traces = _traces(np.array(seconds), np.reshape(original, shape), np.reshape(read_back, shape))
     return traces, tuple(samples)

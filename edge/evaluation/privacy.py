@@ -51,7 +51,7 @@ from edge.errors import EvaluationError, InputError
 from edge.evaluation.identification import distance_matrix, rank1, roc_auc, roc_curve
 from edge.evaluation.obscure import BLUR_SIGMA_FRACTION, COVER_SCALE, PIXEL_BLOCKS, blur_face, pixelate_face
 from edge.evaluation.recognisers import FACENET_MARGIN, FaceFinder, Recogniser, load_recognisers
-from edge.evaluation.report import SHEET_ROW_PX, Report, pyplot, require_eval_extra
+from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
 from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.pipeline import MaskPipeline, ModelSet
 from edge.records import Frame
@@ -309,12 +309,6 @@ def evenly_spaced(items: list[Any], count: int) -> list[Any]:
     if len(items) <= count:
         return items
     return [items[round(position)] for position in np.linspace(0, len(items) - 1, count)]
-
-
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """image at the contact sheet's row height, so that only small copies are kept."""
-    width = max(1, round(image.shape[1] * SHEET_ROW_PX / image.shape[0]))
-    return cv2.resize(image, (width, SHEET_ROW_PX), interpolation=cv2.INTER_AREA)
 
 
 class PhotoEmbedder:

@@ -82,8 +82,10 @@ def run_context() -> dict[str, Any]:
 SHEET_ROW_PX = 160
 
 
-def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
-    return cv2.resize(image, (max(1, round(image.shape[1] * height / image.shape[0])), height), interpolation=cv2.INTER_AREA)
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """image at the contact sheet's row height (callers keep these, not full frames)."""
+    width = max(1, round(image.shape[1] * SHEET_ROW_PX / image.shape[0]))
+    return cv2.resize(image, (width, SHEET_ROW_PX), interpolation=cv2.INTER_AREA)
 
 
 def _cell(value: object) -> str:
@@ -147,7 +149,7 @@ class Report:
         pairs: (original, masked) BGR uint8 images of any sizes. The sheet
         holds raw faces, so the report says so next to it.
         """
-        rows = [np.hstack([_fit_height(original, SHEET_ROW_PX), _fit_height(masked, SHEET_ROW_PX)]) for original, masked in pairs]
+        rows = [np.hstack([thumbnail(original), thumbnail(masked)]) for original, masked in pairs]
         width = max(row.shape[1] for row in rows)
         sheet = np.vstack([np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255) for row in rows])
         ok, encoded = cv2.imencode(".png", sheet)

@@ -161,7 +161,7 @@ def time_command(tool: str, argv: Sequence[str], frames: int) -> CommandTiming:
 def compare_with_deface(video: Path, deface: Path, config_path: Path | None) -> DefaceComparison:
     """Time deface's defaults and `dmask mask` on the same video and on its first frames."""
     with tempfile.TemporaryDirectory(prefix="dmask-bench-") as scratch:
-        clips = {"whole": (video, _frame_count(video)), "prefix": _prefix_clip(video, Path(scratch) / "prefix.mp4")}
+        clips = _whole_and_prefix(video, Path(scratch) / "prefix.mp4")
         speeds = {}
         for tool in ("deface", "dmask mask"):
             timings = {}
@@ -179,20 +179,16 @@ def _argv(tool: str, clip: Path, out: str, deface: Path, config_path: Path | Non
     return [sys.executable, "-m", "edge.cli", "mask", str(clip), "-o", out, "--no-progress", *config]
 
 
-def _frame_count(video: Path) -> int:
-    return int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
-
-
-def _prefix_clip(video: Path, path: Path) -> tuple[Path, int]:
-    """The video's first PREFIX_FRAMES frames as a clip of their own."""
+def _whole_and_prefix(video: Path, prefix: Path) -> dict[str, tuple[Path, int]]:
+    """The video and a clip of its first PREFIX_FRAMES frames, each with its frame count."""
     with VideoReader(video) as reader:
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps, (reader.width, reader.height))
+        writer = cv2.VideoWriter(str(prefix), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps, (reader.width, reader.height))
         frames = 0
         for frame in itertools.islice(reader, PREFIX_FRAMES):
             writer.write(frame.image)
             frames += 1
         writer.release()
-    return path, frames
+    return {"whole": (video, reader.frame_count), "prefix": (prefix, frames)}
 
 
 def write_bench_report(out_dir: Path, benches: Sequence[BenchReport], comparisons: Sequence[DefaceComparison]) -> Path:
