@@ -358,17 +358,6 @@ def iter_status_lines(
             yield describe_status(message.header)
 
 
-def status_lines(
-    endpoint: str,
-    count: int = 5,
-    timeout: float = 5.0,
-    client_secret_key: Path | None = None,
-    server_public_key: Path | None = None,
-) -> list[str]:
-    """list(iter_status_lines(...))."""
-    return list(iter_status_lines(endpoint, count, timeout, client_secret_key, server_public_key))
-
-
 def _next_status(sub: Subscriber, timeout: float) -> Message | None:
     deadline = time.monotonic() + timeout
     while True:

@@ -18,7 +18,7 @@ import pytest
 from edge import recorder as recorder_module
 from edge.config import PublishConfig
 from edge.records import FrameStatus, MaskedFrame
-from edge.recorder import Recorder, RecordSummary, describe_status, status_lines
+from edge.recorder import Recorder, RecordSummary, describe_status, iter_status_lines
 from edge.transport import Publisher
 from test_cli_errors import dmask, dmask_command, dmask_env
 from test_daemon import free_port
@@ -316,7 +316,7 @@ def test_status_lines_are_readable(publisher):
     sender = threading.Thread(target=keep_sending)
     sender.start()
     try:
-        assert status_lines(publisher.endpoints[0], 2, WAIT_SECONDS) == [STATUS_LINE, STATUS_LINE]
+        assert list(iter_status_lines(publisher.endpoints[0], 2, WAIT_SECONDS)) == [STATUS_LINE, STATUS_LINE]
         result = dmask(Path.cwd(), "status", publisher.endpoints[0], "--count", "3",
                        "--timeout", str(WAIT_SECONDS))
     finally:
