@@ -25,6 +25,8 @@ from edge.config import load_config
 from edge.errors import ConfigError, DmaskError
 
 if TYPE_CHECKING:
+    from edge.evaluation.fidelity import FidelityResult
+    from edge.evaluation.privacy import PrivacyResult
     from edge.offline import MaskSummary
 
 EXIT_ERROR = 2
@@ -146,12 +148,9 @@ def eval_privacy(
     """Face recognition on masked, blurred and pixelated photos: ROOTS hold one folder per identity."""
     from edge.evaluation.privacy import evaluate_privacy
 
-    result = evaluate_privacy(
+    _echo_evaluation(evaluate_privacy(
         roots, output, load_config(config_path), max_identities=max_identities, progress=not no_progress
-    )
-    for line in result.lines():
-        click.echo(line)
-    click.echo(f"wrote {output / 'report.md'} (it shows raw faces: keep it with the originals)")
+    ))
 
 
 @eval_group.command("fidelity")
@@ -166,10 +165,16 @@ def eval_fidelity(
     """Clinical signals measured on original and masked videos, compared frame by frame."""
     from edge.evaluation.fidelity import evaluate_fidelity
 
-    result = evaluate_fidelity(videos, output, load_config(config_path), max_frames=max_frames, progress=not no_progress)
+    _echo_evaluation(
+        evaluate_fidelity(videos, output, load_config(config_path), max_frames=max_frames, progress=not no_progress)
+    )
+
+
+def _echo_evaluation(result: PrivacyResult | FidelityResult) -> None:
+    """The result's summary lines, then where its report went."""
     for line in result.lines():
         click.echo(line)
-    click.echo(f"wrote {output / 'report.md'} (it shows raw faces: keep it with the originals)")
+    click.echo(f"wrote {result.report} (it shows raw faces: keep it with the originals)")
 
 
 @cli.command()

@@ -325,14 +325,14 @@ class FidelityResult:
         }
 
     def lines(self) -> list[str]:
-        """One line per video, one per target, and where the report is."""
+        """One line per video and one per target."""
         overall = self.numbers()["fidelity"]["overall"]
         per_video = [_video_line(v) for v in self.videos]
         per_target = [
             f"{t.label}: {overall[t.key]:.3f} (target {t.text}) {'met' if t.met(overall[t.key]) else 'NOT met'}"
             for t in TARGETS
         ]
-        return per_video + per_target + [f"report: {self.report}"]
+        return per_video + per_target
 
 
 def _video_line(video: VideoFidelity) -> str:

@@ -224,7 +224,7 @@ class PrivacyResult:
             f"original excluded, {self.unreadable} unreadable); chance rank-1 {self.chance:.3f}"
         )
         recognisers = [self._recogniser_line(recogniser) for recogniser in self.recognisers]
-        return [summary, *recognisers, f"report: {self.report}"]
+        return [summary, *recognisers]
 
     def _recogniser_line(self, recogniser: RecogniserResult) -> str:
         rank1 = {result.pairing.key: result.rank1 for result in recogniser.pairings}
