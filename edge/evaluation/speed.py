@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from edge.bench import PERCENTILES, BenchReport
 from edge.errors import EvaluationError
@@ -247,7 +248,7 @@ def _histogram(benches: Sequence[BenchReport]):
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 3.5))
     for bench in benches:
-        axes.hist(bench.frame_ms, bins=60, alpha=0.6, label=f"{bench.video} (p50 {bench.numbers()['frame_ms']['p50']:.1f} ms)")
+        axes.hist(bench.frame_ms, bins=60, alpha=0.6, label=f"{bench.video} (p50 {np.percentile(bench.frame_ms, 50):.1f} ms)")
     axes.set_xlabel("milliseconds per frame")
     axes.set_ylabel("frames")
     axes.legend(fontsize=8)
