@@ -1,9 +1,11 @@
-"""The canonical, identity-free face: vertices, triangles and named regions.
+"""The canonical, identity-free face: vertices, triangles and regions.
 
 The asset (models/avatar.npz) is the mean of many people's pose-normalised
 face meshes, built by tools/build_avatar.py; see models/AVATAR.md. It belongs
-to no single person. Canonical units: the outer eye corners are 1.0 apart;
-x towards the subject's left, y down, z away from the camera.
+to no single person. Its vertices are in MediaPipe's landmark order, so the
+named points of edge.mesh_index pick them too. Canonical units: the outer eye
+corners are 1.0 apart; x towards the subject's left, y down, z away from the
+camera.
 """
 
 from __future__ import annotations
@@ -17,28 +19,6 @@ from edge.errors import ModelError
 from edge.records import EyeParams
 
 AVATAR_FILE = "avatar.npz"
-
-# Lid contours in the iris model's order: outer corner, lower lid (7, outer to
-# inner), inner corner, upper lid (7, outer to inner). MediaPipe mesh indices.
-RIGHT_LIDS = np.array([33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173])
-LEFT_LIDS = np.array([263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398])
-# The ring of lid skin just outside each margin, same order as the margin's
-# lower (1-7) and upper (9-15) points.
-RIGHT_LID_RING = np.array([25, 110, 24, 23, 22, 26, 112, 247, 30, 29, 27, 28, 56, 190])
-LEFT_LID_RING = np.array([255, 339, 254, 253, 252, 256, 341, 467, 260, 259, 257, 258, 286, 414])
-LOWER = slice(1, 8)
-UPPER = slice(9, 16)
-UPPER_MIDDLE = slice(11, 14)
-LOWER_MIDDLE = slice(3, 6)
-
-LIPS_OUTER = np.array([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146])
-LIPS_INNER = np.array([78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95])
-RIGHT_BROW = np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55])
-LEFT_BROW = np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285])
-UPPER_LIP_MID, LOWER_LIP_MID = 13, 14
-RIGHT_MOUTH_CORNER, LEFT_MOUTH_CORNER = 61, 291
-NOSE_TIP = 1
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 
 
 @dataclass(frozen=True)

@@ -29,21 +29,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.avatar import (
-    EYEBALL_RADIUS_FRACTION,
+from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from edge.config import FitConfig
+from edge.geometry import EyeLine
+from edge.mesh_index import (
     LEFT_BROW,
     LEFT_LIDS,
     LEFT_MOUTH_CORNER,
     LOWER_LIP_MID,
-    LOWER_MIDDLE,
     RIGHT_BROW,
     RIGHT_LIDS,
     RIGHT_MOUTH_CORNER,
     UPPER_LIP_MID,
-    UPPER_MIDDLE,
-    Avatar,
 )
-from edge.config import FitConfig
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
 
 
@@ -106,16 +104,9 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     """
     lids = pose.to_canonical(np.column_stack([eye.lids, lid_depth]))[:, :2]
     iris = pose.to_canonical(np.append(eye.iris[0], lid_depth.mean())[None])[0, :2]
-    outer, inner = lids[0], lids[8]
-    width = max(float(np.linalg.norm(inner - outer)), 1e-6)
-    along = (inner - outer) / width
-    down = np.array([-along[1], along[0]])
-    if down[1] < 0:
-        down = -down
-    middle = 0.5 * (outer + inner)
-    upper = float(-((lids[UPPER_MIDDLE] - middle) @ down).mean()) / width
-    lower = float(((lids[LOWER_MIDDLE] - middle) @ down).mean()) / width
-    dx, dy = (iris - middle) / width
+    line = EyeLine.of(lids)
+    upper, lower = line.apertures(lids)
+    dx, dy = (iris - line.middle) / line.width
     return EyeMeasure(upper, lower, float(dx), float(dy))
 
 

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from edge.errors import ModelError
+from edge.geometry import box_iou
+from edge.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from edge.records import EyeObservation
 
 DETECTOR_FILE = "face_detection_short_range.onnx"
@@ -27,10 +29,6 @@ LANDMARK_SIZE = 192
 IRIS_SIZE = 64
 FACE_ROI_SCALE = 1.5
 EYE_ROI_SCALE = 2.3
-
-# Mesh indices that define each eye's crop: (outer corner, inner corner).
-RIGHT_EYE_CORNERS = (33, 133)
-LEFT_EYE_CORNERS = (263, 362)
 
 
 class Network(Protocol):
@@ -240,22 +238,12 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np
     return square, np.array([new_w / w, new_h / h]), np.array([left, top], np.float64)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
-
-
 def _weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou: float = 0.3) -> list[Detection]:
     """MediaPipe's blending NMS: overlapping boxes are averaged by score."""
     order = np.argsort(-scores)
     detections = []
     while order.size:
-        overlap = _iou(boxes[order[0]], boxes[order]) > iou
+        overlap = box_iou(boxes[order[0]], boxes[order]) > iou
         group = order[overlap]
         weights = scores[group][:, None]
         box = (boxes[group] * weights).sum(0) / weights.sum()
@@ -299,8 +287,8 @@ class IrisModel:
     def run(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[EyeObservation, EyeObservation]:
         """Returns (right eye, left eye) of the subject."""
         rois = [
-            eye_roi(landmarks[RIGHT_EYE_CORNERS[0], :2], landmarks[RIGHT_EYE_CORNERS[1], :2], mirrored=False),
-            eye_roi(landmarks[LEFT_EYE_CORNERS[0], :2], landmarks[LEFT_EYE_CORNERS[1], :2], mirrored=True),
+            eye_roi(landmarks[RIGHT_EYE_OUTER, :2], landmarks[RIGHT_EYE_INNER, :2], mirrored=False),
+            eye_roi(landmarks[LEFT_EYE_OUTER, :2], landmarks[LEFT_EYE_INNER, :2], mirrored=True),
         ]
         crops = np.stack([roi.warp(image, IRIS_SIZE) for roi in rois])
         outputs = self.model.run(crops)

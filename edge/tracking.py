@@ -15,14 +15,14 @@ import cv2
 import numpy as np
 
 from edge.config import TrackingConfig
+from edge.geometry import box_area, box_overlap_of_smaller
 from edge.inference import FACE_ROI_SCALE, FaceDetector, FaceMesh, IrisModel, MeshResult, Roi, roi_from_axis
+from edge.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from edge.records import EyeObservation, FaceObservation
 
 WORKING_MAX_SIDE = 1280
 # Two face boxes sharing more than this fraction of the smaller one are one face.
 DUPLICATE_OVERLAP = 0.5
-# Mesh points whose line sets the face crop's rotation (outer eye corners).
-ROLL_START, ROLL_END = 33, 263
 
 
 @dataclass
@@ -32,8 +32,9 @@ class _Track:
     presence: float
 
     def roi(self) -> Roi:
+        """The next frame's face crop, its x axis along the line through the outer eye corners."""
         lm = self.landmarks
-        return roi_from_axis(lm[ROLL_START, :2], lm[ROLL_END, :2], lm[:, :2], FACE_ROI_SCALE)
+        return roi_from_axis(lm[RIGHT_EYE_OUTER, :2], lm[LEFT_EYE_OUTER, :2], lm[:, :2], FACE_ROI_SCALE)
 
     def box(self) -> np.ndarray:
         xy = self.landmarks[:, :2]
@@ -67,7 +68,7 @@ class FaceTracker:
         if self.still or lost or not kept or self.frames % self.config.detect_interval == 0:
             kept = _without_duplicates(kept + self._new_tracks(work, kept))
         self.frames += 1
-        kept.sort(key=lambda t: -_box_area(t.box()))
+        kept.sort(key=lambda t: -box_area(t.box()))
         dropped = max(0, len(kept) - self.config.max_faces)
         self.tracks = kept[: self.config.max_faces]
         faces = [self._observe_eyes(work, track, factor) for track in self.tracks]
@@ -89,7 +90,7 @@ class FaceTracker:
         new: list[_Track] = []
         detections = self.detector.detect_tiled(work) if self.still else self.detector.detect(work)
         for detection in detections:
-            if any(_overlap(detection.box, t.box()) > DUPLICATE_OVERLAP for t in existing + new):
+            if any(box_overlap_of_smaller(detection.box, t.box()) > DUPLICATE_OVERLAP for t in existing + new):
                 continue
             result: MeshResult = self.mesh.run(work, detection.face_roi())
             if result.presence < self.config.presence_threshold:
@@ -125,22 +126,10 @@ def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
 
 
-def _box_area(box: np.ndarray) -> float:
-    return float((box[2] - box[0]) * (box[3] - box[1]))
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box: 1.0 for a box inside another (a face found twice, once in part)."""
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[2:], b[2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / max(min(_box_area(a), _box_area(b)), 1e-9)
-
-
 def _without_duplicates(tracks: list[_Track]) -> list[_Track]:
     """Two tracks on one face (converged, or one found inside the other) keep the older one."""
     kept: list[_Track] = []
     for track in sorted(tracks, key=lambda t: t.track_id):
-        if all(_overlap(track.box(), k.box()) < DUPLICATE_OVERLAP for k in kept):
+        if all(box_overlap_of_smaller(track.box(), k.box()) < DUPLICATE_OVERLAP for k in kept):
             kept.append(track)
     return kept

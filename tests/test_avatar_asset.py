@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.avatar import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS, Avatar
+from edge.avatar import Avatar
 from edge.config import DEFAULT_MODELS_DIR
 from edge.fit import fit_similarity
+from edge.mesh_index import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS
 
 
 def load() -> Avatar:

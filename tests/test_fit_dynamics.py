@@ -13,9 +13,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.avatar import EYEBALL_RADIUS_FRACTION, LEFT_LIDS, RIGHT_LIDS, Avatar
+from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.config import DEFAULT_MODELS_DIR, FitConfig
 from edge.fit import Fitter
+from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, FaceObservation
 
 FPS = 30.0

@@ -5,6 +5,7 @@ import pytest
 
 from edge.avatar import EYEBALL_RADIUS_FRACTION
 from edge.fit import EyeMeasure, Similarity, eye_params, fit_similarity, measure_eye, soft_deadzone
+from edge.geometry import EyeLine
 from edge.records import EyeObservation, EyeParams
 from edge.render.scene import DRAWN_EYEBALL_FRACTION, EyeRig
 
@@ -88,7 +89,7 @@ def test_gaze_round_trip_through_the_drawn_eyeball(dx, dy):
     rest = np.array([-0.03, -0.02])
     params = eye_params(EyeMeasure(0.2, 0.1, dx, dy), rest, 0.2, 0.1)
     rig = EyeRig(
-        lids=np.arange(16), ring=np.arange(14), middle=np.zeros(3), width=1.0, down=np.array([0.0, 1.0, 0.0]),
+        lids=np.arange(16), ring=np.arange(14), line=EyeLine(np.zeros(3), 1.0, np.array([0.0, 1.0, 0.0])),
         rest_upper=0.2, rest_lower=0.1, centre=np.array([*rest, DRAWN_EYEBALL_FRACTION]), radius=DRAWN_EYEBALL_FRACTION,
     )
     axis = rig.gaze_axis(params)

@@ -37,27 +37,29 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.avatar import (  # noqa: E402
+from edge.avatar import Avatar  # noqa: E402
+from edge.config import load_config  # noqa: E402
+from edge.fit import fit_similarity, measure_eye  # noqa: E402
+from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
+from edge.mesh_index import (  # noqa: E402
     LEFT_BROW,
+    LEFT_EYE_OUTER,
     LEFT_LID_RING,
     LEFT_LIDS,
     LIPS_INNER,
     LIPS_OUTER,
     NOSE_TIP,
     RIGHT_BROW,
+    RIGHT_EYE_OUTER,
     RIGHT_LID_RING,
     RIGHT_LIDS,
-    Avatar,
+    SUBNASALE,
 )
-from edge.config import load_config  # noqa: E402
-from edge.fit import fit_similarity, measure_eye  # noqa: E402
-from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
 from edge.pipeline import InferenceModels  # noqa: E402
 from edge.tracking import FaceTracker  # noqa: E402
 
 MEDIAPIPE = "mediapipe==0.10.14"
 TESSELATION_PATH = "mediapipe/python/solutions/face_mesh_connections.py"
-SUBNASALE = 2
 MIN_PHOTO_SIDE = 256
 RIGID_FRACTION = 0.3
 BROW_FEATHER = 0.12  # canonical units around the brow vertices
@@ -130,7 +132,7 @@ def generalised_procrustes(shapes: np.ndarray, weights: np.ndarray, rounds: int 
 
 def canonical_frame(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Origin between the outer eye corners, x along them, y towards the mouth."""
-    right, left = mean[RIGHT_LIDS[0]], mean[LEFT_LIDS[0]]
+    right, left = mean[RIGHT_EYE_OUTER], mean[LEFT_EYE_OUTER]
     x = (left - right) / np.linalg.norm(left - right)
     down = mean[LIPS_INNER].mean(0) - 0.5 * (left + right)
     y = down - (down @ x) * x

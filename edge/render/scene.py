@@ -11,19 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.avatar import (
-    EYEBALL_RADIUS_FRACTION,
+from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from edge.geometry import EyeLine
+from edge.mesh_index import (
+    INNER_CORNER,
     LEFT_LID_RING,
     LEFT_LIDS,
     LIPS_INNER,
     LIPS_OUTER,
     LOWER,
-    LOWER_MIDDLE,
+    OUTER_CORNER,
     RIGHT_LID_RING,
     RIGHT_LIDS,
+    RING_LOWER,
+    RING_UPPER,
     UPPER,
-    UPPER_MIDDLE,
-    Avatar,
 )
 from edge.records import EyeParams, MaskParams
 from edge.render.mesh import Material, RenderMesh
@@ -119,9 +121,7 @@ class EyeRig:
 
     lids: np.ndarray  # (16,) mesh indices, iris-model order
     ring: np.ndarray  # (14,) the lid skin ring matching margin points 1-7, 9-15
-    middle: np.ndarray  # (3,) midpoint of the corners
-    width: float
-    down: np.ndarray  # (3,) unit, perpendicular to the corner line in the face plane
+    line: EyeLine  # the corner line at rest, 3D
     rest_upper: float  # aperture fractions of the avatar itself
     rest_lower: float
     centre: np.ndarray  # (3,) drawn eyeball centre
@@ -130,28 +130,24 @@ class EyeRig:
     @staticmethod
     def build(vertices: np.ndarray, skin: np.ndarray, lids: np.ndarray, ring: np.ndarray, iris_rest: np.ndarray) -> "EyeRig":
         """The eye at rest; the drawn eyeball sits so that gaze 0 puts the iris at iris_rest."""
-        outer, inner = vertices[lids[0]], vertices[lids[8]]
-        width = float(np.linalg.norm(inner - outer))
-        along = (inner - outer) / width
-        down = np.array([-along[1], along[0], 0.0])
-        down = down if down[1] > 0 else -down
-        middle = 0.5 * (outer + inner)
-        rest_upper = float(-((vertices[lids[UPPER_MIDDLE]] - middle) @ down).mean()) / width
-        rest_lower = float(((vertices[lids[LOWER_MIDDLE]] - middle) @ down).mean()) / width
-        radius = DRAWN_EYEBALL_FRACTION * width
-        ahead = middle[:2] + width * np.asarray(iris_rest, np.float64)
-        centre = np.array([ahead[0], ahead[1], _behind_skin(skin, ahead, radius) + EYEBALL_CLEARANCE * width])
-        return EyeRig(lids, ring, middle, width, down, rest_upper, rest_lower, centre, radius)
+        line = EyeLine.of(vertices[lids])
+        rest_upper, rest_lower = line.apertures(vertices[lids])
+        radius = DRAWN_EYEBALL_FRACTION * line.width
+        ahead = line.middle[:2] + line.width * np.asarray(iris_rest, np.float64)
+        centre = np.array([ahead[0], ahead[1], _behind_skin(skin, ahead, radius) + EYEBALL_CLEARANCE * line.width])
+        return EyeRig(lids, ring, line, rest_upper, rest_lower, centre, radius)
 
     def set_lids(self, vertices: np.ndarray, eye: EyeParams) -> None:
         """Scale the rest lid curves to the measured apertures, in place."""
-        for part, rest, value, sign in ((UPPER, self.rest_upper, eye.upper_aperture, -1.0), (LOWER, self.rest_lower, eye.lower_aperture, 1.0)):
+        for part, ring_part, rest, value, sign in (
+            (UPPER, RING_UPPER, self.rest_upper, eye.upper_aperture, -1.0),
+            (LOWER, RING_LOWER, self.rest_lower, eye.lower_aperture, 1.0),
+        ):
             idx = self.lids[part]
-            height = sign * ((vertices[idx] - self.middle) @ self.down)
+            height = sign * self.line.below(vertices[idx])
             target = height * (value / rest) if abs(rest) > 1e-6 else height
-            shift = (sign * (target - height))[:, None] * self.down
+            shift = (sign * (target - height))[:, None] * self.line.down
             vertices[idx] += shift
-            ring_part = slice(0, 7) if part == LOWER else slice(7, 14)
             vertices[self.ring[ring_part]] += LID_RING_FOLLOW * shift
 
     def lash_hang(self, eye: EyeParams) -> float:
@@ -219,8 +215,9 @@ class AvatarRig:
         """A fringe from each upper lid margin to its lash tips, tapering into the corners."""
         tris = []
         for e, eye in enumerate(self.eyes):
-            margin = [eye.lids[0], *eye.lids[UPPER], eye.lids[8]]
-            offset = [eye.lids[0], *range(self.lash_start + 7 * e, self.lash_start + 7 * e + 7), eye.lids[8]]
+            corners = eye.lids[OUTER_CORNER], eye.lids[INNER_CORNER]
+            margin = [corners[0], *eye.lids[UPPER], corners[1]]
+            offset = [corners[0], *range(self.lash_start + 7 * e, self.lash_start + 7 * e + 7), corners[1]]
             for k in range(len(margin) - 1):
                 tris += [(margin[k], margin[k + 1], offset[k]), (offset[k], margin[k + 1], offset[k + 1])]
         return self._inward(np.array(tris, np.int32))
@@ -248,7 +245,7 @@ class AvatarRig:
 
     def _with_extras(self, face: np.ndarray, hangs: tuple[float, float]) -> np.ndarray:
         """Face vertices plus lash-tip and mouth-centre vertices (no eyeballs); hangs per eye."""
-        lashes = [_lash_tips(face[eye.lids[UPPER]], face[eye.ring[7:14]], hang) for eye, hang in zip(self.eyes, hangs)]
+        lashes = [_lash_tips(face[eye.lids[UPPER]], face[eye.ring[RING_UPPER]], hang) for eye, hang in zip(self.eyes, hangs)]
         centre = face[LIPS_INNER].mean(0) + [0, 0, MOUTH_DEPTH]
         return np.vstack([face, *lashes, centre[None]])
 
