@@ -1,8 +1,8 @@
 """`dmask check`: what this machine has for each stage, and what each stage will use.
 
 Only looks and reports; the answers for the stages come from the same
-selection code the pipeline runs (InferenceModels.load, make_renderer), so
-what it says is what `dmask mask` would do.
+selection rule the pipeline runs (edge.backends, through InferenceModels.load
+and make_renderer), so what it says is what `dmask mask` would do.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from edge.config import Config
+from edge.config import Config, InferenceEngine
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,11 @@ def machine_findings() -> list[Finding]:
 
 
 def stage_choices(config: Config) -> list[Finding]:
-    from edge.pipeline import InferenceModels
+    from edge.models import InferenceModels
     from edge.render import make_renderer
 
     models = InferenceModels.load(config)
-    inference = "TensorRT engines" if models.engine == "tensorrt" else f"onnxruntime ({', '.join(config.inference.providers)})"
+    inference = "TensorRT engines" if models.engine is InferenceEngine.TENSORRT else f"onnxruntime ({', '.join(config.inference.providers)})"
     renderer = make_renderer(config.render)
     render = f"cuda ({renderer.launcher.name})" if renderer.name == "cuda" else renderer.name
     return [Finding("inference", inference), Finding("render", render)]

@@ -12,6 +12,7 @@ A section left empty (`tracking:` with nothing under it) keeps its defaults.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,23 +28,58 @@ _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str:
 _PLURAL_TYPE_NAMES = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
 
 
+class InferenceEngine(str, enum.Enum):
+    """Which runtime runs the networks; AUTO is TensorRT when it and pycuda
+    import and an engine builds, else onnxruntime."""
+
+    AUTO = "auto"
+    TENSORRT = "tensorrt"
+    ONNXRUNTIME = "onnxruntime"
+
+
+class RenderBackend(str, enum.Enum):
+    """Which rasteriser draws the avatar; AUTO is CUDA when it works, else the CPU."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+    AUTO = "auto"
+
+
+class FrameEncoding(str, enum.Enum):
+    """How a published frame's pixels travel (docs/WIRE.md)."""
+
+    JPEG = "jpeg"
+    BGR = "bgr"
+
+
+class VideoCodec(str, enum.Enum):
+    """What written videos are encoded with: H.264 (yuv420p, what browsers,
+    PACS viewers and DICOM's video transfer syntaxes play), or MPEG-4 Part 2
+    as a fallback for players that have no H.264 decoder."""
+
+    H264 = "h264"
+    MP4V = "mp4v"
+
+    @property
+    def label(self) -> str:
+        """How the codec is named to a person."""
+        return {"h264": "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)"}[self.value]
+
+
 def setting(
     default: Any,
     *,
     ge: float | None = None,
     gt: float | None = None,
     le: float | None = None,
-    choices: tuple[str, ...] | None = None,
-    length: int | None = None,
     non_empty: bool | None = None,
 ) -> Any:
     """A config field with its default and the values it accepts.
 
-    ge / gt / le bound numbers (each item, for a list of numbers); choices
-    lists the allowed strings; length is the exact length of a string;
-    non_empty forbids an empty list.
+    ge / gt / le bound numbers (each item, for a list of numbers); non_empty
+    forbids an empty list. A field typed with an enum accepts its values only.
     """
-    rules = dict(ge=ge, gt=gt, le=le, choices=choices, length=length, non_empty=non_empty)
+    rules = dict(ge=ge, gt=gt, le=le, non_empty=non_empty)
     return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
 
 
@@ -58,7 +94,7 @@ class InferenceConfig:
     models_dir: str = setting("")
     # tensorrt (engines built from models/, cached), onnxruntime, or auto
     # (TensorRT when it and pycuda import and an engine builds, else onnxruntime)
-    engine: str = setting("auto", choices=("auto", "tensorrt", "onnxruntime"))
+    engine: InferenceEngine = setting(InferenceEngine.AUTO)
     # where TensorRT engines and the timing cache are kept; "" = ~/.cache/dmask/engines
     engine_cache: str = setting("")
 
@@ -104,15 +140,15 @@ class FailClosedConfig:
 @dataclass(frozen=True)
 class RenderConfig:
     # cpu, cuda (CuPy; falls back to cpu with a warning) or auto (cuda when it works)
-    backend: str = setting("cpu", choices=("cpu", "cuda", "auto"))
+    backend: RenderBackend = setting(RenderBackend.CPU)
     # BGR
     background: tuple[int, int, int] = setting((96, 96, 96), ge=0, le=255)
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    # fourcc of the written videos
-    video_codec: str = setting("mp4v", length=4)
+    # codec of the written videos: h264 (yuv420p MP4), or mp4v as a fallback
+    video_codec: VideoCodec = setting(VideoCodec.H264)
     jpeg_quality: int = setting(95, ge=1, le=100)
 
 
@@ -137,7 +173,7 @@ class PublishConfig:
     # ZeroMQ endpoints the PUB socket binds (tcp://HOST:PORT or ipc://PATH)
     endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True)
     # frame payload: jpeg, or raw bgr
-    encoding: str = setting("jpeg", choices=("jpeg", "bgr"))
+    encoding: FrameEncoding = setting(FrameEncoding.JPEG)
     # messages queued per subscriber before newer ones are dropped for it
     send_hwm: int = setting(4, ge=1)
     status_interval_seconds: float = setting(1.0, gt=0.0)
@@ -241,16 +277,27 @@ class _TreeReader:
         )
 
     def scalar(self, kind: type, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
-        wrong_type = f"expected {_TYPE_NAMES[kind]}, got "
+        is_choice = issubclass(kind, enum.Enum)
+        wrong_type = f"expected {_TYPE_NAMES[str if is_choice else kind]}, got "
         if not isinstance(node, yaml.ScalarNode):
             self.fail(node, key_path, wrong_type + self.describe(node, key_path))
         value = self.construct(node, key_path)
-        if not _has_type(value, kind):
+        if not _has_type(value, str if is_choice else kind):
             self.fail(node, key_path, wrong_type + self.describe(node, key_path))
+        if is_choice:
+            return self.choice(kind, value, node, key_path)
         problem = _rule_violation(value, rules)
         if problem:
             self.fail(node, key_path, problem)
         return float(value) if kind is float else value
+
+    def choice(self, kind: type[enum.Enum], value: str, node: yaml.Node, key_path: str) -> enum.Enum:
+        """The enum member named by value; the choices come from the enum itself."""
+        try:
+            return kind(value)
+        except ValueError:
+            names = ", ".join(member.value for member in kind)
+            self.fail(node, key_path, f"must be one of {names}; got {value!r}")
 
     def construct(self, node: yaml.Node, key_path: str) -> Any:
         try:
@@ -284,10 +331,6 @@ def _has_type(value: Any, kind: type) -> bool:
 
 def _rule_violation(value: Any, rules: typing.Mapping) -> str | None:
     """What is wrong with a well-typed value, or None if it is acceptable."""
-    if "choices" in rules and value not in rules["choices"]:
-        return f"must be one of {', '.join(rules['choices'])}; got {value!r}"
-    if "length" in rules and len(value) != rules["length"]:
-        return f"must be exactly {rules['length']} characters; got {value!r}"
     ge, gt, le = rules.get("ge"), rules.get("gt"), rules.get("le")
     too_low = (ge is not None and value < ge) or (gt is not None and value <= gt)
     if too_low or (le is not None and value > le):

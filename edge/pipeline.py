@@ -17,75 +17,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from edge.avatar import Avatar
-from edge.config import Config, InferenceConfig
+from edge.config import Config, RenderBackend
 from edge.fit import Fitter
-from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
+from edge.models import ModelSet
 from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.render import make_renderer
 from edge.render.mesh import RenderMesh
-from edge.render.scene import AvatarRig
-from edge.tracking import FaceTracker
 
 log = logging.getLogger(__name__)
-
-
-MODEL_FILES = (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE)
-
-
-@dataclass(frozen=True)
-class InferenceModels:
-    """The three networks, as TensorRT engines or onnxruntime sessions."""
-
-    detector: Network
-    landmarks: Network
-    iris: Network
-    engine: str
-
-    @staticmethod
-    def load(config: Config) -> "InferenceModels":
-        """TensorRT when asked for (or under auto) and it works; onnxruntime otherwise."""
-        inference = config.inference
-        if inference.engine != "onnxruntime":
-            try:
-                return InferenceModels(*_tensorrt_models(inference), engine="tensorrt")
-            except ImportError as missing:
-                if inference.engine == "tensorrt":
-                    log.warning("inference.engine tensorrt is not available (%s); using onnxruntime", missing)
-            except Exception as error:  # noqa: BLE001 - a GPU that will not build or load means onnxruntime
-                log.warning("TensorRT failed (%s: %s); using onnxruntime", type(error).__name__, error)
-        load = lambda name: OnnxModel(inference.models_path / name, list(inference.providers), inference.threads)  # noqa: E731
-        return InferenceModels(*map(load, MODEL_FILES), engine="onnxruntime")
-
-    def tracker(self, config: Config, still: bool) -> FaceTracker:
-        tracking = config.tracking
-        return FaceTracker(
-            FaceDetector(self.detector, tracking.detection_threshold),
-            FaceMesh(self.landmarks),
-            IrisModel(self.iris),
-            tracking,
-            still,
-        )
-
-
-def _tensorrt_models(inference: InferenceConfig) -> list[Network]:
-    from edge.engines import TensorRTModel
-
-    return [TensorRTModel(inference.models_path / name, inference.engine_cache_path) for name in MODEL_FILES]
-
-
-@dataclass(frozen=True)
-class ModelSet:
-    """Everything loaded from models/: load once, share between streams."""
-
-    inference: InferenceModels
-    avatar: Avatar
-    rig: AvatarRig
-
-    @staticmethod
-    def load(config: Config) -> "ModelSet":
-        avatar = Avatar.load(config.inference.models_path)
-        return ModelSet(InferenceModels.load(config), avatar, AvatarRig(avatar))
 
 
 TIMES_KEPT = 100_000
@@ -116,9 +55,10 @@ class PipelineCounts:
 class MaskPipeline:
     """Masks the frames of one stream in order (or one photo, with still=True)."""
 
-    def __init__(self, config: Config, still: bool = False, models: ModelSet | None = None) -> None:
+    def __init__(self, config: Config, models: ModelSet, still: bool = False) -> None:
+        """models: loaded once by the caller (ModelSet.load) and shared between streams."""
         self.config = config
-        self.models = models or ModelSet.load(config)
+        self.models = models
         self.tracker = self.models.inference.tracker(config, still)
         self.fitter = Fitter(self.models.avatar, config.fit, still)
         self.renderer = make_renderer(config.render)
@@ -151,7 +91,7 @@ class MaskPipeline:
         """After a failure, a GPU renderer is replaced by the CPU one for good."""
         if self.renderer.name != "cpu":
             log.warning("leaving the %s renderer after a failure; rendering on the CPU", self.renderer.name)
-            self.renderer = make_renderer(replace(self.config.render, backend="cpu"))
+            self.renderer = make_renderer(replace(self.config.render, backend=RenderBackend.CPU))
 
     def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:
         start = time.perf_counter()

@@ -32,14 +32,17 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import zmq
 
+from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
-from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicVideoWriter, ensure_writable_dir
+from edge.media import VIDEO_SUFFIXES, AtomicFile, ensure_writable_dir
 from edge.records import FrameStatus
+from edge.status import DaemonStatus
 from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame
+from edge.video_out import AtomicVideoWriter
+from edge.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ class RecordSummary:
     in order (each with its signals sidecar). gaps: missing frames counted from
     seq jumps. statuses: frames written per wire status. restarts: how often
     seq went backwards (daemon restarted). seconds: how long run() ran.
-    last_status: the last status message body received, or None.
+    last_status: the last status message received, or None. codec: the
+    videos' codec.
     """
 
     frames: int
@@ -64,19 +68,21 @@ class RecordSummary:
     statuses: dict[str, int]
     seconds: float
     restarts: int = 0
-    last_status: dict | None = None
+    last_status: DaemonStatus | None = None
+    codec: VideoCodec = VideoCodec.H264
 
     def line(self) -> str:
         """The one line `dmask record` prints."""
-        files = "file" if len(self.segments) == 1 else "files"
+        files = count(len(self.segments), f"{self.codec.label} file") if self.segments else "0 files"
+        missing = f"{count(self.gaps, 'frame')} missing (dropped before they reached the recorder)" if self.gaps else "no frames missing"
         text = (
-            f"recorded {self.frames} frames in {len(self.segments)} {files}, "
-            f"{self.gaps} missing frames (gaps), statuses: {describe_statuses(self.statuses)}"
+            f"recorded {count(self.frames, 'frame')} in {files}; {missing}; "
+            f"statuses: {describe_statuses(self.statuses)}"
         )
         if self.restarts:
-            text += f", {self.restarts} daemon restarts"
+            text += f"; {self.restarts} daemon restarts"
         if self.last_status is not None:
-            text += f"; last status: {describe_status(self.last_status)}"
+            text += f"; last status: {self.last_status.line()}"
         return text
 
 
@@ -89,7 +95,7 @@ def describe_statuses(statuses: dict[str, int]) -> str:
 class _Segment:
     """One video file and its signals sidecar, both atomic."""
 
-    def __init__(self, path: Path, fps: float, width: int, height: int, codec: str) -> None:
+    def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec) -> None:
         self.path = path
         self.size = (width, height)
         self.frames = 0
@@ -144,7 +150,7 @@ class Recorder:
         segment_minutes: float | None = None,
         client_secret_key: Path | None = None,
         server_public_key: Path | None = None,
-        codec: str = "mp4v",
+        codec: VideoCodec = VideoCodec.H264,
     ) -> None:
         output = Path(output)
         if output.suffix.lower() not in VIDEO_SUFFIXES:
@@ -176,7 +182,8 @@ class Recorder:
         self._restarts = 0
         self._statuses: Counter[str] = Counter()
         self._last_seq: int | None = None
-        self._last_status: dict | None = None
+        self._codec_written = self.codec
+        self._last_status: DaemonStatus | None = None
         self._warned_version = False
 
     @property
@@ -185,8 +192,8 @@ class Recorder:
         return self._frames
 
     @property
-    def last_status(self) -> dict | None:
-        """The last status message body received in the current (or last) run."""
+    def last_status(self) -> DaemonStatus | None:
+        """The last status message received in the current (or last) run."""
         return self._last_status
 
     def run(self, stop: threading.Event) -> RecordSummary:
@@ -219,6 +226,7 @@ class Recorder:
             seconds=time.monotonic() - started,
             restarts=self._restarts,
             last_status=self._last_status,
+            codec=self._codec_written,
         )
 
     def _handle(self, message: Message) -> None:
@@ -237,7 +245,7 @@ class Recorder:
             else:
                 self._segment.write_signals(header)
         elif message.topic == "status":
-            self._last_status = header
+            self._last_status = DaemonStatus.from_wire(header)
 
     def _frame(self, message: Message) -> None:
         header = message.header
@@ -282,6 +290,7 @@ class Recorder:
 
     def _open_segment(self, width: int, height: int) -> None:
         segment = _Segment(self._next_path(), self.fps, width, height, self.codec)
+        self._codec_written = segment.video.codec
         for body in self._pending_signals:
             segment.write_signals(body)
         self._pending_signals.clear()
@@ -292,44 +301,6 @@ class Recorder:
         if segment is not None:
             segment.commit()
             self._written.append(segment.path)
-
-
-def describe_status(status: dict) -> str:
-    """One readable line of a status message body; unknown or missing fields are tolerated.
-
-    e.g. `source up | 29.8 fps in, 29.7 fps out | dropped 0/0/0 |
-    inference 5.4 ms, render 4.1 ms | uptime 12.0 s`
-    """
-    source = _dict(status.get("source"))
-    dropped = _dict(status.get("dropped"))
-    latency = _dict(status.get("latency_ms_p50"))
-    state = f"source {source.get('state', '?')}"
-    if source.get("last_error"):
-        state += f" ({source['last_error']})"
-    drops = "/".join(
-        _num(dropped.get(key)) for key in ("before_processing", "before_publishing", "publisher")
-    )
-    return " | ".join([
-        state,
-        f"{_num(status.get('fps_in'))} fps in, {_num(status.get('fps_out'))} fps out",
-        f"dropped {drops}",
-        f"inference {_num(latency.get('inference'))} ms, render {_num(latency.get('render'))} ms",
-        f"uptime {_num(status.get('uptime_s'))} s",
-    ])
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "?"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
 
 
 def iter_status_lines(
@@ -355,7 +326,7 @@ def iter_status_lines(
                         "is `dmask run` publishing there (and are the keys right)?"
                     )
                 return
-            yield describe_status(message.header)
+            yield DaemonStatus.from_wire(message.header).line()
 
 
 def _next_status(sub: Subscriber, timeout: float) -> Message | None:

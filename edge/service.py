@@ -17,6 +17,7 @@ being reopened (so a wedged pipeline is restarted), and STOPPING=1 on stop.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -25,13 +26,18 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from edge.config import Config
+from edge import __version__
+from edge.config import Config, InferenceEngine
 from edge.notify import Notifier
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.models import ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.slot import NewestSlot
-from edge.sources import CaptureStage, SourceState
+from edge.sources import CaptureStage, SourceState, SourceStatus
+from edge.status import Counts, DaemonStatus, Drops, Latencies
 from edge.transport import Publisher
+
+log = logging.getLogger(__name__)
 
 TAKE_TIMEOUT = 0.2
 LATENCY_WINDOW = 300
@@ -51,22 +57,29 @@ class Capture(Protocol):
     """What the daemon needs of its source stage (CaptureStage, or the demo's clip)."""
 
     last_beat: float
+    description: str  # what it reads, fit to log: no credentials
 
     def start(self) -> None: ...
 
     def stop(self, timeout: float) -> bool: ...
 
-    def state(self) -> SourceState: ...
+    def state(self) -> SourceStatus: ...
 
 
 class Daemon:
-    def __init__(self, config: Config, capture: Callable[[NewestSlot[Frame]], Capture] | None = None) -> None:
-        """capture builds the source stage on the frame slot; default: config.source."""
+    def __init__(
+        self,
+        config: Config,
+        models: ModelSet,
+        capture: Callable[[NewestSlot[Frame]], Capture] | None = None,
+    ) -> None:
+        """models: loaded once by the caller (ModelSet.load); capture builds the
+        source stage on the frame slot (default: config.source)."""
         self.config = config
         self.frames: NewestSlot[Frame] = NewestSlot()
         self.masked: NewestSlot[MaskedFrame] = NewestSlot()
         self.publisher = Publisher(config.publish, config.output.jpeg_quality)
-        self.pipeline = MaskPipeline(config, models=ModelSet.load(config))
+        self.pipeline = MaskPipeline(config, models=models)
         self.notifier = Notifier()
         self.capture = capture(self.frames) if capture else CaptureStage(config.source, self.frames)
         self.beats = Heartbeats()
@@ -78,6 +91,17 @@ class Daemon:
             threading.Thread(target=self._process_loop, name="process", daemon=True),
             threading.Thread(target=self._publish_loop, name="publish", daemon=True),
         ]
+
+    def describe(self) -> str:
+        """The start-up log line: version, source, endpoints, CURVE, backends; no key, no credential."""
+        inference = self.pipeline.models.inference
+        providers = f" ({', '.join(self.config.inference.providers)})" if inference.engine is InferenceEngine.ONNXRUNTIME else ""
+        return (
+            f"started: version {__version__}; source {self.capture.description}; "
+            f"publishing {self.config.publish.encoding.value} frames on {', '.join(self.publisher.endpoints)} "
+            f"(CURVE {'on' if self.publisher.curve else 'off'}); "
+            f"inference {inference.engine.value}{providers}; render {self.pipeline.renderer.name}"
+        )
 
     def start(self) -> None:
         self.capture.start()
@@ -91,7 +115,8 @@ class Daemon:
         self.frames.close()
         self.masked.close()
         for thread in self._threads:
-            thread.join(timeout)
+            if thread.ident is not None:  # a stop during start() finds some not started
+                thread.join(timeout)
         self.publisher.close()
 
     def _process_loop(self) -> None:
@@ -104,7 +129,7 @@ class Daemon:
                 if not self.beats.frame_processed:
                     self.notifier.send("READY=1")
                 self.beats.frame_processed = time.monotonic()
-            elif self.capture.state().state == "down" and time.monotonic() - last_outage >= 1.0:
+            elif self.capture.state().state is SourceState.DOWN and time.monotonic() - last_outage >= 1.0:
                 last_outage = time.monotonic()
                 self.masked.put(self._outage_frame())
 
@@ -128,12 +153,14 @@ class Daemon:
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.config.publish.status_interval_seconds
                 status = self.status()
-                self.publisher.send_status(status)
+                self.publisher.send_status(status.to_wire())
                 self._tell_systemd(status)
 
-    def _tell_systemd(self, status: dict) -> None:
-        source = status["source"]
-        line = f"STATUS=source {source['state']}, {status['fps_out']} fps out, {status['counts']['failed_closed']} failed closed"
+    def _tell_systemd(self, status: DaemonStatus) -> None:
+        """STATUS= (and WATCHDOG=1 while alive), only after READY=1 has gone."""
+        if not self.beats.frame_processed:
+            return
+        line = f"STATUS=source {status.source.state.value}, {status.fps_out} fps out, {status.counts.failed_closed} failed closed"
         self.notifier.send(*([line, "WATCHDOG=1"] if self.alive() else [line]))
 
     def alive(self) -> bool:
@@ -143,23 +170,29 @@ class Daemon:
             return False
         if now - self.beats.frame_processed <= ALIVE_SECONDS:
             return True
-        return self.capture.state().state in ("down", "starting") and now - self.capture.last_beat <= ALIVE_SECONDS
+        waiting = (SourceState.DOWN, SourceState.STARTING)
+        return self.capture.state().state in waiting and now - self.capture.last_beat <= ALIVE_SECONDS
 
-    def status(self) -> dict:
+    def status(self) -> DaemonStatus:
         """What the status topic says: rates, drops, latencies, the source, uptime."""
-        uptime = time.monotonic() - self.started
-        source = self.capture.state()
-        times = self.pipeline.times
-        p50 = lambda values: round(1e3 * float(np.median(list(values)[-LATENCY_WINDOW:])), 2) if values else None  # noqa: E731
-        return {
-            "uptime_s": round(uptime, 1),
-            "fps_in": round(self.frames.put_count / max(uptime, 1e-9), 2),
-            "fps_out": round(self.published / max(uptime, 1e-9), 2),
-            "dropped": {"before_processing": self.frames.dropped, "before_publishing": self.masked.dropped, "publisher": self.publisher.dropped},
-            "latency_ms_p50": {"inference": p50(times.inference), "fit": p50(times.fit), "render": p50(times.render), "capture_to_publish": p50(self.latency)},
-            "source": {"state": source.state, "frames": source.frames, "reopen_attempts": source.reopen_attempts, "last_error": source.last_error},
-            "counts": {"frames": self.pipeline.counts.frames, "faces": self.pipeline.counts.faces, "failed_closed": self.pipeline.counts.failed_closed, "no_face": self.pipeline.counts.no_face},
-        }
+        uptime = max(time.monotonic() - self.started, 1e-9)
+        times, counts = self.pipeline.times, self.pipeline.counts
+        return DaemonStatus(
+            uptime_s=round(uptime, 1),
+            fps_in=round(self.frames.put_count / uptime, 2),
+            fps_out=round(self.published / uptime, 2),
+            dropped=Drops(self.frames.dropped, self.masked.dropped, self.publisher.dropped),
+            latency_ms_p50=Latencies(_p50_ms(times.inference), _p50_ms(times.fit), _p50_ms(times.render), _p50_ms(self.latency)),
+            source=self.capture.state(),
+            counts=Counts(counts.frames, counts.faces, counts.failed_closed, counts.no_face),
+        )
+
+
+def _p50_ms(seconds: deque[float]) -> float | None:
+    """Median of the last LATENCY_WINDOW values in milliseconds; None for none."""
+    if not seconds:
+        return None
+    return round(1e3 * float(np.median(list(seconds)[-LATENCY_WINDOW:])), 2)
 
 
 def run_until_stopped(config: Config) -> None:
@@ -167,12 +200,15 @@ def run_until_stopped(config: Config) -> None:
     from edge.sources import parse_source
 
     parse_source(config.source.uri)
-    daemon = Daemon(config)
-    daemon.start()
+    daemon = Daemon(config, ModelSet.load(config))
+    log.info("%s", daemon.describe())
     try:
+        daemon.start()
         while True:
             time.sleep(1.0)
     except KeyboardInterrupt:
         pass
     finally:
         daemon.stop()
+        counts = daemon.pipeline.counts
+        log.info("stopped: %d frames processed, %d published, %d failed closed", counts.frames, daemon.published, counts.failed_closed)

@@ -10,6 +10,8 @@ is fatal. Frames only ever go into the slot; nothing here writes pixels out.
 
 from __future__ import annotations
 
+import enum
+import logging
 import math
 import re
 import threading
@@ -26,7 +28,11 @@ from edge.media import FALLBACK_FPS, VIDEO_SUFFIXES
 from edge.records import Frame
 from edge.slot import NewestSlot
 
+log = logging.getLogger(__name__)
+
 _GST_PREFIX = "gst:"
+_USERINFO = re.compile(r"//[^/\s@]*@")
+_QUERY = re.compile(r"(://\S*?)\?\S*")
 _APPSINK = "appsink drop=true max-buffers=1"
 # a paced file this far behind its schedule (slow decoding) is re-anchored to
 # now, so it resumes at its frame rate instead of bursting to catch up
@@ -38,21 +44,43 @@ _BEAT_SECONDS = 0.25
 _RETRY_READ_SECONDS = 0.01
 
 
+class SourceKind(str, enum.Enum):
+    """What a source.uri names; each is opened with its own backend."""
+
+    CAMERA = "camera"
+    RTSP = "rtsp"
+    GSTREAMER = "gstreamer"
+    FILE = "file"
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A parsed source.uri.
 
-    kind: "camera" (target: int index or /dev path), "rtsp" (URL),
-        "gstreamer" (pipeline ending in an appsink) or "file" (path).
+    target: the camera's int index or /dev path, the RTSP URL, the GStreamer
+        pipeline (ending in an appsink) or the file's path.
     """
 
-    kind: str
+    kind: SourceKind
     target: str | int
 
     @property
     def live(self) -> bool:
         """True for sources that run on their own clock (everything but files)."""
-        return self.kind != "file"
+        return self.kind is not SourceKind.FILE
+
+    @property
+    def display(self) -> str:
+        """The source as it may be logged or published: a file by its name, and
+        no user, password or query string of any URL (cameras take them inline)."""
+        if self.kind is SourceKind.FILE:
+            return Path(str(self.target)).name
+        return redact(str(self.target))
+
+
+def redact(text: str) -> str:
+    """text without the credentials of the URLs in it: `user:password@` and `?query`."""
+    return _QUERY.sub(r"\1", _USERINFO.sub("//", text))
 
 
 def parse_source(uri: str) -> SourceSpec:
@@ -61,11 +89,11 @@ def parse_source(uri: str) -> SourceSpec:
     if not uri:
         raise ConfigError("source.uri: no source given; set source.uri or pass --source")
     if re.fullmatch(r"\d+", uri):
-        return SourceSpec("camera", int(uri))
+        return SourceSpec(SourceKind.CAMERA, int(uri))
     if uri.startswith("/dev/"):  # /dev/video0, or a stable /dev/v4l/by-id/... link
-        return SourceSpec("camera", uri)
+        return SourceSpec(SourceKind.CAMERA, uri)
     if uri.lower().startswith(("rtsp://", "rtsps://")):
-        return SourceSpec("rtsp", uri)
+        return SourceSpec(SourceKind.RTSP, uri)
     if uri.lower().startswith(_GST_PREFIX):
         pipeline = uri[len(_GST_PREFIX):].strip()
         if not pipeline:
@@ -75,13 +103,13 @@ def parse_source(uri: str) -> SourceSpec:
             # OpenCV reads from an appsink; one that keeps a single buffer and
             # drops the rest gives the newest frame, like a camera with buffer 1
             pipeline = f"{pipeline} ! {_APPSINK}"
-        return SourceSpec("gstreamer", pipeline)
+        return SourceSpec(SourceKind.GSTREAMER, pipeline)
     if Path(uri).suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(
             f"source.uri: {uri}: not a camera (/dev/videoN or an index), rtsp:// URL, "
             f"gst: pipeline or video file ({' '.join(VIDEO_SUFFIXES)})"
         )
-    return SourceSpec("file", uri)
+    return SourceSpec(SourceKind.FILE, uri)
 
 
 def open_capture(spec: SourceSpec, timeout_seconds: float | None = None) -> cv2.VideoCapture:
@@ -92,33 +120,44 @@ def open_capture(spec: SourceSpec, timeout_seconds: float | None = None) -> cv2.
     the newest frame, not a queued one. timeout_seconds bounds opening and each
     read of a network stream, so a dead camera cannot block the thread forever.
     """
-    if spec.kind == "camera":
+    if spec.kind is SourceKind.CAMERA:
         capture = cv2.VideoCapture(spec.target, cv2.CAP_V4L2)
         if capture.isOpened():
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         return capture
-    if spec.kind == "gstreamer":
+    if spec.kind is SourceKind.GSTREAMER:
         return cv2.VideoCapture(str(spec.target), cv2.CAP_GSTREAMER)
     params: list[int] = []
-    if spec.kind == "rtsp" and timeout_seconds is not None:
+    if spec.kind is SourceKind.RTSP and timeout_seconds is not None:
         ms = max(1, int(timeout_seconds * 1000))
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
     return cv2.VideoCapture(str(spec.target), cv2.CAP_FFMPEG, params)
 
 
+class SourceState(str, enum.Enum):
+    """What a source is doing: STARTING (not opened yet), UP (delivering),
+    DOWN (out, see last_error, and being reopened), ENDED (a file that does
+    not loop has played to its end: nothing is wrong and nothing will come),
+    STOPPED (the stage was stopped)."""
+
+    STARTING = "starting"
+    UP = "up"
+    DOWN = "down"
+    ENDED = "ended"
+    STOPPED = "stopped"
+
+
 @dataclass(frozen=True)
-class SourceState:
+class SourceStatus:
     """What the capture stage is doing, for status messages and the daemon.
 
-    state: "starting" (not opened yet), "up" (delivering), "down" (out; see
-        last_error; being reopened unless it is "end of file"), "stopped".
     frames: frames delivered so far (all opens together).
     reopen_attempts: opens tried after the first one.
     last_error: why the source last went down ("" if it never did).
     retry_seconds: the current backoff before the next reopen.
     """
 
-    state: str = "starting"
+    state: SourceState = SourceState.STARTING
     frames: int = 0
     reopen_attempts: int = 0
     last_error: str = ""
@@ -155,12 +194,13 @@ class CaptureStage:
         self._clock = clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._state = SourceState(retry_seconds=config.reopen_seconds)
+        self._state = SourceStatus(retry_seconds=config.reopen_seconds)
         self._thread: threading.Thread | None = None
         self._capture: cv2.VideoCapture | None = None  # touched by the thread only
         self._seq = 0
         self._last_timestamp = -math.inf
         self.last_beat = clock()
+        self.description = f"{self._spec.kind.value} {self._spec.display}"
 
     # -- control ---------------------------------------------------------
 
@@ -183,7 +223,7 @@ class CaptureStage:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 return False
-        self._set(state="stopped")
+        self._set(state=SourceState.STOPPED)
         return True
 
     @property
@@ -191,7 +231,7 @@ class CaptureStage:
         """True while the capture thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
-    def state(self) -> SourceState:
+    def state(self) -> SourceStatus:
         """A consistent snapshot of the stage's state (safe from any thread)."""
         with self._lock:
             return self._state
@@ -199,8 +239,22 @@ class CaptureStage:
     # -- thread ----------------------------------------------------------
 
     def _set(self, **changes) -> None:
+        """Change the state; a change of state (or of why it is down) is one log line."""
         with self._lock:
-            self._state = replace(self._state, **changes)
+            before, self._state = self._state, replace(self._state, **changes)
+        after = self._state
+        if after.state is not before.state or (after.state is SourceState.DOWN and after.last_error != before.last_error):
+            self._log_change(after)
+
+    def _log_change(self, now: SourceStatus) -> None:
+        source = self.description
+        if now.state is SourceState.UP:
+            again = f" again after {now.reopen_attempts} reopen attempts" if now.reopen_attempts else ""
+            log.info("source up%s: %s", again, source)
+        elif now.state is SourceState.DOWN:
+            log.warning("source down: %s; reopening in %g s (attempt %d)", now.last_error, now.retry_seconds, now.reopen_attempts + 1)
+        elif now.state is SourceState.ENDED:
+            log.info("source ended: %s played to its end (%d frames)", source, now.frames)
 
     def _beat(self) -> None:
         self.last_beat = self._clock()
@@ -236,22 +290,22 @@ class CaptureStage:
             try:
                 self._read_source()
             except _EndOfFile:
-                self._set(state="down", last_error="end of file")
+                self._set(state=SourceState.ENDED, last_error="end of file")
                 return
             except _SourceDown as down:
-                self._set(state="down", last_error=str(down))
+                self._set(state=SourceState.DOWN, last_error=str(down))
             except Exception as error:  # a driver or decoder fault must not kill capture
-                self._set(state="down", last_error=f"{type(error).__name__}: {error}")
+                self._set(state=SourceState.DOWN, last_error=redact(f"{type(error).__name__}: {error}"))
 
     def _open(self) -> tuple[cv2.VideoCapture, float]:
         """An opened capture and its frame rate; _SourceDown if it cannot open."""
         spec = self._spec
-        if spec.kind == "file" and not Path(str(spec.target)).is_file():
-            raise _SourceDown(f"no such file: {spec.target}")
+        if spec.kind is SourceKind.FILE and not Path(str(spec.target)).is_file():
+            raise _SourceDown(f"no such file: {spec.display}")
         capture = open_capture(spec, timeout_seconds=self._config.stall_seconds)
         if not capture.isOpened():
             capture.release()
-            raise _SourceDown(f"cannot open {spec.kind} source {spec.target}")
+            raise _SourceDown(f"cannot open {spec.kind.value} source {spec.display}")
         fps = capture.get(cv2.CAP_PROP_FPS)
         if not (math.isfinite(fps) and 0 < fps <= 1000):
             fps = FALLBACK_FPS
@@ -299,7 +353,7 @@ class CaptureStage:
             ok, image = self._capture.read()
             if not ok or image is None:
                 if index == 0:
-                    raise _SourceDown(f"no frame could be decoded from {self._spec.target}")
+                    raise _SourceDown(f"no frame could be decoded from {self._spec.display}")
                 if not self._config.loop:
                     raise _EndOfFile()
                 # loop by reopening: rewinding by seeking is unreliable across containers
@@ -329,13 +383,11 @@ class CaptureStage:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
         if image.dtype != "uint8" or image.shape[2] != 3:
             raise _SourceDown(f"unexpected frame format {image.dtype} {image.shape}")
-        self._slot.put(Frame(image=image, seq=self._seq, timestamp=timestamp, source_id=self._config.uri))
+        self._slot.put(Frame(image=image, seq=self._seq, timestamp=timestamp, source_id=self._spec.display))
         self._seq += 1
         self._last_timestamp = timestamp
-        with self._lock:
-            self._state = replace(
-                self._state,
-                state="up",
-                frames=self._state.frames + 1,
-                retry_seconds=self._config.reopen_seconds,  # backoff resets on a good frame
-            )
+        self._set(
+            state=SourceState.UP,
+            frames=self._state.frames + 1,  # only this thread changes frames
+            retry_seconds=self._config.reopen_seconds,  # backoff resets on a good frame
+        )

@@ -91,6 +91,11 @@ class Publisher:
             self.close()
             raise
 
+    @property
+    def curve(self) -> bool:
+        """True when the socket encrypts and admits only allowed client keys."""
+        return self._auth is not None
+
     def _start_curve(self, curve: _CurveServer) -> None:
         """Ironhouse: encrypted, and only clients whose public key file is in allowed_dir."""
         self._auth = ThreadAuthenticator(self._context)

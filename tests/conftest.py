@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import Config, load_config
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
+from support import REPO_ROOT, missing
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -21,10 +19,7 @@ def shared_data() -> Path:
     """
     path = Path(os.environ.get("DMASK_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
     if not path.is_dir():
-        hint = f"looked in {path}; set DMASK_SHARED_DATA to the test data directory"
-        if os.environ.get("CI"):
-            pytest.fail(f"test data not found (CI is set, so this fails, not skips); {hint}")
-        pytest.skip(f"../shared/data not found; {hint}")
+        missing(f"test data not found in {path}; set DMASK_SHARED_DATA to the test data directory")
     return path
 
 
@@ -37,6 +32,6 @@ def config() -> Config:
 @pytest.fixture(scope="session")
 def models(config: Config):
     """The models and avatar from models/, loaded once for the whole run."""
-    from edge.pipeline import ModelSet
+    from edge.models import ModelSet
 
     return ModelSet.load(config)

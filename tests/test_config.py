@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import DEFAULT_MODELS_DIR, Config, load_config
+from edge.config import DEFAULT_MODELS_DIR, Config, VideoCodec, load_config
 from edge.errors import ConfigError
 
 
@@ -36,7 +36,7 @@ def test_defaults():
     assert config.fit.baseline_seconds == 20.0
     assert config.fail_closed.hold_seconds == 0.5
     assert config.render.background == (96, 96, 96)
-    assert config.output.video_codec == "mp4v"
+    assert config.output.video_codec is VideoCodec.H264
     assert config.output.jpeg_quality == 95
 
 
@@ -98,7 +98,7 @@ def test_wrong_keys_and_types(tmp_path, text, expected):
         ("render:\n  backend: gpu\n",
          "2 render.backend: must be one of cpu, cuda, auto; got 'gpu'"),
         ("output:\n  video_codec: mp4\n",
-         "2 output.video_codec: must be exactly 4 characters; got 'mp4'"),
+         "2 output.video_codec: must be one of h264, mp4v; got 'mp4'"),
     ],
 )
 def test_out_of_range_and_bad_choices(tmp_path, text, expected):

@@ -8,9 +8,10 @@ import logging
 
 import pytest
 
+from edge.config import InferenceEngine
 from edge.engines import EngineKey
-from edge.pipeline import InferenceModels
-from test_cli_errors import dmask
+from edge.models import InferenceModels
+from support import dmask
 
 NO_GPU_STACK = not any(importlib.util.find_spec(m) for m in ("tensorrt", "pycuda", "cupy"))
 needs_no_gpu_stack = pytest.mark.skipif(not NO_GPU_STACK, reason="these check machines without TensorRT, pycuda and CuPy")
@@ -34,10 +35,10 @@ def test_an_engine_is_keyed_by_model_tensorrt_version_gpu_and_precision(config):
 
 @needs_no_gpu_stack
 def test_tensorrt_asked_for_but_missing_falls_back_to_onnxruntime_with_one_warning(config, caplog):
-    wanted = dataclasses.replace(config, inference=dataclasses.replace(config.inference, engine="tensorrt"))
+    wanted = dataclasses.replace(config, inference=dataclasses.replace(config.inference, engine=InferenceEngine.TENSORRT))
     with caplog.at_level(logging.WARNING):
         models = InferenceModels.load(wanted)
-    assert models.engine == "onnxruntime"
+    assert models.engine is InferenceEngine.ONNXRUNTIME
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith("inference.engine tensorrt is not available (No module named")
 
@@ -45,7 +46,7 @@ def test_tensorrt_asked_for_but_missing_falls_back_to_onnxruntime_with_one_warni
 @needs_no_gpu_stack
 def test_auto_without_tensorrt_uses_onnxruntime_quietly(config, caplog):
     with caplog.at_level(logging.WARNING):
-        assert InferenceModels.load(config).engine == "onnxruntime"
+        assert InferenceModels.load(config).engine is InferenceEngine.ONNXRUNTIME
     assert caplog.records == []
 
 

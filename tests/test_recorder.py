@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from edge import recorder as recorder_module
-from edge.config import PublishConfig
+from edge.config import FrameEncoding, PublishConfig
 from edge.records import FrameStatus, MaskedFrame
-from edge.recorder import Recorder, RecordSummary, describe_status, iter_status_lines
+from edge.recorder import Recorder, RecordSummary, iter_status_lines
+from edge.status import DaemonStatus
 from edge.transport import Publisher
-from test_cli_errors import dmask, dmask_command, dmask_env
-from test_daemon import free_port
+from support import dmask, dmask_command, dmask_env, free_port
 
 WAIT_SECONDS = 20.0
 STEP = 0.02
@@ -41,7 +41,7 @@ STATUS_LINE = (
 
 
 def start_publisher(endpoint: str = "tcp://127.0.0.1:*") -> Publisher:
-    return Publisher(PublishConfig(endpoints=(endpoint,), encoding="bgr", send_hwm=1000), 95)
+    return Publisher(PublishConfig(endpoints=(endpoint,), encoding=FrameEncoding.BGR, send_hwm=1000), 95)
 
 
 @pytest.fixture
@@ -67,11 +67,11 @@ def wait_until(condition, what: str) -> None:
 
 def sync(publisher: Publisher, rec: Recorder) -> None:
     """Past ZeroMQ's slow joiner: status until the recorder has seen this one."""
-    token = uuid.uuid4().hex
+    token = float(uuid.uuid4().int % 10**9)  # an uptime no earlier status had
 
     def seen() -> bool:
-        publisher.send_status({"token": token})
-        return (rec.last_status or {}).get("token") == token
+        publisher.send_status({"uptime_s": token})
+        return rec.last_status is not None and rec.last_status.uptime_s == token
 
     wait_until(seen, "the recorder to subscribe")
 
@@ -160,7 +160,7 @@ def test_records_every_frame_with_its_signals(publisher, tmp_path):
     assert all(body["v"] == 1 and body["status"] == "ok" and body["faces"] == [] for body in signals)
     assert hidden_files(tmp_path) == []
     assert summary.line().startswith(
-        "recorded 10 frames in 1 file, 0 missing frames (gaps), "
+        "recorded 10 frames in 1 H.264 file; no frames missing; "
         "statuses: ok=10, no_face=0, failed_closed=0, source_down=0"
     )
 
@@ -282,7 +282,7 @@ def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
 
     assert process.returncode == 0, stderr
     assert stdout.startswith("recorded ")
-    assert " in 1 file, " in stdout and "statuses: ok=" in stdout
+    assert " in 1 H.264 file; " in stdout and "statuses: ok=" in stdout
     assert len(stdout.splitlines()) == 1
     frames = read_video(tmp_path / "out.mp4")
     assert len(frames) >= 1 and frames[0].shape == (48, 64, 3)
@@ -296,15 +296,19 @@ def test_cli_record_duration(publisher, tmp_path):
     result = dmask(tmp_path, "record", publisher.endpoints[0], "-o", "out.mp4", "--duration", "0.5")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        "recorded 0 frames in 0 files, 0 missing frames (gaps), "
+        "recorded 0 frames in 0 files; no frames missing; "
         "statuses: ok=0, no_face=0, failed_closed=0, source_down=0\n"
     )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_status_lines_are_readable(publisher):
-    assert describe_status({"v": 1, **STATUS}) == STATUS_LINE
-    assert describe_status({"v": 1}) == (
+    assert DaemonStatus.from_wire({"v": 1, **STATUS}).line() == STATUS_LINE
+    assert DaemonStatus.from_wire({"v": 1, **STATUS}).to_wire() == {**STATUS, "source": {**STATUS["source"], "retry_seconds": 0.0}}
+    assert DaemonStatus.from_wire({"v": 1, "fps_in": "fast", "source": {"state": "exploded"}}).line() == (
+        "source starting | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | uptime ? s"
+    )
+    assert DaemonStatus.from_wire({"v": 1}).line() == (
         "source ? | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | uptime ? s"
     )
     stop = threading.Event()

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from edge.config import RenderConfig
+from edge.config import RenderBackend, RenderConfig
 from edge.render import make_renderer
 
 pytestmark = pytest.mark.skipif(
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_cuda_without_a_launcher_falls_back_to_the_cpu_with_one_warning(caplog):
     with caplog.at_level(logging.WARNING):
-        renderer = make_renderer(RenderConfig(backend="cuda"))
+        renderer = make_renderer(RenderConfig(backend=RenderBackend.CUDA))
     assert renderer.name == "cpu"
     assert [r.getMessage() for r in caplog.records] == [
         "render.backend cuda is not available (pycuda is not installed (No module named 'pycuda'); "
@@ -27,6 +27,6 @@ def test_cuda_without_a_launcher_falls_back_to_the_cpu_with_one_warning(caplog):
 
 def test_auto_without_a_launcher_uses_the_cpu_quietly(caplog):
     with caplog.at_level(logging.WARNING):
-        renderer = make_renderer(RenderConfig(backend="auto"))
+        renderer = make_renderer(RenderConfig(backend=RenderBackend.AUTO))
     assert renderer.name == "cpu"
     assert caplog.records == []

@@ -55,7 +55,7 @@ from edge.mesh_index import (  # noqa: E402
     RIGHT_LIDS,
     SUBNASALE,
 )
-from edge.pipeline import InferenceModels  # noqa: E402
+from edge.models import InferenceModels  # noqa: E402
 from edge.tracking import FaceTracker  # noqa: E402
 
 MEDIAPIPE = "mediapipe==0.10.14"

@@ -31,8 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.config import load_config  # noqa: E402
+from edge.config import InferenceEngine, load_config  # noqa: E402
 from edge.media import VideoReader  # noqa: E402
+from edge.models import ModelSet  # noqa: E402
 from edge.pipeline import MaskPipeline  # noqa: E402
 from edge.render.cpu import CpuRenderer  # noqa: E402
 from edge.render.cuda import CudaRenderer  # noqa: E402
@@ -43,7 +44,8 @@ RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920), "4K": (2160, 3840)}
 
 
 def fitted_meshes(video: Path, frames: int) -> tuple[list[RenderMesh], tuple[int, int]]:
-    pipeline = MaskPipeline(load_config(None))
+    config = load_config(None)
+    pipeline = MaskPipeline(config, ModelSet.load(config))
     meshes = []
     with VideoReader(video) as reader:
         size = (reader.height, reader.width)
@@ -92,11 +94,11 @@ def time_kernels(gpu: CudaRenderer, mesh: RenderMesh, size: tuple[int, int], run
 def time_inference(video: Path, runs: int) -> dict:
     """Median ms of mesh + both irises on one tracked frame, TensorRT against onnxruntime."""
     results = {}
-    for engine in ("tensorrt", "onnxruntime"):
+    for engine in (InferenceEngine.TENSORRT, InferenceEngine.ONNXRUNTIME):
         base = load_config(None)
         config = dataclasses.replace(base, inference=dataclasses.replace(base.inference, engine=engine))
-        pipeline = MaskPipeline(config)
-        if pipeline.models.inference.engine != engine:
+        pipeline = MaskPipeline(config, ModelSet.load(config))
+        if pipeline.models.inference.engine is not engine:
             return {"tensorrt": "failed to start; see the warning above"}
         with VideoReader(video) as reader:
             frame = next(iter(reader))
@@ -108,7 +110,7 @@ def time_inference(video: Path, runs: int) -> dict:
             pipeline.tracker.mesh.run(frame.image, track.roi())
             pipeline.tracker.iris.run(frame.image, track.landmarks)
             timings.append((time.perf_counter() - t0) * 1e3)
-        results[f"{engine}_tracked_frame_ms_p50"] = float(np.median(timings))
+        results[f"{engine.value}_tracked_frame_ms_p50"] = float(np.median(timings))
     return results
 
 

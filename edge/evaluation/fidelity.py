@@ -46,7 +46,8 @@ from edge.evaluation.traces import (
     match_events,
 )
 from edge.media import VideoReader, check_decodable, require_video
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.models import ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.signals import euler_degrees
 

@@ -53,7 +53,8 @@ from edge.evaluation.obscure import BLUR_SIGMA_FRACTION, COVER_SCALE, PIXEL_BLOC
 from edge.evaluation.recognisers import FACENET_MARGIN, FaceFinder, Recogniser, load_recognisers
 from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
 from edge.media import PHOTO_SUFFIXES, read_photo
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.models import ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame
 
 MIN_SIDE = 256

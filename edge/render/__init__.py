@@ -1,25 +1,23 @@
 """Renderers: MaskParams-built RenderMesh to BGR pixels, one interface.
 
-`make_renderer` picks the backend named by `render.backend`: `cpu`, `cuda`,
-or `auto` (CUDA when a device and pycuda or CuPy are there and the kernels
-build, the CPU otherwise). A CUDA renderer that cannot start falls back to the CPU with
-one warning line when it was asked for, silently under `auto`. The renderer
-is compiled (or loaded from its cache) here, before any output is opened, so
-the first frame is not the one that pays for it.
+`make_renderer` picks the backend named by `render.backend` by the one rule
+of edge.backends: `cuda` (CUDA when a device and pycuda or CuPy are there and
+the kernels build, else the CPU with one warning), `auto` (the same, quietly
+where there is no GPU stack) or `cpu`. The renderer is compiled (or loaded
+from its cache) here, before any output is opened, so the first frame is not
+the one that pays for it.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 import numpy as np
 
-from edge.config import RenderConfig
+from edge.backends import preferred_or_cpu
+from edge.config import RenderBackend, RenderConfig
 from edge.render.cpu import CpuRenderer
 from edge.render.mesh import RenderMesh
-
-log = logging.getLogger(__name__)
 
 
 class Renderer(Protocol):
@@ -32,19 +30,15 @@ class Renderer(Protocol):
 
 def make_renderer(config: RenderConfig) -> Renderer:
     background = tuple(config.background)
-    if config.backend in ("cuda", "auto"):
-        from edge.render.cuda import CudaRenderer
-        from edge.render.launchers import GpuUnavailable
 
-        try:
-            renderer = CudaRenderer(background=background)
-            renderer.warmup()
-            return renderer
-        except GpuUnavailable as reason:
-            if config.backend == "cuda":
-                log.warning("render.backend cuda is not available (%s); using the CPU renderer", reason)
-        except Exception as error:  # noqa: BLE001 - any failure to start the GPU means the CPU path
-            log.warning("the CUDA renderer failed to start (%s: %s); using the CPU renderer", type(error).__name__, error)
-    renderer = CpuRenderer(background=background)
-    renderer.warmup()
-    return renderer
+    def start(renderer: Renderer) -> Renderer:
+        renderer.warmup()
+        return renderer
+
+    def cuda() -> Renderer:
+        from edge.render.cuda import CudaRenderer
+
+        return start(CudaRenderer(background=background))
+
+    cpu = lambda: start(CpuRenderer(background=background))  # noqa: E731
+    return preferred_or_cpu("render.backend", config.backend, RenderBackend.CUDA, cuda, cpu, "the CPU renderer")

@@ -4,7 +4,7 @@ Same interface and, by construction, the same pixels as CpuRenderer (the
 kernel source is the CPU algorithm; tests/test_kernels.py checks its host
 build byte for byte; tools/gpu_check.py compares on a device). Importing
 this module needs no GPU; constructing a CudaRenderer does, and raises
-GpuUnavailable with the reason when there is none.
+BackendUnavailable with the reason when there is none.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Both compile the same source with the same options and launch the same
 kernels; the renderer only sees this small interface. Importing this module
-needs neither; `find_launcher` raises GpuUnavailable with both reasons when
+needs neither; `find_launcher` raises BackendUnavailable with both reasons when
 no launcher works.
 """
 
@@ -12,13 +12,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from edge.errors import DmaskError
+from edge.backends import BackendUnavailable
 
 Kernel = Callable[[tuple, tuple, tuple], None]  # (grid, block, arguments)
-
-
-class GpuUnavailable(DmaskError):
-    """No usable CUDA device or launcher; the caller falls back to the CPU."""
 
 
 class Launcher(Protocol):
@@ -40,12 +36,12 @@ class CupyLauncher:
         try:
             import cupy
         except ImportError as error:
-            raise GpuUnavailable(f"CuPy is not installed ({error})") from error
+            raise BackendUnavailable(f"CuPy is not installed ({error})") from error
         try:
             if cupy.cuda.runtime.getDeviceCount() < 1:
-                raise GpuUnavailable("no CUDA device found")
+                raise BackendUnavailable("no CUDA device found")
         except cupy.cuda.runtime.CUDARuntimeError as error:
-            raise GpuUnavailable(f"CUDA runtime: {error}") from error
+            raise BackendUnavailable(f"CUDA runtime: {error}") from error
         self.cp = cupy
 
     def compile(self, source: str, options: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Kernel]:
@@ -71,9 +67,9 @@ class PycudaLauncher:
             import pycuda.gpuarray as gpuarray
             from pycuda.compiler import SourceModule
         except ImportError as error:
-            raise GpuUnavailable(f"pycuda is not installed ({error})") from error
+            raise BackendUnavailable(f"pycuda is not installed ({error})") from error
         except Exception as error:  # noqa: BLE001 - pycuda raises its own types when there is no device
-            raise GpuUnavailable(f"pycuda found no usable device ({error})") from error
+            raise BackendUnavailable(f"pycuda found no usable device ({error})") from error
         self.gpuarray, self.source_module = gpuarray, SourceModule
 
     def compile(self, source: str, options: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Kernel]:
@@ -105,6 +101,6 @@ def find_launcher() -> Launcher:
     for launcher in (PycudaLauncher, CupyLauncher):
         try:
             return launcher()
-        except GpuUnavailable as reason:
+        except BackendUnavailable as reason:
             reasons.append(str(reason))
-    raise GpuUnavailable("; ".join(reasons))
+    raise BackendUnavailable("; ".join(reasons))

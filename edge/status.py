@@ -1,0 +1,137 @@
+"""The daemon's health report: one typed record for the `status` topic.
+
+The daemon builds a DaemonStatus about once a second; `to_wire` is the JSON
+body it publishes (docs/WIRE.md) and `from_wire` reads one back for the
+recorder and `dmask status`. Reading is lenient, since a subscriber may be
+older or newer than the daemon: a missing, mistyped or unknown field becomes
+its default (None for a figure, shown as "?") instead of an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.sources import SourceState, SourceStatus
+
+
+@dataclass(frozen=True)
+class Drops:
+    """Frames lost on the way, by where: the newest-item slot before
+    processing, the one before publishing, and messages ZeroMQ refused."""
+
+    before_processing: int | None = None
+    before_publishing: int | None = None
+    publisher: int | None = None
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Median milliseconds over the recent frames; None before any frame."""
+
+    inference: float | None = None
+    fit: float | None = None
+    render: float | None = None
+    capture_to_publish: float | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Frames processed since start, and what became of them."""
+
+    frames: int | None = None
+    faces: int | None = None
+    failed_closed: int | None = None
+    no_face: int | None = None
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """Rates (frames per second since start), drops, latencies, the source, uptime."""
+
+    uptime_s: float | None = None
+    fps_in: float | None = None
+    fps_out: float | None = None
+    dropped: Drops = field(default_factory=Drops)
+    latency_ms_p50: Latencies = field(default_factory=Latencies)
+    source: SourceStatus | None = None
+    counts: Counts = field(default_factory=Counts)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body of a status message, without the wire version."""
+        return dataclasses.asdict(self, dict_factory=lambda items: {k: _plain(v) for k, v in items})
+
+    @staticmethod
+    def from_wire(body: dict) -> "DaemonStatus":
+        return _read(DaemonStatus, body)
+
+    def line(self) -> str:
+        """One readable line, e.g. `source up | 29.8 fps in, 29.7 fps out |
+        dropped 0/0/0 | inference 5.4 ms, render 4.1 ms | uptime 12.0 s`."""
+        source = self.source
+        state = f"source {source.state.value if source else '?'}"
+        if source and source.last_error and source.state is not SourceState.UP:
+            state += f" ({source.last_error})"
+        dropped, latency = self.dropped, self.latency_ms_p50
+        drops = "/".join(_num(n) for n in (dropped.before_processing, dropped.before_publishing, dropped.publisher))
+        return " | ".join([
+            state,
+            f"{_num(self.fps_in)} fps in, {_num(self.fps_out)} fps out",
+            f"dropped {drops}",
+            f"inference {_num(latency.inference)} ms, render {_num(latency.render)} ms",
+            f"uptime {_num(self.uptime_s)} s",
+        ])
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _read(cls: type, body: Any) -> Any:
+    """cls from a JSON object, field by field, defaults for whatever is off."""
+    body = body if isinstance(body, dict) else {}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name not in body:
+            continue
+        kind, value = _unless_none(hints[item.name]), body[item.name]
+        if dataclasses.is_dataclass(kind):
+            values[item.name] = _read(kind, value)
+        elif (parsed := _scalar(kind, value)) is not None:
+            values[item.name] = parsed
+    return cls(**values)
+
+
+def _unless_none(kind: Any) -> Any:
+    """X for `X | None` where X is a record; kind otherwise."""
+    records = [option for option in typing.get_args(kind) if dataclasses.is_dataclass(option)]
+    return records[0] if records else kind
+
+
+def _scalar(kind: Any, value: Any) -> Any:
+    """value as kind (int, float, str, an enum, or one of them | None), or None."""
+    options = typing.get_args(kind) or (kind,)
+    if isinstance(value, bool):
+        return None
+    for option in options:
+        if isinstance(option, type) and issubclass(option, enum.Enum):
+            try:
+                return option(value)
+            except ValueError:
+                return None
+        if option is float and isinstance(value, (int, float)):
+            return float(value)
+        if option in (int, str) and isinstance(value, option):
+            return value
+    return None
+
+
+def _num(value: float | None) -> str:
+    """A figure as shown: "?" when unknown, counts whole, rates to one decimal."""
+    if value is None:
+        return "?"
+    return str(value) if isinstance(value, int) else f"{value:.1f}"
