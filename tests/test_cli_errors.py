@@ -3,40 +3,15 @@ line `dmask: error: ...` on stderr, never a traceback, and leaves no output."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from edge import cli
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def dmask_command(*args):
-    return [sys.executable, "-m", "edge.cli", *map(str, args)]
-
-
-def dmask_env():
-    """This checkout's edge first, whether or not it is pip-installed."""
-    path = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
-    return {**os.environ, "PYTHONPATH": path}
-
-
-def dmask(cwd, *args):
-    return subprocess.run(
-        dmask_command(*args), cwd=cwd, env=dmask_env(), capture_output=True, text=True, timeout=120
-    )
-
-
-def assert_error(result, message):
-    assert result.returncode == 2
-    assert result.stderr == f"dmask: error: {message}\n"
-
+from support import assert_error, dmask, dmask_command, dmask_env
 
 @pytest.fixture
 def work(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 
 from edge.errors import EvaluationError
 from edge.evaluation.speed import time_command
-from test_cli_errors import assert_error, dmask
+from support import assert_error, dmask
 
 SLOW_DEFACE = f"""#!{sys.executable}
 import sys, time, shutil, cv2

@@ -8,20 +8,13 @@ from edge.fit import EyeMeasure, Similarity, eye_params, fit_similarity, measure
 from edge.geometry import EyeLine
 from edge.records import EyeObservation, EyeParams
 from edge.render.scene import DRAWN_EYEBALL_FRACTION, EyeRig
-
-
-def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return rz @ rx @ ry
+from support import rotation
 
 
 def test_similarity_recovers_a_known_pose():
     rng = np.random.default_rng(0)
     source = rng.normal(size=(60, 3))
-    r = rotation(0.3, -0.2, 0.1)
+    r = rotation(17.0, -11.0, 6.0)
     target = 250.0 * source @ r.T + [320.0, 240.0, 17.0]
     pose = fit_similarity(source, target, np.ones(60))
     assert pose.scale == pytest.approx(250.0)
@@ -74,7 +67,7 @@ def test_measure_eye_reads_apertures_and_iris_offset():
 
 def test_measure_eye_is_independent_of_head_roll_and_scale():
     eye = synthetic_eye(upper=0.25, lower=0.08, dx=-0.04, dy=0.03)
-    r = rotation(0, 0, 0.4)
+    r = rotation(0, 0, 23.0)
     pose = Similarity(3.0, r, np.array([500.0, 300.0, 0.0]))
     moved = lambda p: (3.0 * np.column_stack([p, np.zeros(len(p))]) @ r.T + pose.translation)[:, :2]  # noqa: E731
     rolled = EyeObservation(moved(eye.lids), moved(eye.iris))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.records import EyeParams, MaskParams
+from edge.records import EyeParams
 from edge.render import materials
 from edge.render.cpu import CpuRenderer
 from edge.render.cuda import COMPILE_OPTIONS
 from edge.render.mesh import Material, RenderMesh
+from support import mask_params, missing, rotation
 
 KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"
 
@@ -30,10 +30,7 @@ KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not found on PATH; it compiles kernels/raster.cu"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{name} not found on PATH; it compiles kernels/raster.cu")
     return path
 
 
@@ -54,10 +51,7 @@ def nvrtc_library() -> ctypes.CDLL:
     spec = importlib.util.find_spec("nvidia")
     found = [p for root in (spec.submodule_search_locations if spec else []) for p in Path(root).glob("*/lib/libnvrtc.so*")]
     if not found:
-        message = "libnvrtc not found; pip install -e '.[dev]' brings nvidia-cuda-nvrtc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("libnvrtc not found; pip install -e '.[dev]' brings nvidia-cuda-nvrtc")
     return ctypes.CDLL(str(found[0]))
 
 
@@ -142,10 +136,9 @@ def test_host_build_matches_the_cpu_renderer_on_random_meshes(host_render, seed)
 def test_host_build_matches_the_cpu_renderer_on_the_avatar(host_render, models):
     avatar = models.avatar
     eye = EyeParams(0.2, -0.1, 0.12, 0.1)
-    c, s = np.cos(0.3), np.sin(0.3)
-    params = MaskParams(
-        0, np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], np.float32), np.array([640, 360, 0], np.float32), 300.0,
-        eye, eye, np.zeros((len(avatar.expression_vertices), 3), np.float32), 0, 0, 0, 0, 0, 1.0,
+    params = mask_params(
+        len(avatar.expression_vertices), rotation=rotation(-np.degrees(0.3), 0, 0), translation=np.array([640, 360, 0], np.float32),
+        scale=300.0, right_eye=eye, left_eye=eye, mouth_open=0.0, brow_raise_left=0.0,
     )
     mesh = models.rig.mesh(params)
     expected = CpuRenderer().render(mesh, 720, 1280)

@@ -17,33 +17,23 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from edge.config import PublishConfig
+from edge.config import FrameEncoding, PublishConfig
 from edge.errors import ConfigError, DmaskError
 from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
 from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys
+from support import mask_params, rotation
 
 JOIN_SECONDS = 2.0
 QUIET_SECONDS = 1.5
 
 
-def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
-    """R = Ry(-yaw) Rx(pitch) Rz(roll), the convention of edge.signals."""
-    y, p, r = (math.radians(a) for a in (-yaw_deg, pitch_deg, roll_deg))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return (ry @ rx @ rz).astype(np.float32)
-
-
 def _face() -> MaskParams:
-    return MaskParams(
-        track_id=7,
-        rotation=_rotation(20.0, 10.0, -5.0),
+    return mask_params(
+        rotation=rotation(20.0, 10.0, -5.0),
         translation=np.array([320.5, 240.25, 900.0], dtype=np.float32),
         scale=123.0,
         right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02),
         left_eye=EyeParams(math.radians(-6.0), math.radians(8.0), 0.2, 0.1),
-        expression=np.zeros((4, 3), dtype=np.float32),
         mouth_open=0.25,
         brow_raise_right=0.05,
         brow_raise_left=-0.04,
@@ -138,7 +128,7 @@ def _check_signals(message: Message) -> None:
 def test_sending_never_blocks_on_full_queues(listener: str) -> None:
     """10 000 frames into HWM 1: every send returns, each counted sent or dropped."""
     masked = _masked(width=8, height=8)
-    config = _config("tcp://127.0.0.1:*", send_hwm=1, encoding="bgr")
+    config = _config("tcp://127.0.0.1:*", send_hwm=1, encoding=FrameEncoding.BGR)
     with Publisher(config, jpeg_quality=95) as publisher:
         stalled = Subscriber(publisher.endpoints[0]) if listener == "stalled" else None
         for _ in range(10_000):
