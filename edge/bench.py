@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import Config
+from edge.config import Config, VideoCodec
 from edge.inference import OnnxModel
-from edge.media import AtomicVideoWriter, VideoReader
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.media import VideoReader
+from edge.models import ModelSet
+from edge.pipeline import MaskPipeline
+from edge.video_out import AtomicVideoWriter
 
 PERCENTILES = (50, 95, 99)
 
@@ -68,11 +70,13 @@ class BenchReport:
     fps: float
     peak_rss_mib: float
     frame_ms: np.ndarray
+    codec: VideoCodec
 
     def numbers(self) -> dict:
         """Every figure, JSON-able, for the report's results.json."""
         return {
             "size": f"{self.width}x{self.height}",
+            "codec": self.codec.value,
             "frames": self.frames,
             "faces_per_frame": self.faces_per_frame,
             "fps": self.fps,
@@ -85,7 +89,10 @@ class BenchReport:
         }
 
     def table(self) -> str:
-        head = f"{self.video}: {self.width}x{self.height}, {self.frames} frames, {self.faces_per_frame:.2f} faces/frame"
+        head = (
+            f"{self.video}: {self.width}x{self.height}, {self.frames} frames, {self.faces_per_frame:.2f} faces/frame, "
+            f"encoded as {self.codec.label}"
+        )
         rows = [f"  {'stage':<22}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'calls':>8}"]
         for s in self.stages:
             rows.append(f"  {s.name:<22}" + "".join(f"{v:>9.2f}" for v in s.milliseconds) + f"{s.calls:>8}")
@@ -149,4 +156,5 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
         fps=measured / elapsed if elapsed > 0 else float("nan"),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         frame_ms=np.array(whole) * 1e3,
+        codec=writer.codec,
     )

@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from edge.errors import InputError, OutputError, StageError
+from edge.errors import InputError, OutputError
 from edge.records import Frame
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
@@ -196,9 +196,10 @@ class AtomicOutput:
             self._close()
             _fsync(self.temp_path)
             os.replace(self.temp_path, self.final_path)
-        except OSError as error:
+        except Exception as error:  # a full disk, or an encoder failing at its flush
             self.abort()
-            raise OutputError(f"{self.final_path}: cannot be written ({error.strerror})") from error
+            reason = getattr(error, "strerror", None) or error
+            raise OutputError(f"{self.final_path}: cannot be written ({reason})") from error
 
     def abort(self) -> None:
         """Close and delete the temp file; the final name is left untouched."""
@@ -237,36 +238,6 @@ class AtomicFile(AtomicOutput):
 
     def _close(self) -> None:
         self.file.close()
-
-
-class AtomicVideoWriter(AtomicOutput):
-    """A video file written frame by frame, atomically."""
-
-    def __init__(
-        self, final_path: str | Path, fps: float, width: int, height: int, codec: str
-    ) -> None:
-        super().__init__(final_path)
-        self.size = (width, height)
-        fourcc = cv2.VideoWriter_fourcc(*codec)
-        self._writer = cv2.VideoWriter(str(self.temp_path), fourcc, fps, self.size)
-        if not self._writer.isOpened():
-            self.abort()
-            raise OutputError(
-                f"{self.final_path}: cannot open a {codec!r} video writer for "
-                f"{self.final_path.suffix} files; try output.video_codec mp4v or another suffix"
-            )
-
-    def write(self, image: np.ndarray) -> None:
-        """Append one (height, width, 3) uint8 BGR frame."""
-        if image.shape != (self.size[1], self.size[0], 3):
-            raise StageError(
-                f"{self.final_path}: a frame of shape {image.shape} does not fit the "
-                f"{self.size[0]}x{self.size[1]} video; this is a bug, please report it"
-            )
-        self._writer.write(image)
-
-    def _close(self) -> None:
-        self._writer.release()
 
 
 def write_photo_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int) -> None:

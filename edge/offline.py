@@ -16,9 +16,9 @@ from typing import Iterator, Protocol, Sequence
 
 from tqdm import tqdm
 
-from edge.config import Config
+from edge.config import Config, VideoCodec
+from edge.errors import OutputError
 from edge.media import (
-    AtomicVideoWriter,
     MediaKind,
     VideoReader,
     check_decodable,
@@ -28,25 +28,53 @@ from edge.media import (
     write_photo_atomic,
 )
 from edge.overlap import ReadAhead, WriteBehind
-from edge.pipeline import MaskPipeline, ModelSet
+from edge.models import ModelSet
+from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.signals import SignalCsvWriter
+from edge.video_out import AtomicVideoWriter
+from edge.wording import count
 
 
 @dataclass(frozen=True)
 class MaskSummary:
     """What a run did. faces counts faces over all frames; seconds is the
-    masking time, model loading excluded."""
+    masking time, model loading excluded; video_frames and video_seconds are
+    the videos' share of frames and seconds (a photo has no frame rate);
+    codecs: what the videos were written with."""
 
-    files: int
+    photos: int
+    videos: int
     frames: int
     faces: int
     failed_closed: int
     seconds: float
+    video_frames: int = 0
+    video_seconds: float = 0.0
+    codecs: frozenset[VideoCodec] = frozenset()
+
+    @property
+    def files(self) -> int:
+        return self.photos + self.videos
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        """Video frames masked per second; 0 without videos."""
+        return self.video_frames / self.video_seconds if self.video_seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """The line `dmask mask` prints, e.g. `masked 2 videos and 1 photo:
+        301 frames, 301 faces, 0 frames failed closed; 85.2 fps; videos in H.264`."""
+        kinds = [count(self.videos, "video"), count(self.photos, "photo")]
+        what = " and ".join(kind for kind in kinds if not kind.startswith("0 ")) or "0 files"
+        text = (
+            f"masked {what}: {count(self.frames, 'frame')}, {count(self.faces, 'face')}, "
+            f"{count(self.failed_closed, 'frame')} failed closed"
+        )
+        if self.videos:
+            codecs = " and ".join(sorted(codec.label for codec in self.codecs))
+            text += f"; {self.fps:.1f} fps; videos in {codecs}"
+        return text
 
 
 class FrameSource(Protocol):
@@ -64,13 +92,16 @@ class OfflineMasker:
     """Masks photos and frame streams with one set of loaded models, writing
     each output atomically and tallying what it did."""
 
-    def __init__(self, config: Config, signals: SignalCsvWriter | None, progress: bool) -> None:
+    def __init__(self, config: Config, models: ModelSet, signals: SignalCsvWriter | None, progress: bool) -> None:
+        """models: loaded once by the caller (ModelSet.load), shared by every file."""
         self.config = config
-        self.models = ModelSet.load(config)
+        self.models = models
         self.signals = signals
         self.progress = progress
         self.started = time.perf_counter()
-        self.files = self.frames = self.faces = self.failed_closed = 0
+        self.photos = self.videos = self.frames = self.faces = self.failed_closed = 0
+        self.video_frames, self.video_seconds = 0, 0.0
+        self.codecs: set[VideoCodec] = set()
 
     def mask_file(self, source: Path, destination: Path) -> None:
         if kind_of_suffix(source) is MediaKind.PHOTO:
@@ -85,7 +116,7 @@ class OfflineMasker:
         masked = MaskPipeline(self.config, still=True, models=self.models).process(frame)
         write_photo_atomic(destination, masked.image, self.config.output.jpeg_quality)
         self._record(masked, source.name)
-        self.files += 1
+        self.photos += 1
 
     def mask_video(self, frames: FrameSource, destination: Path, label: str) -> None:
         """Frames in order through one pipeline into one video of their size and rate.
@@ -94,6 +125,7 @@ class OfflineMasker:
         """
         pipeline = MaskPipeline(self.config, still=False, models=self.models)
         codec = self.config.output.video_codec
+        started, frames_before = time.perf_counter(), self.frames
         with (
             AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
             ReadAhead(frames) as decoded,
@@ -112,7 +144,10 @@ class OfflineMasker:
                 masked = pipeline.process(frame)
                 encoder.put(masked.image)
                 self._record(masked, label)
-        self.files += 1
+        self.videos += 1
+        self.codecs.add(writer.codec)
+        self.video_frames += self.frames - frames_before
+        self.video_seconds += time.perf_counter() - started
 
     def _record(self, masked: MaskedFrame, label: str) -> None:
         self.frames += 1
@@ -122,8 +157,10 @@ class OfflineMasker:
             self.signals.write(masked, label)
 
     def summary(self) -> MaskSummary:
-        seconds = time.perf_counter() - self.started
-        return MaskSummary(self.files, self.frames, self.faces, self.failed_closed, seconds)
+        return MaskSummary(
+            self.photos, self.videos, self.frames, self.faces, self.failed_closed,
+            time.perf_counter() - self.started, self.video_frames, self.video_seconds, frozenset(self.codecs),
+        )
 
 
 def mask_inputs(
@@ -132,14 +169,30 @@ def mask_inputs(
     config: Config,
     signals_path: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    models: ModelSet | None = None,
 ) -> MaskSummary:
-    """Mask each input into output (a file or a directory, see plan_outputs)."""
+    """Mask each input into output (a file or a directory, see plan_outputs).
+
+    An existing output or signals file is refused unless overwrite is set,
+    before any work starts. models: already loaded ones (else loaded here).
+    """
     plan = plan_outputs(inputs, output)
+    if not overwrite:
+        _refuse_existing([destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []))
     for source, _ in plan:
         check_decodable(source)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(SignalCsvWriter(signals_path)) if signals_path else None
-        masker = OfflineMasker(config, signals, progress)
+        masker = OfflineMasker(config, models or ModelSet.load(config), signals, progress)
         for source, destination in plan:
             masker.mask_file(source, destination)
     return masker.summary()
+
+
+def _refuse_existing(paths: list[Path]) -> None:
+    """Results of an earlier run are not replaced silently."""
+    existing = [path for path in paths if path.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputError(f"{existing[0]}{more}: already exists; pass --overwrite to replace it, or choose another name")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edge.errors import InputError, OutputError, StageError
+from edge.config import VideoCodec
 from edge.media import (
-    AtomicVideoWriter,
     MediaKind,
     VideoReader,
     input_kind,
@@ -19,8 +19,10 @@ from edge.media import (
     read_photo,
     write_photo_atomic,
 )
-from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
+from edge.records import FrameStatus, MaskedFrame
 from edge.signals import SIGNAL_COLUMNS, SignalCsvWriter, euler_degrees
+from edge.video_out import AtomicVideoWriter
+from support import mask_params, rotation
 
 
 def touch(path, data=b""):
@@ -34,7 +36,7 @@ def listing(directory):
 
 
 def write_test_video(path, frames=5, size=(64, 48), fps=25.0):
-    with AtomicVideoWriter(path, fps, size[0], size[1], "mp4v") as writer:
+    with AtomicVideoWriter(path, fps, size[0], size[1], VideoCodec.MP4V) as writer:
         for i in range(frames):
             writer.write(np.full((size[1], size[0], 3), 40 * i, np.uint8))
 
@@ -96,7 +98,7 @@ def test_video_reader_rejects_undecodable_files(tmp_path, data):
 
 def test_video_writer_commits_under_final_name_only(tmp_path):
     final = tmp_path / "out.mp4"
-    with AtomicVideoWriter(final, 25.0, 64, 48, "mp4v") as writer:
+    with AtomicVideoWriter(final, 25.0, 64, 48, VideoCodec.MP4V) as writer:
         writer.write(np.zeros((48, 64, 3), np.uint8))
         assert listing(tmp_path) == [writer.temp_path.name]
         assert writer.temp_path.name.startswith(".out.partial-")
@@ -112,7 +114,7 @@ def test_written_video_reads_back(tmp_path):
 
 
 def test_video_writer_abort_leaves_nothing(tmp_path):
-    writer = AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, "mp4v")
+    writer = AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.MP4V)
     writer.write(np.zeros((48, 64, 3), np.uint8))
     writer.abort()
     assert listing(tmp_path) == []
@@ -121,7 +123,7 @@ def test_video_writer_abort_leaves_nothing(tmp_path):
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
 def test_interrupted_video_leaves_nothing(tmp_path, interruption):
     with pytest.raises(interruption):
-        with AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, "mp4v") as writer:
+        with AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.MP4V) as writer:
             writer.write(np.zeros((48, 64, 3), np.uint8))
             raise interruption()
     assert listing(tmp_path) == []
@@ -130,7 +132,7 @@ def test_interrupted_video_leaves_nothing(tmp_path, interruption):
 def test_interrupted_rewrite_keeps_the_previous_file(tmp_path):
     final = touch(tmp_path / "out.mp4", b"previous")
     with pytest.raises(KeyboardInterrupt):
-        with AtomicVideoWriter(final, 25.0, 64, 48, "mp4v") as writer:
+        with AtomicVideoWriter(final, 25.0, 64, 48, VideoCodec.MP4V) as writer:
             writer.write(np.zeros((48, 64, 3), np.uint8))
             raise KeyboardInterrupt
     assert listing(tmp_path) == ["out.mp4"] and final.read_bytes() == b"previous"
@@ -138,7 +140,7 @@ def test_interrupted_rewrite_keeps_the_previous_file(tmp_path):
 
 def test_video_writer_refuses_wrong_frame_size(tmp_path):
     with pytest.raises(StageError, match="does not fit the 64x48 video"):
-        with AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, "mp4v") as writer:
+        with AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.MP4V) as writer:
             writer.write(np.zeros((64, 64, 3), np.uint8))
     assert listing(tmp_path) == []
 
@@ -146,7 +148,7 @@ def test_video_writer_refuses_wrong_frame_size(tmp_path):
 def test_writers_refuse_a_directory_that_is_a_file(tmp_path):
     blocker = touch(tmp_path / "blocker")
     with pytest.raises(OutputError, match="is a file, not a directory"):
-        AtomicVideoWriter(blocker / "out.mp4", 25.0, 64, 48, "mp4v")
+        AtomicVideoWriter(blocker / "out.mp4", 25.0, 64, 48, VideoCodec.MP4V)
     with pytest.raises(OutputError, match="output directory does not exist"):
         write_photo_atomic(tmp_path / "missing" / "out.png", np.zeros((4, 4, 3), np.uint8), 95)
 
@@ -213,15 +215,6 @@ def test_never_overwrites_an_input(tmp_path):
 # the signal CSV
 
 
-def rotation(yaw, pitch, roll):
-    """Ry(-yaw) Rx(pitch) Rz(roll), degrees (the signal CSV's head-pose convention)."""
-    y, p, r = (math.radians(a) for a in (-yaw, pitch, roll))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return (ry @ rx @ rz).astype(np.float32)
-
-
 def test_euler_angles_round_trip():
     assert euler_degrees(rotation(20, -10, 5)) == pytest.approx((20, -10, 5), abs=1e-3)
     assert euler_degrees(np.eye(3)) == pytest.approx((0, 0, 0))
@@ -236,19 +229,6 @@ def test_positive_head_yaw_turns_the_face_the_way_positive_gaze_yaw_turns_the_ey
     assert euler_degrees(turned)[0] == pytest.approx(30)
 
 
-def face(track_id=7):
-    eye = EyeParams(
-        gaze_yaw=math.radians(10), gaze_pitch=0.0, upper_aperture=0.2, lower_aperture=0.1
-    )
-    return MaskParams(
-        track_id=track_id, rotation=rotation(15, 5, -3),
-        translation=np.array([320, 240, 900], np.float32), scale=80.0,
-        right_eye=eye, left_eye=eye, expression=np.zeros((4, 3), np.float32),
-        mouth_open=0.05, brow_raise_right=0.0, brow_raise_left=0.01, mouth_corner_right=0.0,
-        mouth_corner_left=0.0, confidence=0.9,
-    )
-
-
 def masked(seq, status, faces=()):
     return MaskedFrame(np.zeros((4, 4, 3), np.uint8), seq, seq / 30, status, tuple(faces))
 
@@ -257,7 +237,7 @@ def test_signal_rows(tmp_path):
     path = tmp_path / "signals.csv"
     with SignalCsvWriter(path) as signals:
         signals.write(masked(0, FrameStatus.NO_FACE), file="a.mp4")
-        signals.write(masked(1, FrameStatus.OK, [face(7), face(8)]), file="a.mp4")
+        signals.write(masked(1, FrameStatus.OK, [mask_params(track_id=7), mask_params(track_id=8)]), file="a.mp4")
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(SIGNAL_COLUMNS)
@@ -279,3 +259,23 @@ def test_interrupted_signals_leave_nothing(tmp_path):
             signals.write(masked(0, FrameStatus.NO_FACE))
             raise KeyboardInterrupt
     assert listing(tmp_path) == []
+
+
+def test_videos_are_h264_and_an_odd_size_falls_back_to_mp4v_with_one_warning(tmp_path, caplog):
+    from support import video_streams
+
+    frame = np.full((48, 64, 3), (40, 120, 200), np.uint8)
+    with AtomicVideoWriter(tmp_path / "even.mp4", 25.0, 64, 48, VideoCodec.H264) as writer:
+        writer.write(frame)
+    assert writer.codec is VideoCodec.H264
+    assert video_streams(tmp_path / "even.mp4") == [("video", "h264", "yuv420p")]
+    with caplog.at_level("WARNING"):
+        with AtomicVideoWriter(tmp_path / "odd.mp4", 25.0, 63, 47, VideoCodec.H264) as writer:
+            writer.write(frame[:47, :63])
+    assert writer.codec is VideoCodec.MP4V
+    assert video_streams(tmp_path / "odd.mp4") == [("video", "mpeg4", "yuv420p")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "a 63x47 video cannot be H.264 in yuv420p (odd width or height); writing mp4v"
+    ]
+    with VideoReader(tmp_path / "odd.mp4") as reader:
+        assert (reader.width, reader.height) == (63, 47)

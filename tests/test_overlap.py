@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from edge.media import AtomicVideoWriter, VideoReader
+from edge.media import VideoReader
 from edge.offline import OfflineMasker
+from edge.video_out import AtomicVideoWriter
 from edge.overlap import ReadAhead, WriteBehind
 from edge.pipeline import MaskPipeline
 
@@ -68,14 +69,14 @@ def test_an_abandoned_writer_stops_without_writing_the_rest():
     assert not any(t.name == "dmask-write-behind" for t in threading.enumerate())
 
 
-def test_overlapped_masking_writes_the_same_video_as_one_thread(tmp_path, shared_data, config):
+def test_overlapped_masking_writes_the_same_video_as_one_thread(tmp_path, shared_data, config, models):
     video = shared_data / "videos/lp_driving_d1.mp4"
-    masker = OfflineMasker(config, signals=None, progress=False)
+    masker = OfflineMasker(config, models, signals=None, progress=False)
     with VideoReader(video) as reader:
         masker.mask_video(reader, tmp_path / "overlapped.mp4", "d1")
     pipeline = MaskPipeline(config, models=masker.models)
     with VideoReader(video) as reader:
-        with AtomicVideoWriter(tmp_path / "sequential.mp4", reader.fps, reader.width, reader.height, "mp4v") as out:
+        with AtomicVideoWriter(tmp_path / "sequential.mp4", reader.fps, reader.width, reader.height, config.output.video_codec) as out:
             for frame in reader:
                 out.write(pipeline.process(frame).image)
     with VideoReader(tmp_path / "overlapped.mp4") as a, VideoReader(tmp_path / "sequential.mp4") as b:

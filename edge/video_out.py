@@ -1,0 +1,109 @@
+"""Writing masked videos a hospital can play: H.264 in MP4, through PyAV.
+
+PyAV's wheels bundle FFmpeg with libx264 on x86-64 and aarch64, so no system
+encoder is needed (README "Output files" has the licences). Videos are
+yuv420p, the only chroma layout every browser and PACS viewer decodes, and
+MP4/MOV files get `+faststart` (the index first) so they play while they
+download. MPEG-4 Part 2 (`mp4v`) stays as a stated fallback: chosen in
+config, or used for a frame size H.264 in yuv420p cannot take (odd width or
+height), with one warning.
+
+Privacy policy (README "Output files"): a written file holds one video stream
+of rendered frames and nothing else. No audio track (a voice is a biometric
+identifier), and none of the input's container or stream metadata (creation
+time, device make, model and serial, GPS position, the camera's encoder
+strings) is ever copied: each output is a new container, not a remux.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from edge.config import VideoCodec
+from edge.errors import OutputError, StageError
+from edge.media import AtomicOutput
+
+log = logging.getLogger(__name__)
+
+_ENCODERS = {VideoCodec.H264: "libx264", VideoCodec.MP4V: "mpeg4"}
+# x264: visually lossless for flat rendered surfaces, and fast enough to run
+# behind the masking thread on two cores
+_X264_OPTIONS = {"crf": "18", "preset": "veryfast"}
+_MPEG4_BIT_RATE = 8_000_000
+_FASTSTART_SUFFIXES = (".mp4", ".mov")
+_PIXEL_FORMAT = "yuv420p"
+
+
+def codec_for_size(codec: VideoCodec, width: int, height: int) -> VideoCodec:
+    """codec, or MP4V where H.264 in yuv420p cannot take the size (odd sides)."""
+    if codec is VideoCodec.H264 and (width % 2 or height % 2):
+        log.warning("a %dx%d video cannot be H.264 in yuv420p (odd width or height); writing mp4v", width, height)
+        return VideoCodec.MP4V
+    return codec
+
+
+class AtomicVideoWriter(AtomicOutput):
+    """A video file written frame by frame, atomically.
+
+    codec is what was asked for; self.codec is what is written (see
+    codec_for_size).
+    """
+
+    def __init__(self, final_path: str | Path, fps: float, width: int, height: int, codec: VideoCodec) -> None:
+        super().__init__(final_path)
+        self.size = (width, height)
+        self.codec = codec_for_size(codec, width, height)
+        options = {"movflags": "+faststart"} if self.final_path.suffix.lower() in _FASTSTART_SUFFIXES else {}
+        try:
+            self._container = av.open(str(self.temp_path), "w", container_options=options)
+            self._stream = self._add_stream(fps)
+        except (av.FFmpegError, ValueError) as error:
+            self.temp_path.unlink(missing_ok=True)
+            raise OutputError(
+                f"{self.final_path}: cannot write {self.codec.value} video into a {self.final_path.suffix} file "
+                f"({error}); try a .mp4 output"
+            ) from error
+
+    def _add_stream(self, fps: float) -> av.VideoStream:
+        stream = self._container.add_stream(_ENCODERS[self.codec], rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = self.size
+        stream.pix_fmt = _PIXEL_FORMAT
+        if self.codec is VideoCodec.H264:
+            stream.options = dict(_X264_OPTIONS)
+        else:
+            stream.bit_rate = _MPEG4_BIT_RATE
+        return stream
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one (height, width, 3) uint8 BGR frame."""
+        if image.shape != (self.size[1], self.size[0], 3):
+            raise StageError(
+                f"{self.final_path}: a frame of shape {image.shape} does not fit the "
+                f"{self.size[0]}x{self.size[1]} video; this is a bug, please report it"
+            )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        self._container.mux(self._stream.encode(frame))
+
+    def _close(self) -> None:
+        """Flush the encoder's delayed frames, then write the index."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.mux(self._stream.encode(None))
+        finally:
+            container.close()
+
+    def abort(self) -> None:
+        """Drop the temp file without flushing the encoder (which may be what failed)."""
+        container, self._container = self._container, None
+        if container is not None:
+            with contextlib.suppress(av.FFmpegError):
+                container.close()
+        self.temp_path.unlink(missing_ok=True)

@@ -1,0 +1,8 @@
+"""How counts are worded for a person: one home, so every summary line agrees."""
+
+from __future__ import annotations
+
+
+def count(number: int, noun: str) -> str:
+    """`1 frame`, `12 frames`, `0 files`: the noun in the singular for exactly one."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
