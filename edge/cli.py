@@ -21,19 +21,20 @@ from typing import TYPE_CHECKING
 import click
 import cv2
 
+from edge import __version__
 from edge.config import load_config
 from edge.errors import ConfigError, DmaskError
 
 if TYPE_CHECKING:
     from edge.evaluation.fidelity import FidelityResult
     from edge.evaluation.privacy import PrivacyResult
-    from edge.offline import MaskSummary
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
 @click.group()
+@click.version_option(__version__, "--version", prog_name="dmask", message="%(prog)s %(version)s")
 def cli() -> None:
     """Turn face photos and videos into identity-free rendered avatars."""
 
@@ -49,17 +50,18 @@ def cli() -> None:
     help="Also write the per-frame signal CSV here (one file for all inputs).",
 )
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs and a signals file that already exist.")
 @click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
 def mask(
     inputs: tuple[Path, ...], output: Path, signals: Path | None, config_path: Path | None,
-    no_progress: bool,
+    overwrite: bool, no_progress: bool,
 ) -> None:
     """Mask photos and videos: every face becomes a rendered avatar."""
     from edge.offline import mask_inputs
 
     config = load_config(config_path)
-    summary = mask_inputs(inputs, output, config, signals, progress=not no_progress)
-    click.echo(describe(summary))
+    summary = mask_inputs(inputs, output, config, signals, progress=not no_progress, overwrite=overwrite)
+    click.echo(summary.line())
 
 
 @cli.command()
@@ -72,9 +74,8 @@ def demo(output: Path, frames: int) -> None:
     """Run the daemon on a clip made from scikit-image's astronaut photo, with a recorder (no camera needed)."""
     from edge.demo import run_demo
 
-    result = run_demo(output, frames, load_config(None))
-    click.echo(result.recording.line())
-    click.echo(f"wrote {result.video} and {result.signals}")
+    for line in run_demo(output, frames, load_config(None)).lines():
+        click.echo(line)
 
 
 @cli.command()
@@ -85,6 +86,7 @@ def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]
     """Run the daemon: mask a live source and publish only masked frames over ZeroMQ."""
     from edge.service import run_until_stopped
 
+    logging.getLogger("edge").setLevel(logging.INFO)  # the start line and source changes, for the journal
     config = load_config(config_path)
     if source is not None:
         config = dataclasses.replace(config, source=dataclasses.replace(config.source, uri=source))
@@ -111,7 +113,7 @@ def bench(
     from edge.bench import bench_video
     from edge.evaluation.speed import INSTALL_HINT, compare_with_deface, locate_deface, write_bench_report
     from edge.media import require_video
-    from edge.pipeline import ModelSet
+    from edge.models import ModelSet
 
     for video in videos:
         require_video(video)
@@ -282,15 +284,6 @@ def config_check(file: Path) -> None:
         message = str(error)
         raise ConfigError(message if message.startswith(str(file)) else f"{file}: {message}") from error
     click.echo(f"{file}: ok")
-
-
-def describe(summary: MaskSummary) -> str:
-    """The line printed after masking."""
-    files = "file" if summary.files == 1 else "files"
-    return (
-        f"masked {summary.files} {files}: {summary.frames} frames, {summary.faces} faces, "
-        f"{summary.failed_closed} frames failed closed, {summary.fps:.1f} fps"
-    )
 
 
 def _quiet_libraries() -> None:

@@ -4,7 +4,12 @@ It needs no camera, no network and no test data: the clip is the bundled
 photo moved by a gentle synthetic head motion, built frame by frame in memory
 and played into the daemon like a camera; never written anywhere. The daemon
 publishes on a private ipc socket, a recorder subscribed to it writes the
-masked video and its signals, and the last status message is the summary.
+masked video and its signals, and the summary says what was played and
+recorded.
+
+Unlike a camera, the clip waits for the daemon: it offers a frame only once
+the one before has been published, so the demo records every frame however
+busy the machine is (a camera's frames are dropped instead, and counted).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -24,11 +29,13 @@ import numpy as np
 from edge.config import Config
 from edge.errors import DmaskError
 from edge.media import make_output_dir
+from edge.models import ModelSet
 from edge.records import Frame
 from edge.recorder import Recorder, RecordSummary, signals_path
 from edge.service import Daemon
 from edge.slot import NewestSlot
-from edge.sources import SourceState
+from edge.sources import SourceState, SourceStatus
+from edge.status import DaemonStatus
 
 DEMO_FPS = 30.0
 VIDEO_NAME = "astronaut_masked.mp4"
@@ -81,13 +88,17 @@ class AstronautClip:
 
 
 class ClipStage:
-    """Plays a clip into the daemon's frame slot at its own frame rate, like a camera."""
+    """Plays a clip into the daemon's frame slot at (at most) its own frame rate."""
 
-    def __init__(self, clip: AstronautClip, slot: NewestSlot[Frame], go: threading.Event) -> None:
-        """Playing starts once go is set (the demo waits for its recorder to be listening)."""
-        self.clip, self.slot, self.go = clip, slot, go
+    def __init__(
+        self, clip: AstronautClip, slot: NewestSlot[Frame], go: threading.Event, published: Callable[[], int]
+    ) -> None:
+        """Playing starts once go is set (the demo waits for its recorder to be
+        listening); frame n is offered once published() has reached n."""
+        self.clip, self.slot, self.go, self.published = clip, slot, go, published
+        self.description = f"the astronaut clip ({clip.frame_count} frames at {clip.fps:g} fps)"
         self.last_beat = time.monotonic()
-        self._state = SourceState()
+        self._state = SourceStatus()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._play, name="capture", daemon=True)
 
@@ -99,7 +110,7 @@ class ClipStage:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def state(self) -> SourceState:
+    def state(self) -> SourceStatus:
         return self._state
 
     @property
@@ -111,53 +122,76 @@ class ClipStage:
             self.last_beat = time.monotonic()
             if self._stop.is_set():
                 return
-        started = time.monotonic()
+        due = time.monotonic()
         for frame in self.clip:
-            if self._stop.wait(max(0.0, started + frame.seq / self.clip.fps - time.monotonic())):
-                return
-            self.last_beat = time.monotonic()
+            due = max(due + 1.0 / self.clip.fps, time.monotonic())
+            while self.published() < frame.seq or time.monotonic() < due:
+                self.last_beat = time.monotonic()
+                if self._stop.wait(0.005):
+                    return
             self.slot.put(dataclasses.replace(frame, timestamp=time.time()))
-            self._state = SourceState("up", frame.seq + 1)
-        self._state = dataclasses.replace(self._state, state="down", last_error="end of file")
+            self._state = SourceStatus(SourceState.UP, frame.seq + 1)
+        self._state = dataclasses.replace(self._state, state=SourceState.ENDED, last_error="end of file")
 
 
 @dataclass(frozen=True)
 class DemoResult:
+    played: int
+    daemon: DaemonStatus
     recording: RecordSummary
     video: Path
     signals: Path
+
+    def lines(self) -> list[str]:
+        """What `dmask demo` prints: what was played, the daemon's own last
+        status, what was recorded, where it went."""
+        recording = dataclasses.replace(self.recording, last_status=None)
+        return [
+            f"the astronaut clip played to its end: {self.played} frames into the daemon",
+            f"daemon: {self.daemon.line()}",
+            recording.line(),
+            f"wrote {self.video} ({recording.codec.label}) and {self.signals}",
+        ]
 
 
 def run_demo(directory: Path, frame_count: int, config: Config) -> DemoResult:
     """Run daemon and recorder on the clip; write VIDEO_NAME and its signals into directory."""
     clip = AstronautClip(frame_count)
     make_output_dir(directory)
+    models = ModelSet.load(config)
     with tempfile.TemporaryDirectory(prefix="dmask-demo-") as scratch:
         endpoint = f"ipc://{Path(scratch) / 'publish'}"
-        live = dataclasses.replace(config, publish=dataclasses.replace(config.publish, endpoints=(endpoint,), status_interval_seconds=0.5))
-        recorder = Recorder(endpoint, directory / VIDEO_NAME, fps=clip.fps)
+        publish = dataclasses.replace(config.publish, endpoints=(endpoint,), status_interval_seconds=0.5)
+        recorder = Recorder(endpoint, directory / VIDEO_NAME, fps=clip.fps, codec=config.output.video_codec)
         stop = threading.Event()
         recording: list[RecordSummary] = []
         listener = threading.Thread(target=lambda: recording.append(recorder.run(stop)), name="recorder")
-        daemon = Daemon(live, capture=lambda slot: ClipStage(clip, slot, go=recorder.received))
+        daemon = Daemon(
+            dataclasses.replace(config, publish=publish),
+            models,
+            capture=lambda slot: ClipStage(clip, slot, recorder.received, lambda: daemon.published),
+        )
         listener.start()
         daemon.start()
         try:
-            _wait_until_published(daemon, frame_count)
+            _wait_until_recorded(daemon, recorder, frame_count)
+            status = daemon.status()
         finally:
             daemon.stop()
             stop.set()
             listener.join()
-    return DemoResult(recording[0], directory / VIDEO_NAME, signals_path(directory / VIDEO_NAME))
+    video = directory / VIDEO_NAME
+    return DemoResult(frame_count, status, recording[0], video, signals_path(video))
 
 
-def _wait_until_published(daemon: Daemon, frame_count: int, patience: float = 60.0) -> None:
-    """Until the clip has played and every frame that reached processing is published."""
+def _wait_until_recorded(daemon: Daemon, recorder: Recorder, frame_count: int, patience: float = 120.0) -> None:
+    """Until every frame of the clip is published and written by the recorder.
+
+    patience bounds a daemon that stopped working; a slow machine only takes longer.
+    """
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
-        played = daemon.capture.finished and daemon.frames.put_count == frame_count
-        if played and daemon.published >= daemon.pipeline.counts.frames and daemon.masked.put_count == daemon.pipeline.counts.frames:
-            time.sleep(0.3)  # the last messages' way through the socket
+        if daemon.capture.finished and daemon.published >= frame_count and recorder.frames >= frame_count:
             return
         time.sleep(0.05)
     raise DmaskError("the demo daemon stopped publishing; run `dmask check` to see what is missing")

@@ -6,11 +6,11 @@ import csv
 import json
 import re
 
-import cv2
 import numpy as np
 
 from edge.media import VideoReader, read_photo
-from test_cli_errors import dmask
+from support import video_streams
+from support import dmask
 
 
 def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
@@ -18,7 +18,9 @@ def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
     photo = shared_data / "identities/eric_clapton/of_clapton-2.jpg"
     result = dmask(tmp_path, "mask", video, photo, "-o", "out", "--signals", "signals.csv", "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"masked 2 files: 17 frames, 17 faces, 0 frames failed closed, [\d.]+ fps\n", result.stdout)
+    assert re.fullmatch(
+        r"masked 1 video and 1 photo: 17 frames, 17 faces, 0 frames failed closed; [\d.]+ fps; videos in H.264\n", result.stdout
+    )
 
     with VideoReader(video) as original, VideoReader(tmp_path / "out" / video.name) as masked:
         assert (masked.width, masked.height, masked.fps) == (original.width, original.height, original.fps)
@@ -35,20 +37,51 @@ def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
     assert {r["status"] for r in rows} == {"ok"}
     assert all(0.0 < float(r["right_aperture"]) < 0.6 for r in rows[:4])
     assert [r.name for r in (tmp_path / "out").iterdir()] and not list(tmp_path.rglob(".*partial*"))
+    assert video_streams(tmp_path / "out" / video.name) == [("video", "h264", "yuv420p")]
 
 
-def test_demo_runs_the_daemon_with_a_recorder(tmp_path):
-    """The README's first command: daemon and recorder on the astronaut clip."""
+def test_outputs_of_an_earlier_run_are_not_replaced_silently(tmp_path, shared_data):
+    photo = shared_data / "identities/eric_clapton/of_clapton-2.jpg"
+    first = dmask(tmp_path, "mask", photo, "-o", "out.jpg", "--signals", "signals.csv", "--no-progress")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "masked 1 photo: 1 frame, 1 face, 0 frames failed closed\n"
+    before = (tmp_path / "signals.csv").read_bytes()
+    (tmp_path / "signals.csv").write_text("kept\n")
+    again = dmask(tmp_path, "mask", photo, "-o", "other.jpg", "--signals", "signals.csv", "--no-progress")
+    assert again.returncode == 2
+    assert again.stderr == "dmask: error: signals.csv: already exists; pass --overwrite to replace it, or choose another name\n"
+    assert (tmp_path / "signals.csv").read_text() == "kept\n" and not (tmp_path / "other.jpg").exists()
+    forced = dmask(tmp_path, "mask", photo, "-o", "out.jpg", "--signals", "signals.csv", "--overwrite", "--no-progress")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "signals.csv").read_bytes() == before
+
+
+def test_demo_records_every_frame_of_the_clip(tmp_path):
+    """The README's first command: daemon and recorder on the astronaut clip.
+
+    The clip waits for the daemon, so every frame is recorded however busy
+    the machine is; the stream ends with the clip, not with a blank frame.
+    """
     result = dmask(tmp_path, "demo", "-o", "demo", "--frames", "12")
     assert result.returncode == 0, result.stderr
-    summary = result.stdout.splitlines()[0]
-    assert re.match(r"recorded (12|13) frames in 1 file, 0 missing frames \(gaps\), statuses: ok=12, no_face=0, failed_closed=0", summary)
-    assert "last status: source down (end of file)" in summary
-    capture = cv2.VideoCapture(str(tmp_path / "demo" / "astronaut_masked.mp4"))
-    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) in (12, 13)
+    played, daemon, recorded, wrote = result.stdout.splitlines()
+    assert played == "the astronaut clip played to its end: 12 frames into the daemon"
+    assert daemon.startswith("daemon: source ended (end of file) | ")
+    assert re.search(r" \| dropped 0/0/0 \| ", daemon)
+    assert recorded == (
+        "recorded 12 frames in 1 H.264 file; no frames missing; statuses: ok=12, no_face=0, failed_closed=0, source_down=0"
+    )
+    assert wrote == "wrote demo/astronaut_masked.mp4 (H.264) and demo/astronaut_masked.signals.jsonl"
+    video = tmp_path / "demo" / "astronaut_masked.mp4"
+    assert video_streams(video) == [("video", "h264", "yuv420p")]
+    with VideoReader(video) as reader:
+        frames = [frame.image for frame in reader]
+    assert len(frames) == 12
+    drawn = [(np.abs(frame.astype(int) - 96).max(axis=2) > 40).mean() for frame in frames]
+    assert min(drawn) > 0.02, "a blank frame was recorded"
     lines = (tmp_path / "demo" / "astronaut_masked.signals.jsonl").read_text().splitlines()
-    statuses = [json.loads(line)["status"] for line in lines]
-    assert statuses[:12] == ["ok"] * 12
+    assert [json.loads(line)["seq"] for line in lines] == list(range(12))
+    assert {json.loads(line)["status"] for line in lines} == {"ok"}
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut_masked.mp4", "astronaut_masked.signals.jsonl"]
 
 
