@@ -61,13 +61,15 @@ def missing(message: str) -> None:
     pytest.skip(message)
 
 
-def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """(3, 3) float32 R = Ry(-yaw) Rx(pitch) Rz(roll), degrees: the signal CSV's head-pose convention."""
+def rotation(yaw: float, pitch: float, roll: float, dtype: type = np.float32) -> np.ndarray:
+    """(3, 3) R = Ry(-yaw) Rx(pitch) Rz(roll), degrees: the signal CSV's head-pose
+    convention; float32 as in MaskParams, or float64 where a test needs an exactly
+    orthonormal matrix."""
     y, p, r = (math.radians(a) for a in (-yaw, pitch, roll))
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
     rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return (ry @ rx @ rz).astype(np.float32)
+    return (ry @ rx @ rz).astype(dtype)
 
 
 def mask_params(expression_vertices: int = 4, **changes) -> MaskParams:

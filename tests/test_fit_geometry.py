@@ -14,7 +14,7 @@ from support import rotation
 def test_similarity_recovers_a_known_pose():
     rng = np.random.default_rng(0)
     source = rng.normal(size=(60, 3))
-    r = rotation(17.0, -11.0, 6.0)
+    r = rotation(17.0, -11.0, 6.0, np.float64)
     target = 250.0 * source @ r.T + [320.0, 240.0, 17.0]
     pose = fit_similarity(source, target, np.ones(60))
     assert pose.scale == pytest.approx(250.0)
@@ -67,7 +67,7 @@ def test_measure_eye_reads_apertures_and_iris_offset():
 
 def test_measure_eye_is_independent_of_head_roll_and_scale():
     eye = synthetic_eye(upper=0.25, lower=0.08, dx=-0.04, dy=0.03)
-    r = rotation(0, 0, 23.0)
+    r = rotation(0, 0, 23.0, np.float64)
     pose = Similarity(3.0, r, np.array([500.0, 300.0, 0.0]))
     moved = lambda p: (3.0 * np.column_stack([p, np.zeros(len(p))]) @ r.T + pose.translation)[:, :2]  # noqa: E731
     rolled = EyeObservation(moved(eye.lids), moved(eye.iris))
