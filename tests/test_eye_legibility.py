@@ -49,11 +49,29 @@ def test_a_drawn_closed_eye_is_read_closed(posed, config, models):
     assert np.mean([e.aperture for e in eyes]) < 0.10
 
 
+# How far a read upper lid may sit from the drawn one. The landmark model
+# reads lp_driving_d7's half-closed lid (0.12) at 0.165-0.170 on every machine
+# measured: 0.169 with AVX-512 (Xeon), 0.170 with AVX2 only (EPYC-Rome under
+# qemu, as on the machine where a 0.05 tolerance failed), 0.165 with OpenCV's
+# AVX paths off; d14's at 0.12-0.14. That bias is the model's, not the
+# drawing's, and the ISA moves it by under 0.01. The defect this guards
+# against, lashes drawn above the margin, read a closed lid 0.10-0.16 open.
+UPPER_LID_TOLERANCE = 0.07
+
+
 @pytest.mark.parametrize("upper", [0.0, 0.12])
 def test_the_upper_lid_is_read_where_it_is_drawn(posed, config, models, upper):
     """A closing upper lid over a resting lower one, as in a blink (was read up to 0.1 too open)."""
     for eye in read_back(posed, config, models, upper, 0.08):
-        assert eye.upper_aperture == pytest.approx(upper, abs=0.05)
+        assert eye.upper_aperture == pytest.approx(upper, abs=UPPER_LID_TOLERANCE)
+
+
+def test_the_read_upper_lid_rises_with_the_drawn_one(posed, config, models):
+    """Drawn 0, 0.06, 0.12, 0.18: each step is read as a rise of at least a quarter
+    of it (measured: 0.03 to 0.11 per step of 0.06), on both eyes."""
+    reads = np.array([[eye.upper_aperture for eye in read_back(posed, config, models, upper, 0.08)]
+                      for upper in (0.0, 0.06, 0.12, 0.18)])
+    assert (np.diff(reads, axis=0) > 0.015).all(), reads
 
 
 def test_an_open_eye_is_read_near_its_drawn_aperture(posed, config, models):
