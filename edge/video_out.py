@@ -60,15 +60,22 @@ class AtomicVideoWriter(AtomicOutput):
         self.size = (width, height)
         self.codec = codec_for_size(codec, width, height)
         options = {"movflags": "+faststart"} if self.final_path.suffix.lower() in _FASTSTART_SUFFIXES else {}
+        self._container: av.container.OutputContainer | None = None
         try:
             self._container = av.open(str(self.temp_path), "w", container_options=options)
             self._stream = self._add_stream(fps)
+            # open the file and write the header now, not at the first packet
+            # (x264 holds frames back), so a path that cannot be written fails here
+            self._container.start_encoding()
         except (av.FFmpegError, ValueError) as error:
-            self.temp_path.unlink(missing_ok=True)
+            self.abort()
             raise OutputError(
                 f"{self.final_path}: cannot write {self.codec.value} video into a {self.final_path.suffix} file "
                 f"({error}); try a .mp4 output"
             ) from error
+        except BaseException:  # Ctrl-C once the temp file exists: it must not be left behind
+            self.abort()
+            raise
 
     def _add_stream(self, fps: float) -> av.VideoStream:
         stream = self._container.add_stream(_ENCODERS[self.codec], rate=Fraction(fps).limit_denominator(1001))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 
+import av
 import numpy as np
 import pytest
 
@@ -279,3 +280,19 @@ def test_videos_are_h264_and_an_odd_size_falls_back_to_mp4v_with_one_warning(tmp
     ]
     with VideoReader(tmp_path / "odd.mp4") as reader:
         assert (reader.width, reader.height) == (63, 47)
+
+
+def test_the_temp_file_exists_from_the_start_and_an_interrupted_open_removes_it(tmp_path, monkeypatch):
+    """The writer makes its temp file at once (x264 holds the first packets back), and
+    Ctrl-C between that and the writer being entered leaves nothing behind."""
+    writer = AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.H264)
+    assert writer.temp_path.is_file()
+    writer.abort()
+
+    def interrupted(self) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(av.container.OutputContainer, "start_encoding", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.H264)
+    assert list(tmp_path.iterdir()) == []
