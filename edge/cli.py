@@ -301,6 +301,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _quiet_libraries()
+    # SIGINT as well, explicitly: a shell starts background jobs with SIGINT
+    # ignored, and `kill -INT` must still stop a run cleanly
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = cli.main(args=argv, prog_name="dmask", standalone_mode=False)
