@@ -18,18 +18,33 @@ from edge.records import EyeParams, Frame, MaskParams
 
 VIDEOS = ["lp_driving_d14.mp4", "lp_driving_d7.mp4"]
 POSE_FRAME = 5  # a few frames in, so the tracker has settled
+# The lid checks average over several poses (and both eyes): the model's read of
+# one drawn lid moves by up to 0.03 eye widths from one pose to the next, and by
+# up to 0.016 between CPUs (float rounding of onnxruntime's and OpenBLAS's
+# AVX-512 against AVX2 kernels, carried through the tracker), so one pose's read
+# can sit on any bound; the mean of ten moves by less than 0.003.
+POSE_FRAMES = (4, 5, 6, 7, 8)
 
 
 @pytest.fixture(scope="module", params=VIDEOS)
-def posed(request, shared_data, config, models) -> tuple[MaskParams, tuple[int, int]]:
-    """A real face's fitted params, and its frame's size."""
+def poses(request, shared_data, config, models) -> list[tuple[MaskParams, tuple[int, int]]]:
+    """A real face's fitted params at each of POSE_FRAMES, with the frame's size."""
     pipeline = MaskPipeline(config, models=models)
+    found = []
     with VideoReader(shared_data / "videos" / request.param) as reader:
         for index, frame in enumerate(reader):
             masked = pipeline.process(frame)
-            if index == POSE_FRAME:
-                return masked.faces[0], frame.image.shape[:2]
-    pytest.fail(f"{request.param} is shorter than {POSE_FRAME + 1} frames")
+            if index in POSE_FRAMES:
+                found.append((masked.faces[0], frame.image.shape[:2]))
+            if index == POSE_FRAMES[-1]:
+                return found
+    pytest.fail(f"{request.param} is shorter than {POSE_FRAMES[-1] + 1} frames")
+
+
+@pytest.fixture(scope="module")
+def posed(poses) -> tuple[MaskParams, tuple[int, int]]:
+    """One real face's fitted params, and its frame's size."""
+    return poses[POSE_FRAMES.index(POSE_FRAME)]
 
 
 def read_back(posed, config, models, upper: float, lower: float) -> tuple[EyeParams, EyeParams]:
@@ -43,40 +58,60 @@ def read_back(posed, config, models, upper: float, lower: float) -> tuple[EyePar
     return face.right_eye, face.left_eye
 
 
-def test_a_drawn_closed_eye_is_read_closed(posed, config, models):
-    """With the lashes lying on the lid above the margin this read about 0.13 eye widths open."""
-    eyes = read_back(posed, config, models, 0.0, 0.0)
-    assert np.mean([e.aperture for e in eyes]) < 0.10
+def mean_aperture(poses, config, models, upper: float, lower: float) -> float:
+    """The read whole aperture of both eyes drawn with these lids, averaged over the poses."""
+    return float(np.mean([[e.aperture for e in read_back(pose, config, models, upper, lower)] for pose in poses]))
 
 
-# How far a read upper lid may sit from the drawn one. The landmark model
-# reads lp_driving_d7's half-closed lid (0.12) at 0.165-0.170 on every machine
-# measured: 0.169 with AVX-512 (Xeon), 0.170 with AVX2 only (EPYC-Rome under
-# qemu, as on the machine where a 0.05 tolerance failed), 0.165 with OpenCV's
-# AVX paths off; d14's at 0.12-0.14. That bias is the model's, not the
-# drawing's, and the ISA moves it by under 0.01. The defect this guards
-# against, lashes drawn above the margin, read a closed lid 0.10-0.16 open.
-UPPER_LID_TOLERANCE = 0.07
+def test_a_drawn_closed_eye_is_read_closed(poses, config, models):
+    """Reads 0.06 to 0.08; with the lashes lying on the lid above the margin it read 0.12 to 0.14."""
+    assert mean_aperture(poses, config, models, 0.0, 0.0) < 0.10
 
 
-@pytest.mark.parametrize("upper", [0.0, 0.12])
-def test_the_upper_lid_is_read_where_it_is_drawn(posed, config, models, upper):
+UPPER_LIDS = (0.0, 0.06, 0.12)  # drawn over a lower lid resting at 0.08, as in a blink
+# How far the mean read may fall below and rise above the drawn upper aperture.
+# Measured means (d14 / d7, on AVX-512 and emulated AVX2 alike, within 0.003):
+# drawn 0.0 reads 0.01 / -0.01, 0.06 reads 0.06 / 0.08, 0.12 reads 0.13 / 0.17.
+# The model reads a half-closed lid on d7 0.05 too open at every pose and on
+# every CPU: that is the model, not the drawing, so 0.12 has room above it.
+# With the lashes lying on the lid above the margin (the bug this guards
+# against) 0.0 read 0.07 / 0.11 and 0.06 read 0.12 / 0.15: 0.0 and 0.06
+# carry the test, and fail that drawing by 0.02 to 0.07.
+UPPER_READ_BOUNDS = dict(zip(UPPER_LIDS, [(0.04, 0.04), (0.04, 0.04), (0.04, 0.08)]))
+
+
+@pytest.fixture(scope="module")
+def upper_reads(poses, config, models) -> dict[float, np.ndarray]:
+    """Read upper apertures, (pose, eye), for each drawn upper lid in UPPER_LIDS."""
+    return {
+        upper: np.array([[e.upper_aperture for e in read_back(pose, config, models, upper, 0.08)] for pose in poses])
+        for upper in UPPER_LIDS
+    }
+
+
+@pytest.mark.parametrize("upper", UPPER_LIDS)
+def test_the_upper_lid_is_read_where_it_is_drawn(upper_reads, upper):
     """A closing upper lid over a resting lower one, as in a blink (was read up to 0.1 too open)."""
-    for eye in read_back(posed, config, models, upper, 0.08):
-        assert eye.upper_aperture == pytest.approx(upper, abs=UPPER_LID_TOLERANCE)
+    below, above = UPPER_READ_BOUNDS[upper]
+    read = float(upper_reads[upper].mean())
+    assert upper - below <= read <= upper + above, f"drawn {upper}, read {read:.3f} (by pose and eye: {upper_reads[upper].round(3).tolist()})"
 
 
-def test_the_read_upper_lid_rises_with_the_drawn_one(posed, config, models):
-    """Drawn 0, 0.06, 0.12, 0.18: each step is read as a rise of at least a quarter
-    of it (measured: 0.03 to 0.11 per step of 0.06), on both eyes."""
-    reads = np.array([[eye.upper_aperture for eye in read_back(posed, config, models, upper, 0.08)]
-                      for upper in (0.0, 0.06, 0.12, 0.18)])
-    assert (np.diff(reads, axis=0) > 0.015).all(), reads
+def test_the_upper_lid_is_read_in_the_order_it_is_drawn(upper_reads):
+    """Each step of 0.06 in the drawn upper lid opens the read one, on average, by at least 0.02 (measured: 0.05 to 0.09).
+
+    Above 0.12 the model's read flattens on d7 (0.18 reads 0.20), so the steps stop there.
+    """
+    means = [float(upper_reads[upper].mean()) for upper in UPPER_LIDS]
+    assert np.all(np.diff(means) >= 0.02), f"drawn {UPPER_LIDS}, read {np.round(means, 3).tolist()}"
 
 
-def test_an_open_eye_is_read_near_its_drawn_aperture(posed, config, models):
-    for eye in read_back(posed, config, models, 0.18, 0.12):
-        assert eye.aperture == pytest.approx(0.30, abs=0.05)
+def test_an_open_eye_is_read_near_its_drawn_aperture(poses, config, models):
+    """Drawn 0.30, read 0.34 to 0.35 (single eyes 0.33 to 0.36): the model reads this open eye a little wider.
+
+    The bound below is the one that matters: a fixed lash fringe made open eyes read narrower than drawn.
+    """
+    assert 0.30 - 0.05 <= mean_aperture(poses, config, models, 0.18, 0.12) <= 0.30 + 0.08
 
 
 def test_a_nystagmus_like_oscillation_survives_the_drawing(posed, config, models):
