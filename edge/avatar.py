@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
 from edge.errors import ModelError
+from edge.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from edge.records import EyeParams
 
 AVATAR_FILE = "avatar.npz"
@@ -31,17 +33,18 @@ class Avatar:
     lip_triangles: (L,) int32 indices into triangles drawn with the lips material.
     brow_triangles: (B,) int32 indices into triangles drawn with the brow material.
     rigid: (R,) int32 vertices that move least with expression; pose is fitted on them.
-    expression_vertices: (K,) int32 vertices expression may move.
-    expression_weight: (K,) float32 0..1 how much of the displacement each takes
-        (feathered towards the edge of the region so the mesh does not tear).
-    expression_basis: (E, K, 3) float32 orthonormal directions in which a
-        person's expression vertices move between photos (the expression space).
-    expression_identity_sd: (E,) float32 how much people's resting faces differ
-        along each direction (the scale of identity, used by the dead zone).
-    expression_residual_sd: (K, 3) float32 how much people's resting faces
-        differ per vertex outside the expression space (likewise).
-    eye_aperture_mean, eye_aperture_sd: (2,) float32 population mean and SD of
-        the (upper, lower) lid aperture, fractions of eye width.
+    action_unit_basis: (C, 468, 3) float32 displacement per unit intensity of
+        each action-unit channel (edge.action_units.CHANNELS), canonical units;
+        built from the mean face by edge.action_units.build_basis.
+    action_unit_rest: (C,) float32 the population's resting intensities (the
+        median over identities of the intensities fitted to each one's
+        median face): what a person's resting face is replaced by.
+    eye_aperture_mean: (2,) float32 population mean (upper, lower) lid
+        aperture, fractions of eye width.
+    iris_diameter: float32 the population's median visible iris diameter
+        over eye width: with 11.7 mm, the eye's width in mm (edge.clinical).
+    mrd_offset_mm: (2,) float32 calibration added to measured (MRD1, MRD2)
+        so the population's median reads as the normative value (edge.clinical).
     iris_rest: (2, 2) float32 (right eye, left eye) x (dx, dy): where the iris
         centre sits, relative to the midpoint of the eye corners and over eye
         width, when people look straight ahead (into the camera). Gaze angles
@@ -53,13 +56,11 @@ class Avatar:
     lip_triangles: np.ndarray
     brow_triangles: np.ndarray
     rigid: np.ndarray
-    expression_vertices: np.ndarray
-    expression_weight: np.ndarray
-    expression_basis: np.ndarray
-    expression_identity_sd: np.ndarray
-    expression_residual_sd: np.ndarray
+    action_unit_basis: np.ndarray
+    action_unit_rest: np.ndarray
     eye_aperture_mean: np.ndarray
-    eye_aperture_sd: np.ndarray
+    iris_diameter: np.ndarray
+    mrd_offset_mm: np.ndarray
     iris_rest: np.ndarray
 
     @staticmethod
@@ -72,24 +73,31 @@ class Avatar:
 
     def resting_eye(self) -> EyeParams:
         """An eye looking ahead with the population's resting lid apertures."""
-        return EyeParams(0.0, 0.0, float(self.eye_aperture_mean[0]), float(self.eye_aperture_mean[1]))
+        upper, lower = (float(v) for v in self.eye_aperture_mean)
+        iris_dy = float(self.iris_rest[:, 1].mean())
+        return EyeParams(0.0, 0.0, upper, lower, *margin_reflex_mm(upper, lower, iris_dy, self.eye_width_mm, self.mrd_offset_mm))
 
-    def expressed(self, expression: np.ndarray) -> np.ndarray:
-        """(468, 3) float64 vertices with a (K, 3) expression displacement applied, feathered."""
-        vertices = self.vertices.astype(np.float64)
-        vertices[self.expression_vertices] += expression * self.expression_weight[:, None]
-        return vertices
+    @property
+    def eye_width_mm(self) -> float:
+        """The population's eye width (corner to corner), mm, from the iris."""
+        return float(IRIS_DIAMETER_MM / self.iris_diameter)
 
-    def expression_displacement(self, coefficients: np.ndarray) -> np.ndarray:
-        """(K, 3) displacement of the expression vertices for (E,) coefficients."""
-        return np.tensordot(coefficients, self.expression_basis, axes=1)
+    @property
+    def mm_per_unit(self) -> float:
+        return mm_per_canonical_unit(self.vertices, self.iris_diameter)
 
-    def expression_coefficients(self, displacement: np.ndarray) -> np.ndarray:
-        """(E,) coordinates of a (K, 3) displacement in the expression space."""
-        return np.tensordot(self.expression_basis, displacement, axes=([1, 2], [0, 1]))
+    def expressed(self, intensities: np.ndarray) -> np.ndarray:
+        """(468, 3) float64 vertices with (C,) action-unit intensities applied."""
+        return self.vertices.astype(np.float64) + np.tensordot(intensities, self.action_unit_basis, axes=1)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, **{name: getattr(self, name) for name in Avatar.__dataclass_fields__})
+
+
+def mm_per_canonical_unit(vertices: np.ndarray, iris_diameter: float) -> float:
+    """mm per canonical unit of a face whose iris is iris_diameter eye widths across (edge.clinical)."""
+    width = np.linalg.norm(vertices[RIGHT_EYE_OUTER] - vertices[RIGHT_EYE_INNER])
+    return float(IRIS_DIAMETER_MM / (iris_diameter * width))
 
 
 # Eyeball radius as a fraction of the eye's corner-to-corner width. The fit

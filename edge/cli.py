@@ -180,6 +180,24 @@ def _echo_evaluation(result: PrivacyResult | FidelityResult) -> None:
 
 
 @cli.command()
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=Path("dmask-report"), show_default=True, type=click.Path(path_type=Path))
+def report(recordings: tuple[Path, ...], output: Path) -> None:
+    """Clinical summary (Markdown, plots, JSON) of recordings, from their signals alone: each a
+    `dmask record` video or its .signals.jsonl, or a `dmask mask --signals` CSV."""
+    _summarise(list(recordings), output)
+
+
+def _summarise(recordings: list[Path], output: Path) -> None:
+    from edge.evaluation.summary import write_clinical_report
+
+    result = write_clinical_report(recordings, output)
+    for line in result.lines():
+        click.echo(line)
+    click.echo(f"wrote {result.report}")
+
+
+@cli.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
 def check(config_path: Path | None) -> None:
     """Say what this machine has (GPU, CUDA, pycuda, CuPy, TensorRT, onnxruntime) and what each stage will use."""
@@ -215,9 +233,10 @@ def keys_generate(directory: Path, name: str) -> None:
 @click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
 @click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Then write the clinical summary of what was recorded here (as `dmask report`).")
 def record(
     endpoint: str, output: Path, segment_minutes: float | None, fps: float,
-    client_key: Path | None, server_key: Path | None, duration: float | None,
+    client_key: Path | None, server_key: Path | None, duration: float | None, report_dir: Path | None,
 ) -> None:
     """Record a daemon's masked frames to MP4, with a .signals.jsonl sidecar per file."""
     import threading
@@ -251,6 +270,8 @@ def record(
     if "error" in result:
         raise result["error"]
     click.echo(result["summary"].line())
+    if report_dir is not None and result["summary"].segments:
+        _summarise(list(result["summary"].segments), report_dir)
 
 
 @cli.command()

@@ -122,12 +122,41 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class FitConfig:
-    # time constant of the per-person resting baseline for mouth/brow/cheek levels
-    baseline_seconds: float = setting(20.0, gt=0.0)
-    # resting deviations from the mean face within this many SDs of people's
-    # spread are not transferred (soft dead zone); 3 trades re-identification
-    # against kept smiles, see README "Evaluation" (`dmask eval privacy`)
-    deadzone_sigmas: float = setting(3.0, ge=0.0)
+    # time constant of the per-person resting baseline (action units and lids)
+    baseline_seconds: float = setting(20.0, gt=0.0, le=3600.0)
+    # published action-unit intensities are rounded to multiples of this (0 = not
+    # rounded): coarser steps carry less of a person's fine movement pattern and
+    # less clinical detail (README, "What the mask carries")
+    action_unit_step: float = setting(0.0, ge=0.0, le=0.5)
+
+
+@dataclass(frozen=True)
+class ClinicalConfig:
+    """When a person's resting level passes to the mask instead of the population's.
+
+    Resting action-unit intensities and lid levels are the population's unless
+    one of these criteria is met (edge.clinical.resting_deviation); movement
+    from the resting level always passes. mm are iris-scaled (edge.clinical).
+    """
+
+    # MRD1 at or below this is a ptosis (functional-ptosis criterion, MRD1 <= 2 mm)
+    ptosis_mrd1_mm: float = setting(2.0, ge=0.0, le=5.0)
+    # MRD1 above this shows sclera over the iris (upper lid above the limbus:
+    # MRD1 > half the 11.7 mm iris diameter)
+    retraction_mrd1_mm: float = setting(6.0, ge=4.0, le=10.0)
+    # MRD2 above this shows sclera under the iris (lower lid below the limbus)
+    scleral_show_mrd2_mm: float = setting(6.5, ge=4.0, le=10.0)
+    # side-to-side MRD1 or MRD2 difference beyond this is a clinical
+    # asymmetry (about 1 mm is common in normal lids; 2 mm is a conventional
+    # threshold for a unilateral ptosis)
+    lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0)
+    # side-to-side difference of a resting brow, mid-face (cheek, lid
+    # tightening, nose) or mouth action, in mm at the unit's anchor, beyond
+    # which it is a static sign (normal faces differ by 1-2 mm at rest; 3 mm
+    # is a visible droop). Set with your clinic's grading scale.
+    brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
+    midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
+    mouth_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
 
 
 @dataclass(frozen=True)
@@ -190,6 +219,7 @@ class Config:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fit: FitConfig = field(default_factory=FitConfig)
+    clinical: ClinicalConfig = field(default_factory=ClinicalConfig)
     fail_closed: FailClosedConfig = field(default_factory=FailClosedConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

@@ -1,48 +1,49 @@
-"""Observations to mask parameters: pose, per-eye signals, expression.
+"""Observations to mask parameters: pose, per-eye signals, action units.
 
 The identity policy lives here. What reaches the avatar:
 - pose (rotation, translation, scale) from a weighted similarity Procrustes
   fit of the canonical face to the landmarks' rigid points;
-- per eye, absolute measures normalised by that eye's own width (lid
-  apertures, iris offset as an eyeball rotation), so a droop or a squint that
-  never changes still shows. Only the two eyes' *common* resting aperture (a
-  slow per-person baseline, like the expression's) is pulled towards the
-  population mean inside a soft dead zone, since resting eye opening is
-  anatomy; the difference between the eyes, every lid movement away from the
-  baseline (blinks, half-blinks, squinting: in proportion, since the
-  resting level is scaled) and a resting ptosis beyond the normal range pass;
-- expression as displacements of the lower-face and brow vertices. Movement
-  away from a slow per-person baseline passes in full, vertex by vertex. The
-  baseline itself (the person's resting face; for a photo, all of it) passes
-  only beyond the normal range of faces: split into its part in the avatar's
-  expression space (the ways one person's face moves between photos, so a
-  resting smile reads as a smile) and the rest, each coordinate of each part
-  goes through a soft dead zone of `deadzone_sigmas` times the spread of
-  people's resting faces along it. A one-sided droop far beyond that spread
-  passes; ordinary facial proportions do not.
+- per eye, gaze as an eyeball rotation and the lids as apertures over that
+  eye's own width, with their margin-reflex distances in mm (edge.clinical);
+- the expression as per-side FACS action-unit intensities (edge.action_units),
+  fitted to the landmarks each frame; no displacement of the person's own
+  vertices reaches the renderer or the wire.
+Resting levels (a slow per-track baseline; for a photo, all of it) are the
+population's: the action units' and each lid's resting level are replaced
+unless a clinical criterion of config `clinical` is met (a ptosis, a lid
+retraction, a side-to-side difference beyond the normal asymmetry;
+edge.clinical.resting_deviation). Movement from the resting level passes
+unchanged: a blink, a smile, a saccade. A lid's resting level is changed by a
+scale, so a closed lid stays closed and a half-blink stays half.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
 
+from edge.action_units import ActionUnitSolver, Heights, Region
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.config import FitConfig
+from edge.clinical import IRIS_DIAMETER_MM, NORMAL_MRD_MM, BlinkTracker, margin_reflex_mm, resting_deviation
+from edge.config import ClinicalConfig, FitConfig
 from edge.geometry import EyeLine
-from edge.mesh_index import (
-    LEFT_BROW,
-    LEFT_LIDS,
-    LEFT_MOUTH_CORNER,
-    LOWER_LIP_MID,
-    RIGHT_BROW,
-    RIGHT_LIDS,
-    RIGHT_MOUTH_CORNER,
-    UPPER_LIP_MID,
-)
+from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
+
+
+class RestingPolicy(enum.Enum):
+    """What becomes of a person's resting levels.
+
+    POPULATION: the product's policy (module docstring). OWN: they pass as
+    measured; only for measuring instruments (the fidelity evaluation's
+    reference, tests), never reachable from the config.
+    """
+
+    POPULATION = "population"
+    OWN = "own"
 
 
 # Bounds of the scale that brings a resting lid opening to the population's:
@@ -76,24 +77,23 @@ def fit_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) 
     return Similarity(scale, rotation, mu_t - scale * rotation @ mu_s)
 
 
-def soft_deadzone(x: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """x * min(1, (|x| / threshold)^2): small offsets vanish, large ones pass.
-
-    Continuous, and the identity beyond the threshold, so clinical deviations
-    keep their size while the normal spread of faces is flattened.
-    """
-    t = np.maximum(threshold, 1e-9)
-    return x * np.minimum(1.0, (np.abs(x) / t) ** 2)
-
-
 @dataclass(frozen=True)
 class EyeMeasure:
-    """One eye in canonical units: apertures and iris offset over eye width."""
+    """One eye in the head frame, over its own corner-to-corner width.
+
+    upper, lower: lid apertures; iris_dx, iris_dy: iris centre from the
+    corners' midpoint; iris_diameter: visible iris diameter (the mm scale).
+    """
 
     upper: float
     lower: float
     iris_dx: float
     iris_dy: float
+    iris_diameter: float
+
+    @property
+    def width_mm(self) -> float:
+        return IRIS_DIAMETER_MM / max(self.iris_diameter, 1e-6)
 
 
 def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) -> EyeMeasure:
@@ -103,15 +103,16 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     points, then un-posed, so head rotation does not read as gaze or droop.
     """
     lids = pose.to_canonical(np.column_stack([eye.lids, lid_depth]))[:, :2]
-    iris = pose.to_canonical(np.append(eye.iris[0], lid_depth.mean())[None])[0, :2]
+    iris = pose.to_canonical(np.column_stack([eye.iris, np.full(len(eye.iris), lid_depth.mean())]))[:, :2]
     line = EyeLine.of(lids)
     upper, lower = line.apertures(lids)
-    dx, dy = (iris - line.middle) / line.width
-    return EyeMeasure(upper, lower, float(dx), float(dy))
+    dx, dy = (iris[0] - line.middle) / line.width
+    diameter = 0.5 * (np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4])) / line.width
+    return EyeMeasure(upper, lower, float(dx), float(dy), float(diameter))
 
 
-def eye_params(measure: EyeMeasure, rest: np.ndarray, upper: float, lower: float) -> EyeParams:
-    """Iris offset from its rest position to eyeball rotation.
+def gaze_angles(measure: EyeMeasure, rest: np.ndarray) -> tuple[float, float]:
+    """Iris offset from its rest position to eyeball rotation (yaw, pitch), radians.
 
     The eyeball is a sphere of EYEBALL_RADIUS_FRACTION eye widths; rest is
     the (dx, dy) of the iris when looking straight ahead.
@@ -119,20 +120,33 @@ def eye_params(measure: EyeMeasure, rest: np.ndarray, upper: float, lower: float
     sin_pitch = np.clip((measure.iris_dy - rest[1]) / EYEBALL_RADIUS_FRACTION, -0.99, 0.99)
     pitch = float(np.arcsin(sin_pitch))
     sin_yaw = np.clip((measure.iris_dx - rest[0]) / (EYEBALL_RADIUS_FRACTION * np.cos(pitch)), -0.99, 0.99)
-    return EyeParams(float(np.arcsin(sin_yaw)), pitch, upper, lower)
+    return float(np.arcsin(sin_yaw)), pitch
+
+
+# A track's resting state, flat: the action units, then per eye (upper, lower, MRD1, MRD2, iris dy).
+_LIDS = 5
 
 
 class Fitter:
     """Fits every face of a stream; keeps each track's resting baseline."""
 
-    def __init__(self, avatar: Avatar, config: FitConfig, still: bool) -> None:
+    def __init__(
+        self, avatar: Avatar, config: FitConfig, clinical: ClinicalConfig, still: bool,
+        resting: RestingPolicy = RestingPolicy.POPULATION,
+    ) -> None:
         self.avatar = avatar
         self.config = config
+        self.clinical = clinical
         self.still = still
+        self.resting = resting
+        self.solver = ActionUnitSolver(avatar.action_unit_basis)
+        self.heights = Heights(avatar.vertices, avatar.action_unit_basis, avatar.mm_per_unit)
+        self.resting_heights = self.heights.of(avatar.action_unit_rest)
         self.rigid_weights = np.ones(len(avatar.rigid))
-        self.space_threshold = config.deadzone_sigmas * avatar.expression_identity_sd
-        self.residual_threshold = config.deadzone_sigmas * avatar.expression_residual_sd
+        self.asymmetry_mm = {Region.BROW: clinical.brow_asymmetry_mm, Region.MIDFACE: clinical.midface_asymmetry_mm,
+                             Region.MOUTH: clinical.mouth_asymmetry_mm}
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
+        self.blinks: dict[int, tuple[BlinkTracker, BlinkTracker]] = {}
 
     def fit(self, face: FaceObservation, timestamp: float) -> MaskParams:
         avatar = self.avatar
@@ -140,13 +154,13 @@ class Fitter:
         shape = pose.to_canonical(face.landmarks.astype(np.float64))
         z = face.landmarks[:, 2].astype(np.float64)
         eyes = measure_eye(face.right_eye, z[RIGHT_LIDS], pose), measure_eye(face.left_eye, z[LEFT_LIDS], pose)
-        current = shape[avatar.expression_vertices] - avatar.vertices[avatar.expression_vertices]
-        common = np.array([0.5 * (eyes[0].upper + eyes[1].upper), 0.5 * (eyes[0].lower + eyes[1].lower)])
-        baseline = self._update_baseline(face.track_id, np.append(current.ravel(), common), timestamp)
-        right, left = self._eyes(eyes, baseline[-2:])
-        expression = self._expression(current, baseline[:-2].reshape(current.shape))
-        deformed = avatar.expressed(expression)
-        rest = avatar.vertices
+        units = self.solver.solve(shape - avatar.vertices)
+        lids = np.array([(e.upper, e.lower, *self._mrd(e.upper, e.lower, e.iris_dy, e.width_mm), e.iris_dy) for e in eyes])
+        baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel()]), timestamp)
+        right, left = self._eyes(eyes, baseline[len(units):].reshape(2, _LIDS))
+        published = self._quantised(self._units(units, baseline[: len(units)]))
+        heights = self.heights.of(published) - self.resting_heights
+        blinks = self._blinks(face.track_id, eyes, baseline[len(units):].reshape(2, _LIDS), timestamp)
         return MaskParams(
             track_id=face.track_id,
             rotation=pose.rotation.astype(np.float32),
@@ -154,43 +168,84 @@ class Fitter:
             scale=pose.scale,
             right_eye=right,
             left_eye=left,
-            expression=expression.astype(np.float32),
-            mouth_open=float(np.linalg.norm(deformed[LOWER_LIP_MID] - deformed[UPPER_LIP_MID])),
-            brow_raise_right=float((rest[RIGHT_BROW, 1] - deformed[RIGHT_BROW, 1]).mean()),
-            brow_raise_left=float((rest[LEFT_BROW, 1] - deformed[LEFT_BROW, 1]).mean()),
-            mouth_corner_right=float(rest[RIGHT_MOUTH_CORNER, 1] - deformed[RIGHT_MOUTH_CORNER, 1]),
-            mouth_corner_left=float(rest[LEFT_MOUTH_CORNER, 1] - deformed[LEFT_MOUTH_CORNER, 1]),
+            action_units=published.astype(np.float32),
+            brow_height_mm=heights[self.heights.brows].mean(0).astype(np.float32),
+            mouth_corner_height_mm=heights[self.heights.corner].astype(np.float32),
             confidence=face.confidence,
+            right_blink=blinks[0],
+            left_blink=blinks[1],
         )
 
     def forget(self, track_id: int) -> None:
         """Drop a lost track's baseline, so a new person starts fresh."""
         self.baselines.pop(track_id, None)
+        self.blinks.pop(track_id, None)
 
-    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:
-        """Per-eye apertures, scaled so their common resting (upper, lower) level is dead-zoned.
-
-        A scale, not a shift: a closed lid stays closed and a half-blink stays
-        half, whatever the person's resting opening.
-        """
-        mean = self.avatar.eye_aperture_mean
-        target = mean + soft_deadzone(resting - mean, self.avatar.eye_aperture_sd * self.config.deadzone_sigmas)
-        gain = np.clip(target / np.maximum(resting, 1e-6), *RESTING_APERTURE_GAIN)
+    def _blinks(self, track_id: int, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, timestamp: float):
+        """Each eye's blink that ends at this frame, from its opening over its resting opening (none in a photo)."""
+        if self.still:
+            return None, None
+        trackers = self.blinks.setdefault(track_id, (BlinkTracker(), BlinkTracker()))
         return tuple(
-            eye_params(eye, rest, eye.upper * gain[0], eye.lower * gain[1])
-            for eye, rest in zip(eyes, self.avatar.iris_rest)
+            tracker.update((eye.upper + eye.lower) / max(rest[0] + rest[1], 1e-6), timestamp)
+            for tracker, eye, rest in zip(trackers, eyes, resting)
         )
 
-    def _expression(self, current: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-        """Displacement: movement from the baseline in full, plus the resting offset beyond the dead zones."""
-        avatar = self.avatar
-        coefficients = avatar.expression_coefficients(baseline)
-        residual = baseline - avatar.expression_displacement(coefficients)
-        resting = avatar.expression_displacement(soft_deadzone(coefficients, self.space_threshold))
-        return (current - baseline) + resting + soft_deadzone(residual, self.residual_threshold)
+    def _mrd(self, upper: float, lower: float, iris_dy: float, width_mm: float) -> tuple[float, float]:
+        return margin_reflex_mm(upper, lower, iris_dy, width_mm, self.avatar.mrd_offset_mm)
+
+    def _quantised(self, units: np.ndarray) -> np.ndarray:
+        step = self.config.action_unit_step
+        return np.round(units / step) * step if step > 0 else units
+
+    def _units(self, current: np.ndarray, resting: np.ndarray) -> np.ndarray:
+        """Movement from the resting level, on top of the population's level or a clinical one.
+
+        A region whose resting heights differ side to side by more than its
+        clinical threshold keeps that difference: the side nearer the
+        population's face sits at it, the other carries the difference (the
+        units refitted to that face, within their bounds). Everything
+        symmetric, and every difference within the normal range, is the population's.
+        """
+        if self.resting is RestingPolicy.OWN:
+            return current
+        population = self.avatar.action_unit_rest.astype(np.float64)
+        heights = self.heights.of(resting) - self.resting_heights
+        signs = [r for r in Region if self.heights.asymmetry(heights, r) > self.asymmetry_mm[r]]
+        target = population
+        if signs:
+            wanted = np.tensordot(population, self.avatar.action_unit_basis, axes=1)
+            wanted = wanted + sum(self.heights.one_sided(resting, heights, r) for r in signs)
+            target = self.solver.solve(wanted)
+        return np.clip(target + current - resting, 0.0, 1.0)
+
+    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:
+        """Per-eye lids scaled so their resting MRDs are the population's or a clinical one.
+
+        resting: (2, 5) per eye (upper, lower, MRD1 mm, MRD2 mm, iris dy), the
+        person's own scale. The target apertures put the resting margins at the
+        target MRDs from the resting iris centre, on the population's scale.
+        """
+        gain = np.ones((2, 2))
+        if self.resting is RestingPolicy.POPULATION:
+            c = self.clinical
+            mrd1 = resting_deviation(resting[:, 2], NORMAL_MRD_MM[0], c.lid_asymmetry_mm, c.ptosis_mrd1_mm, c.retraction_mrd1_mm)
+            mrd2 = resting_deviation(resting[:, 3], NORMAL_MRD_MM[1], c.lid_asymmetry_mm, high=c.scleral_show_mrd2_mm)
+            mrd = NORMAL_MRD_MM + np.column_stack([mrd1, mrd2]) - self.avatar.mrd_offset_mm
+            iris_dy = resting[:, 4:5] * [1.0, -1.0]
+            target = mrd / self.avatar.eye_width_mm - iris_dy
+            gain = np.clip(target / np.maximum(resting[:, :2], 1e-6), *RESTING_APERTURE_GAIN)
+        return tuple(self._eye(eye, rest, g) for eye, rest, g in zip(eyes, self.avatar.iris_rest, gain))
+
+    def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray) -> EyeParams:
+        """One eye's published parameters; its MRDs on the population's scale."""
+        yaw, pitch = gaze_angles(measure, rest)
+        upper, lower = measure.upper * gain[0], measure.lower * gain[1]
+        iris_dy = rest[1] + EYEBALL_RADIUS_FRACTION * np.sin(pitch)
+        return EyeParams(yaw, pitch, upper, lower, *self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
-        """The track's resting state (flat: expression displacements, then common apertures); a photo's is itself."""
+        """The track's resting state; a photo's is itself."""
         if self.still:
             return current
         previous = self.baselines.get(track_id)

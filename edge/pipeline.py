@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edge.config import Config, RenderBackend
-from edge.fit import Fitter
+from edge.fit import Fitter, RestingPolicy
 from edge.models import ModelSet
 from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from edge.render import make_renderer
@@ -55,12 +55,17 @@ class PipelineCounts:
 class MaskPipeline:
     """Masks the frames of one stream in order (or one photo, with still=True)."""
 
-    def __init__(self, config: Config, models: ModelSet, still: bool = False) -> None:
-        """models: loaded once by the caller (ModelSet.load) and shared between streams."""
+    def __init__(
+        self, config: Config, models: ModelSet, still: bool = False, resting: RestingPolicy = RestingPolicy.POPULATION
+    ) -> None:
+        """models: loaded once by the caller (ModelSet.load) and shared between streams.
+
+        resting: RestingPolicy.OWN only for measuring instruments (edge.fit).
+        """
         self.config = config
         self.models = models
         self.tracker = self.models.inference.tracker(config, still)
-        self.fitter = Fitter(self.models.avatar, config.fit, still)
+        self.fitter = Fitter(self.models.avatar, config.fit, config.clinical, still, resting)
         self.renderer = make_renderer(config.render)
         self.times = StageTimes()
         self.counts = PipelineCounts()
@@ -115,9 +120,12 @@ class MaskPipeline:
         return FrameStatus.NO_FACE, ()
 
     def _neutral(self, params: MaskParams) -> MaskParams:
-        """The avatar at rest (no expression, eyes open, gaze ahead) at this pose."""
-        eye = self.models.avatar.resting_eye()
-        return replace(params, right_eye=eye, left_eye=eye, expression=np.zeros_like(params.expression))
+        """The avatar at rest (the population's resting face, eyes open, gaze ahead) at this pose."""
+        avatar = self.models.avatar
+        eye = avatar.resting_eye()
+        zero = np.zeros(2, np.float32)
+        return replace(params, right_eye=eye, left_eye=eye, action_units=avatar.action_unit_rest.copy(),
+                       brow_height_mm=zero, mouth_corner_height_mm=zero)
 
     def _render(self, faces: tuple[MaskParams, ...], height: int, width: int) -> np.ndarray:
         start = time.perf_counter()

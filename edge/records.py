@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.clinical import BlinkEvent
+
 
 class FrameStatus(str, enum.Enum):
     """Why a masked frame looks the way it does; also the wire status."""
@@ -80,17 +82,26 @@ class EyeParams:
     upper_aperture, lower_aperture: distance of the upper / lower lid margin
         from the line between the eye corners, as a fraction of that eye's
         corner-to-corner width (0 = lid on the line).
+    mrd1_mm, mrd2_mm: margin-reflex distances, mm: the upper / lower lid
+        margin's height above / below the iris centre (edge.clinical).
     """
 
     gaze_yaw: float
     gaze_pitch: float
     upper_aperture: float
     lower_aperture: float
+    mrd1_mm: float
+    mrd2_mm: float
 
     @property
     def aperture(self) -> float:
         """Whole lid opening as a fraction of eye width."""
         return self.upper_aperture + self.lower_aperture
+
+    @property
+    def fissure_mm(self) -> float:
+        """Palpebral fissure height, mm: MRD1 + MRD2."""
+        return self.mrd1_mm + self.mrd2_mm
 
 
 @dataclass(frozen=True)
@@ -98,17 +109,20 @@ class MaskParams:
     """The only input of the avatar, and the clinical signal stream.
 
     Holds no per-person shape or texture: pose, per-eye signals, and the
-    expression as displacements of the canonical face's expression vertices.
+    expression as per-side FACS action-unit intensities (edge.action_units),
+    whose resting levels are the population's unless clinical (edge.fit).
 
     rotation: (3, 3) float32 head rotation, head frame -> camera frame.
     translation: (3,) float32 camera-frame position of the canonical origin,
         x and y in image pixels, z in pixels of depth.
     scale: pixels per canonical unit.
-    expression: (K, 3) float32 displacement of the avatar's expression
-        vertices (see Avatar.expression_vertices), canonical units.
-    mouth_open, brow_raise_right, brow_raise_left, mouth_corner_right,
-        mouth_corner_left: summary scalars of the expression for the signal
-        stream (canonical units; corner > 0 = raised).
+    action_units: (C,) float32 intensities 0..1 in the order of
+        edge.action_units.CHANNELS (each unit's right side, then its left).
+    brow_height_mm, mouth_corner_height_mm: (2,) float32 (right, left) how far
+        the action units raise each brow / mouth corner above the
+        population's resting face, mm (edge.action_units.Heights).
+    right_blink, left_blink: the blink of that eye that ended at this frame,
+        if one did (edge.clinical.BlinkTracker; never for a photo).
     """
 
     track_id: int
@@ -117,13 +131,12 @@ class MaskParams:
     scale: float
     right_eye: EyeParams
     left_eye: EyeParams
-    expression: np.ndarray
-    mouth_open: float
-    brow_raise_right: float
-    brow_raise_left: float
-    mouth_corner_right: float
-    mouth_corner_left: float
+    action_units: np.ndarray
+    brow_height_mm: np.ndarray
+    mouth_corner_height_mm: np.ndarray
     confidence: float
+    right_blink: BlinkEvent | None = None
+    left_blink: BlinkEvent | None = None
 
 
 @dataclass(frozen=True)

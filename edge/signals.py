@@ -1,48 +1,60 @@
-"""The per-frame signal CSV: what the mask measured, one row per face.
+"""The signal schema: every number published about a face, written once.
 
-A frame with no face still gets a row (its status, face fields empty), so the
-file accounts for every frame. Angles are in degrees.
+The `--signals` CSV, the wire's `signals` topic (docs/WIRE.md), the
+recorder's `.signals.jsonl` sidecar, `dmask report` and the fidelity
+evaluation all take their fields, names and units from FACE_FIELDS here.
+Version SCHEMA_VERSION; a changed meaning, unit or name increments it.
 
-Head pose: the rotation R (head frame -> camera frame; camera x right, y down,
-z forward, away from the camera) is decomposed as R = Ry(-yaw) Rx(pitch) Rz(roll),
-each a right-handed rotation about the camera axis named: yaw about y, pitch
-about x, roll about z. For a face looking at the camera this means
-yaw > 0 turns the face towards the subject's left (image right),
-pitch > 0 tilts it down, roll > 0 tilts it clockwise on screen (towards the
-subject's left shoulder). Gaze angles have the same senses (MaskParams'
-convention): yaw > 0 towards the subject's left, pitch > 0 down, in the head
-frame, so head and eye movements in one direction carry one sign.
-tx, ty: image position of the canonical face origin in pixels; scale: pixels
-per canonical unit (outer eye corner to outer eye corner).
+Conventions. Right and left are the subject's. Head pose: the rotation R
+(head frame -> camera frame; camera x right, y down, z forward) is
+decomposed as R = Ry(-yaw) Rx(pitch) Rz(roll), each a right-handed rotation
+about the named camera axis: yaw > 0 turns the face towards the subject's
+left (image right), pitch > 0 tilts it down, roll > 0 tilts it clockwise on
+screen. Gaze angles are eyeball rotations in the head frame with the same
+senses, so head and eye movements in one direction carry one sign.
+
+Roles. CLINICAL fields are the signs. FRAMING fields (the face's position
+and size in the image) say only how the camera framed the face; they are
+kept because the avatar is drawn with them. RENDERING fields are the
+avatar's lid parameters, in eye widths, kept for drawing and for the
+evaluation; clinicians read the mm fields.
 """
 
 from __future__ import annotations
 
 import csv
+import enum
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from edge.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
+from edge.clinical import BLINK_COMPLETE_FRACTION, asymmetry_index, prism_dioptres
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-_EYE_COLUMNS = ("gaze_yaw_deg", "gaze_pitch_deg", "upper_aperture", "lower_aperture", "aperture")
-_EXPRESSION_COLUMNS = (
-    "mouth_open",
-    "brow_raise_right",
-    "brow_raise_left",
-    "mouth_corner_right",
-    "mouth_corner_left",
-)
-_FRAME_COLUMNS = ("file", "seq", "timestamp", "status")
-_FACE_COLUMNS = (
-    ("face", "track_id", "confidence", "yaw_deg", "pitch_deg", "roll_deg", "tx", "ty", "scale")
-    + tuple(f"right_{name}" for name in _EYE_COLUMNS)
-    + tuple(f"left_{name}" for name in _EYE_COLUMNS)
-    + _EXPRESSION_COLUMNS
-)
-SIGNAL_COLUMNS = _FRAME_COLUMNS + _FACE_COLUMNS
+SCHEMA_VERSION = 2
+SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
+# An eye whose whole lid opening is below this fraction of its width is closed.
+CLOSED_APERTURE = 0.1
+
+
+class Role(str, enum.Enum):
+    CLINICAL = "clinical"
+    FRAMING = "framing"
+    RENDERING = "rendering"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    unit: str
+    meaning: str
+    value: Callable[[MaskParams], float]
+    role: Role = Role.CLINICAL
 
 
 def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
@@ -54,33 +66,126 @@ def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
-def _eye_values(eye: EyeParams) -> tuple[float, ...]:
+def horizontal_deviation_deg(face: MaskParams) -> float:
+    """Right minus left gaze yaw: > 0 the eyes converge (eso), < 0 they diverge (exo)."""
+    return math.degrees(face.right_eye.gaze_yaw - face.left_eye.gaze_yaw)
+
+
+def vertical_deviation_deg(face: MaskParams) -> float:
+    """Right minus left gaze pitch: > 0 the right eye is lower than the left."""
+    return math.degrees(face.right_eye.gaze_pitch - face.left_eye.gaze_pitch)
+
+
+def _blink(face: MaskParams, side: str, attribute: str) -> float:
+    """An attribute of the blink that ended at this frame in that eye; NaN (an empty field) if none did."""
+    event = face.right_blink if side == "right" else face.left_blink
+    return math.nan if event is None else float(getattr(event, attribute))
+
+
+def _eye_fields(side: str) -> tuple[Field, ...]:
+    def eye(face: MaskParams) -> EyeParams:
+        return face.right_eye if side == "right" else face.left_eye
+
     return (
-        math.degrees(eye.gaze_yaw),
-        math.degrees(eye.gaze_pitch),
-        eye.upper_aperture,
-        eye.lower_aperture,
-        eye.aperture,
+        Field(f"{side}_gaze_yaw_deg", "deg", "eyeball yaw in the head frame; > 0 towards the subject's left",
+              lambda f: math.degrees(eye(f).gaze_yaw)),
+        Field(f"{side}_gaze_pitch_deg", "deg", "eyeball pitch in the head frame; > 0 down",
+              lambda f: math.degrees(eye(f).gaze_pitch)),
+        Field(f"{side}_mrd1_mm", "mm", "margin-reflex distance 1: upper lid margin above the iris centre",
+              lambda f: eye(f).mrd1_mm),
+        Field(f"{side}_mrd2_mm", "mm", "margin-reflex distance 2: lower lid margin below the iris centre",
+              lambda f: eye(f).mrd2_mm),
+        Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2", lambda f: eye(f).fissure_mm),
+        Field(f"{side}_closed", "0/1", f"1 when the lid opening is below {CLOSED_APERTURE:g} of the eye's width",
+              lambda f: float(eye(f).aperture < CLOSED_APERTURE)),
+        Field(f"{side}_blink_onset_s", "s", "a blink that ended at this frame: its onset (capture clock); else empty",
+              lambda f: _blink(f, side, "onset")),
+        Field(f"{side}_blink_duration_ms", "ms", "that blink's duration",
+              lambda f: 1000.0 * _blink(f, side, "duration")),
+        Field(f"{side}_blink_complete", "0/1",
+              f"1 if that blink closed the lid below {BLINK_COMPLETE_FRACTION:.0%} of its resting opening",
+              lambda f: _blink(f, side, "complete")),
+        Field(f"{side}_upper_aperture", "eye width", "upper lid margin above the corner line (drawing)",
+              lambda f: eye(f).upper_aperture, Role.RENDERING),
+        Field(f"{side}_lower_aperture", "eye width", "lower lid margin below the corner line (drawing)",
+              lambda f: eye(f).lower_aperture, Role.RENDERING),
+        Field(f"{side}_aperture", "eye width", "upper + lower aperture (drawing, evaluation)",
+              lambda f: eye(f).aperture, Role.RENDERING),
     )
 
 
-def face_values(index: int, face: MaskParams) -> tuple:
-    """The _FACE_COLUMNS of one face."""
-    measures = (
-        face.confidence,
-        *euler_degrees(face.rotation),
-        face.translation[0],
-        face.translation[1],
-        face.scale,
-        *_eye_values(face.right_eye),
-        *_eye_values(face.left_eye),
-        *(getattr(face, name) for name in _EXPRESSION_COLUMNS),
+def _unit_fields() -> tuple[Field, ...]:
+    intensities = tuple(
+        Field(f"au_{name}", "0..1", f"FACS action-unit intensity ({unit.name}, AU{unit.facs}, {side.value} side)",
+              lambda f, k=k: float(f.action_units[k]))
+        for k, (name, (unit, side)) in enumerate(zip(CHANNEL_NAMES, CHANNELS))
     )
-    return (index, face.track_id) + tuple(f"{float(v):.6f}" for v in measures)
+    asymmetries = tuple(
+        Field(f"asym_{unit.name}", "-1..1", f"(right - left) / (right + left) of AU{unit.facs}; 0 when both are 0",
+              lambda f, r=r, l=l: float(asymmetry_index(f.action_units[r], f.action_units[l])))
+        for unit, (r, l) in zip(ACTION_UNITS, PAIRS)
+    )
+    return intensities + asymmetries
+
+
+FACE_FIELDS: tuple[Field, ...] = (
+    Field("track_id", "id", "stable while the face stays tracked", lambda f: f.track_id),
+    Field("confidence", "0..1", "face-presence probability from the landmark model", lambda f: f.confidence),
+    Field("head_yaw_deg", "deg", "head yaw; > 0 towards the subject's left", lambda f: euler_degrees(f.rotation)[0]),
+    Field("head_pitch_deg", "deg", "head pitch; > 0 down", lambda f: euler_degrees(f.rotation)[1]),
+    Field("head_roll_deg", "deg", "head roll; > 0 clockwise on screen", lambda f: euler_degrees(f.rotation)[2]),
+    Field("head_x_px", "px", "image x of the canonical face origin", lambda f: f.translation[0], Role.FRAMING),
+    Field("head_y_px", "px", "image y of the canonical face origin", lambda f: f.translation[1], Role.FRAMING),
+    Field("head_scale_px", "px per canonical unit", "size of the face in the image (outer eye corners 1.0 apart)",
+          lambda f: f.scale, Role.FRAMING),
+    *_eye_fields("right"),
+    *_eye_fields("left"),
+    Field("horizontal_deviation_deg", "deg", "right minus left gaze yaw; > 0 convergent (eso), < 0 divergent (exo)",
+          horizontal_deviation_deg),
+    Field("horizontal_deviation_pd", "prism dioptres", "the same in prism dioptres, 100 tan(angle)",
+          lambda f: prism_dioptres(horizontal_deviation_deg(f))),
+    Field("vertical_deviation_deg", "deg", "right minus left gaze pitch; > 0 the right eye is lower",
+          vertical_deviation_deg),
+    Field("vertical_deviation_pd", "prism dioptres", "the same in prism dioptres",
+          lambda f: prism_dioptres(vertical_deviation_deg(f))),
+    Field("right_brow_height_mm", "mm", "right brow raised above the population's resting face (action units)",
+          lambda f: f.brow_height_mm[0]),
+    Field("left_brow_height_mm", "mm", "left brow, the same", lambda f: f.brow_height_mm[1]),
+    Field("right_mouth_corner_height_mm", "mm", "right mouth corner raised above the population's resting face",
+          lambda f: f.mouth_corner_height_mm[0]),
+    Field("left_mouth_corner_height_mm", "mm", "left mouth corner, the same", lambda f: f.mouth_corner_height_mm[1]),
+    *_unit_fields(),
+)
+FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in FACE_FIELDS)
+FRAME_COLUMNS = ("file", "seq", "timestamp", "status")
+SIGNAL_COLUMNS = FRAME_COLUMNS + ("face",) + FIELD_NAMES
+
+
+def face_record(face: MaskParams) -> dict[str, float | int | None]:
+    """One face's fields, in schema order; a value that is not finite is None."""
+    record: dict[str, float | int | None] = {}
+    for field in FACE_FIELDS:
+        value = field.value(face)
+        if field.name == "track_id":
+            record[field.name] = int(value)
+            continue
+        number = float(value)
+        record[field.name] = number if math.isfinite(number) else None
+    return record
+
+
+def _csv_text(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.6f}"
 
 
 class SignalCsvWriter(AtomicFile):
-    """Writes SIGNAL_COLUMNS rows to a CSV that appears only when complete."""
+    """Writes SIGNAL_COLUMNS rows to a CSV that appears only when complete.
+
+    A frame with no face still gets a row (its status, face fields empty), so
+    the file accounts for every frame.
+    """
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, "w", newline="", encoding="utf-8")
@@ -91,6 +196,13 @@ class SignalCsvWriter(AtomicFile):
         """The rows of one masked frame; file names its source."""
         frame_values = (file, masked.seq, f"{masked.timestamp:.6f}", masked.status.value)
         if not masked.faces:
-            self._csv.writerow(frame_values + ("",) * len(_FACE_COLUMNS))
+            self._csv.writerow(frame_values + ("",) * (1 + len(FIELD_NAMES)))
         for index, face in enumerate(masked.faces):
-            self._csv.writerow(frame_values + face_values(index, face))
+            self._csv.writerow(frame_values + (index,) + tuple(_csv_text(v) for v in face_record(face).values()))
+
+
+def schema_table() -> str:
+    """The Markdown table of FACE_FIELDS that docs/WIRE.md carries (a test keeps the two equal)."""
+    rows = ["| field | unit | role | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{f.name}` | {f.unit} | {f.role.value} | {f.meaning} |" for f in FACE_FIELDS]
+    return "\n".join(rows) + "\n"

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -31,12 +29,11 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from edge.config import PublishConfig
 from edge.errors import ConfigError, DmaskError, StageError
-from edge.records import EyeParams, MaskedFrame, MaskParams
-from edge.signals import euler_degrees
+from edge.records import MaskedFrame
+from edge.signals import SCHEMA, face_record
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 TOPICS = (b"frame", b"signals", b"status")
-BLINK_APERTURE = 0.1
 
 _TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")
 _IPC = re.compile(r"ipc://.+")
@@ -138,7 +135,8 @@ class Publisher:
             "seq": int(masked.seq),
             "capture_ts": float(masked.timestamp),
             "status": masked.status.value,
-            "faces": [_face_signals(face) for face in masked.faces],
+            "schema": SCHEMA,
+            "faces": [face_record(face) for face in masked.faces],
         }
         self._send([b"signals", _json(body)])
 
@@ -345,48 +343,6 @@ def _load_key(path: Path, what: str) -> tuple[bytes, bytes | None]:
         return zmq.auth.load_certificate(path)
     except (OSError, ValueError) as error:
         raise DmaskError(f"{path}: not a key file ({what})") from error
-
-
-def _face_signals(face: MaskParams) -> dict[str, Any]:
-    yaw, pitch, roll = euler_degrees(face.rotation)
-    return {
-        "track_id": int(face.track_id),
-        "confidence": _number(face.confidence),
-        "pose": {
-            "yaw_deg": _number(yaw),
-            "pitch_deg": _number(pitch),
-            "roll_deg": _number(roll),
-            "tx": _number(face.translation[0]),
-            "ty": _number(face.translation[1]),
-            "scale": _number(face.scale),
-        },
-        "right_eye": _eye_signals(face.right_eye),
-        "left_eye": _eye_signals(face.left_eye),
-        "expression": {
-            "mouth_open": _number(face.mouth_open),
-            "brow_raise_right": _number(face.brow_raise_right),
-            "brow_raise_left": _number(face.brow_raise_left),
-            "mouth_corner_right": _number(face.mouth_corner_right),
-            "mouth_corner_left": _number(face.mouth_corner_left),
-        },
-    }
-
-
-def _eye_signals(eye: EyeParams) -> dict[str, Any]:
-    return {
-        "gaze_yaw_deg": _number(math.degrees(eye.gaze_yaw)),
-        "gaze_pitch_deg": _number(math.degrees(eye.gaze_pitch)),
-        "upper_aperture": _number(eye.upper_aperture),
-        "lower_aperture": _number(eye.lower_aperture),
-        "aperture": _number(eye.aperture),
-        "blink": bool(eye.aperture < BLINK_APERTURE),
-    }
-
-
-def _number(value: Any) -> float | None:
-    """A plain float for JSON; non-finite becomes null, which every JSON parser reads."""
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _json(body: dict) -> bytes:

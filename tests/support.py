@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
+from edge.action_units import CHANNELS
 from edge.records import EyeParams, MaskParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +74,18 @@ def rotation(yaw: float, pitch: float, roll: float, dtype: type = np.float32) ->
     return (ry @ rx @ rz).astype(dtype)
 
 
-def mask_params(expression_vertices: int = 4, **changes) -> MaskParams:
-    """A plausible face (turned 15 degrees, eyes open, gaze 10 degrees left), changed as asked."""
-    eye = EyeParams(gaze_yaw=math.radians(10), gaze_pitch=0.0, upper_aperture=0.2, lower_aperture=0.1)
+def eye_params(yaw_deg: float = 0.0, pitch_deg: float = 0.0, upper: float = 0.2, lower: float = 0.1) -> EyeParams:
+    """An eye with these angles and apertures; its MRDs plausible (4.5 and 5.25 mm), not derived."""
+    return EyeParams(math.radians(yaw_deg), math.radians(pitch_deg), upper, lower, 4.5, 5.25)
+
+
+def mask_params(**changes) -> MaskParams:
+    """A plausible face (turned 15 degrees, eyes open, gaze 10 degrees left, no action), changed as asked."""
+    eye = eye_params(yaw_deg=10)
     face = MaskParams(
         track_id=7, rotation=rotation(15, 5, -3), translation=np.array([320, 240, 900], np.float32), scale=80.0,
-        right_eye=eye, left_eye=eye, expression=np.zeros((expression_vertices, 3), np.float32),
-        mouth_open=0.05, brow_raise_right=0.0, brow_raise_left=0.01, mouth_corner_right=0.0,
-        mouth_corner_left=0.0, confidence=0.9,
+        right_eye=eye, left_eye=eye, action_units=np.zeros(len(CHANNELS), np.float32),
+        brow_height_mm=np.zeros(2, np.float32), mouth_corner_height_mm=np.zeros(2, np.float32), confidence=0.9,
     )
     return dataclasses.replace(face, **changes)
 
@@ -91,3 +97,20 @@ def video_streams(path: Path) -> list[tuple[str, str, str | None]]:
             (stream.type, stream.codec_context.name, getattr(stream.codec_context, "pix_fmt", None))
             for stream in container.streams
         ]
+
+
+def local_shift(image: np.ndarray, centre: tuple[float, float], shift: tuple[float, float], sigma: float,
+                above: float | None = None) -> np.ndarray:
+    """image with the content near centre moved by shift (pixels), fading as a Gaussian of sigma.
+
+    above: if given, only rows above y = above + shift_y move (a lid drawn down over what is
+    under it, which stays put) and the shift fades out upwards instead of downwards.
+    """
+    height, width = image.shape[:2]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    weight = np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * sigma**2))
+    if above is not None:
+        weight = np.exp(-((x - centre[0]) ** 2) / (2 * sigma**2)) * np.clip(1 - (above + shift[1] - y) / (3 * sigma), 0, 1)
+        weight[y > above + shift[1]] = 0.0
+    map_x, map_y = x - shift[0] * weight, y - shift[1] * weight
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.action_units import CHANNEL_NAMES, build_basis, mirror_indices
+
 from edge.avatar import Avatar
 from edge.config import DEFAULT_MODELS_DIR
 from edge.fit import fit_similarity
@@ -83,13 +85,22 @@ def test_mean_face_is_close_to_mediapipes_canonical_face(shared_data):
 def test_regions_and_statistics_are_sane():
     avatar = load()
     assert 100 <= len(avatar.rigid) <= 250
-    assert 100 <= len(avatar.expression_vertices) <= 300
     assert not set(avatar.rigid) & {13, 14, 61, 291}
-    assert ((avatar.expression_weight > 0) & (avatar.expression_weight <= 1)).all()
-    basis = avatar.expression_basis.reshape(len(avatar.expression_basis), -1)
-    np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-5)
-    assert (avatar.expression_identity_sd > 0).all()
     assert 0.05 < avatar.eye_aperture_mean.min() and avatar.eye_aperture_mean.max() < 0.3
+    assert 0.35 < float(avatar.iris_diameter) < 0.5  # iris about 11.7 of a 27-30 mm eye
+    assert 80 < avatar.mm_per_unit < 100  # outer eye corners 80-100 mm apart in adults
+    assert ((avatar.action_unit_rest >= 0) & (avatar.action_unit_rest <= 1)).all()
+
+
+def test_the_action_units_are_the_ones_authored_on_this_face():
+    """The asset's basis is edge.action_units' definitions laid on its own mean face, and each
+    side's field is the other's mirror image."""
+    avatar = load()
+    basis = build_basis(avatar.vertices, avatar.mm_per_unit)
+    np.testing.assert_allclose(avatar.action_unit_basis, basis, atol=1e-6)
+    mirror = mirror_indices(avatar.vertices)
+    np.testing.assert_allclose(basis[0::2], basis[1::2][:, mirror] * [-1, 1, 1], atol=1e-6)
+    assert len(basis) == len(CHANNEL_NAMES) == 24
 
 
 def test_provenance_names_the_committed_file():

@@ -84,6 +84,11 @@ def test_demo_records_every_frame_of_the_clip(tmp_path):
     assert {json.loads(line)["status"] for line in lines} == {"ok"}
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["astronaut_masked.mp4", "astronaut_masked.signals.jsonl"]
 
+    summary = dmask(tmp_path, "report", video, "-o", "report")
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.startswith("astronaut_masked.signals.jsonl: ") and "face in 12/12 frames" in summary.stdout
+    assert json.loads((tmp_path / "report" / "results.json").read_text())["clinical_summary"][0]["frames_with_face"] == 12
+
 
 def test_bench_prints_every_stage(tmp_path, shared_data):
     result = dmask(tmp_path, "bench", shared_data / "videos/lp_driving_d1.mp4")

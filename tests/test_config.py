@@ -64,11 +64,11 @@ def test_values_are_read_and_integers_accepted_as_numbers(tmp_path):
          "5 render.colour: unknown key (expected one of: backend, background)"),
         ("infer:\n  threads: 4\n",
          "1 infer: unknown key "
-         "(expected one of: inference, tracking, fit, fail_closed, render, output, source, publish)"),
+         "(expected one of: inference, tracking, fit, clinical, fail_closed, render, output, source, publish)"),
         ("inference:\n  threads: 2.5\n", "2 inference.threads: expected an integer, got 2.5"),
         ("inference:\n  threads: true\n", "2 inference.threads: expected an integer, got true"),
         ("inference:\n  threads:\n", "2 inference.threads: expected an integer, got nothing"),
-        ("fit:\n  deadzone_sigmas: lots\n", "2 fit.deadzone_sigmas: expected a number, got 'lots'"),
+        ("clinical:\n  ptosis_mrd1_mm: lots\n", "2 clinical.ptosis_mrd1_mm: expected a number, got 'lots'"),
         ("output:\n  video_codec: 1234\n", "2 output.video_codec: expected a string, got 1234"),
         ("inference:\n  providers: CPUExecutionProvider\n",
          "2 inference.providers: expected a list of strings, got 'CPUExecutionProvider'"),
@@ -90,7 +90,7 @@ def test_wrong_keys_and_types(tmp_path, text, expected):
     [
         ("tracking:\n  max_faces: 40\n", "2 tracking.max_faces: must be between 1 and 16; got 40"),
         ("inference:\n  threads: 0\n", "2 inference.threads: must be >= 1; got 0"),
-        ("fit:\n  baseline_seconds: 0\n", "2 fit.baseline_seconds: must be > 0.0; got 0"),
+        ("fit:\n  baseline_seconds: 0\n", "2 fit.baseline_seconds: must be > 0.0 and <= 3600.0; got 0"),
         ("tracking:\n  detection_threshold: 1.5\n",
          "2 tracking.detection_threshold: must be between 0.0 and 1.0; got 1.5"),
         ("render:\n  background:\n    - 0\n    - 300\n    - 0\n",

@@ -69,7 +69,7 @@ def test_a_live_video_comes_out_masked_in_order_with_signals_and_status(daemon, 
     seqs = [header["seq"] for header, _ in frames]
     assert seqs == sorted(set(seqs))
     for header, image in frames:
-        assert header["status"] == "ok" and header["v"] == 1
+        assert header["status"] == "ok" and header["v"] == 2
         camera = originals[header["seq"] % len(originals)]
         assert image.shape == camera.shape
         face = (slice(150, 400), slice(150, 360))
@@ -85,9 +85,10 @@ def test_a_live_video_comes_out_masked_in_order_with_signals_and_status(daemon, 
     assert live
     for header in live:
         row = offline[header["seq"]]
-        eye = header["faces"][0]["right_eye"]
-        assert abs(eye["aperture"] - float(row["right_aperture"])) < 0.05
-        assert abs(eye["gaze_yaw_deg"] - float(row["right_gaze_yaw_deg"])) < 5.0
+        face = header["faces"][0]
+        assert abs(face["right_aperture"] - float(row["right_aperture"])) < 0.05
+        assert abs(face["right_gaze_yaw_deg"] - float(row["right_gaze_yaw_deg"])) < 5.0
+        assert abs(face["right_mrd1_mm"] - float(row["right_mrd1_mm"])) < 1.5
 
 
 def noise_video(path: Path, frames: int = 30) -> Path:

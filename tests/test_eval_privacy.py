@@ -167,6 +167,20 @@ def test_evaluation_on_a_tiny_set_writes_the_report(tiny_set: Path, tmp_path: Pa
         assert (tmp_path / "out" / name).stat().st_size > 1000 and name in report
     assert "Mask2Face" in report and "0.250" in report
     assert any(line.startswith("dlib: Mask2Face rank-1") for line in result.lines())
+    attackers = numbers["attackers"]
+    assert set(attackers) == {"signals_nearest"} | {
+        f"{name}_half{half}" for name in ("adaptive_dlib", "adaptive_facenet", "signals_lda") for half in (1, 2)}
+    assert attackers["signals_nearest"]["chance"] == pytest.approx(0.25) and attackers["signals_nearest"]["probes"] == 4
+    assert attackers["adaptive_dlib_half1"]["chance"] == pytest.approx(0.5)
+    assert "Attackers who know the mask" in report and "## Targets" in report
+    targets = {t["label"]: t for t in numbers["targets"]}
+    assert targets["dlib Mask2Face"]["bound"] == pytest.approx(0.27)
+    assert targets["dlib Mask2Face"]["met"] == (numbers["recognisers"]["dlib"]["mask_to_face"]["rank1"] <= 0.27)
+    # every probe of the tiny set is from another session than its gallery: nothing to measure within one
+    assert numbers["recognisers"]["facenet"]["mask_to_mask_same_session"]["probes"] == 0
+    within = targets["facenet Mask2Mask, same session"]
+    assert (within["value"], within["bound"], within["met"]) == (None, None, False)
+    assert result.lines()[-1].startswith("targets met: ")
 
 
 def test_max_identities_keeps_the_first(tiny_set: Path) -> None:
@@ -189,3 +203,26 @@ def test_a_folder_without_identities_is_named_with_what_is_expected(tmp_path: Pa
 def test_the_contact_sheet_spreads_over_every_identity() -> None:
     assert evenly_spaced(list(range(45)), 8) == [0, 6, 13, 19, 25, 31, 38, 44]
     assert evenly_spaced([1, 2], 8) == [1, 2]
+
+
+def test_lda_learns_the_directions_that_separate_people_and_ignores_the_rest() -> None:
+    from edge.evaluation.attackers import lda_projection
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6), 5)
+    people = rng.normal(size=(6, 1)) * 3.0
+    # column 0 carries the person (with noise), columns 1-3 are loud noise
+    vectors = np.column_stack([people[labels, 0] + 0.1 * rng.normal(size=30), 10.0 * rng.normal(size=(30, 3))])
+    projected = vectors @ lda_projection(vectors, labels)[:, 0]
+    assert abs(np.corrcoef(projected, people[labels, 0])[0, 1]) > 0.95
+    assert abs(np.corrcoef(vectors[:, 1], people[labels, 0])[0, 1]) < 0.5
+
+
+def test_a_split_restricted_to_some_identities_keeps_their_probes_and_renumbers_their_galleries() -> None:
+    from edge.evaluation.identification import GallerySplit
+
+    identities = np.array([0, 1, 2, 0, 1, 2, 2])
+    split = GallerySplit(np.array([0, 1, 2]), np.array([3, 4, 5, 6]), np.array([0, 1, 2, 2]), np.array([1, 0, 1, 0], bool))
+    part = split.restricted(identities, np.array([False, True, True]))
+    assert part.gallery.tolist() == [1, 2] and part.probes.tolist() == [4, 5, 6]
+    assert part.truth.tolist() == [0, 1, 1] and part.cross_session.tolist() == [False, True, False]

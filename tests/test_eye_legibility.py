@@ -12,9 +12,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from edge.fit import RestingPolicy
 from edge.media import VideoReader
 from edge.pipeline import MaskPipeline
 from edge.records import EyeParams, Frame, MaskParams
+from support import eye_params
 
 VIDEOS = ["lp_driving_d14.mp4", "lp_driving_d7.mp4"]
 POSE_FRAME = 5  # a few frames in, so the tracker has settled
@@ -48,11 +50,10 @@ def posed(poses) -> tuple[MaskParams, tuple[int, int]]:
 
 
 def read_back(posed, config, models, upper: float, lower: float) -> tuple[EyeParams, EyeParams]:
-    """Both eyes drawn with these apertures, then measured on the rendering (no dead zone)."""
+    """Both eyes drawn with these apertures, then measured on the rendering (resting levels as read)."""
     params, (height, width) = posed
-    eye = EyeParams(0.0, 0.0, upper, lower)
-    raw = dataclasses.replace(config, fit=dataclasses.replace(config.fit, deadzone_sigmas=0.0))
-    pipeline = MaskPipeline(raw, still=True, models=models)
+    eye = eye_params(upper=upper, lower=lower)
+    pipeline = MaskPipeline(config, still=True, models=models, resting=RestingPolicy.OWN)
     mesh = models.rig.mesh(dataclasses.replace(params, right_eye=eye, left_eye=eye))
     face = pipeline.process(Frame(pipeline.renderer.render(mesh, height, width), 0, 0.0)).faces[0]
     return face.right_eye, face.left_eye
@@ -120,8 +121,7 @@ def test_a_nystagmus_like_oscillation_survives_the_drawing(posed, config, models
 
     params, (height, width) = posed
     rest = models.avatar.resting_eye()
-    raw = dataclasses.replace(config, fit=dataclasses.replace(config.fit, deadzone_sigmas=0.0))
-    viewer = MaskPipeline(raw, models=models)
+    viewer = MaskPipeline(config, models=models, resting=RestingPolicy.OWN)
     drawn = 0.25 * np.sin(2 * np.pi * 4.0 * np.arange(90) / 30.0)
     read = []
     for seq, yaw in enumerate(drawn):

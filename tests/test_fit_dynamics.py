@@ -1,48 +1,61 @@
-"""What passes the fit: fast eye signals frame by frame, and one-sided signs.
+"""What passes the fit: fast eye signals frame by frame, and static signs.
 
 Observations are built from the avatar itself, posed in the image, with
 eyes whose lids and irises follow a known schedule: a 100 ms blink and an
-8 Hz horizontal oscillation (nystagmus-like) sampled at 30 fps; and a face
-whose right mouth corner droops.
+8 Hz horizontal oscillation (nystagmus-like) sampled at 30 fps; and faces
+with a static sign (a one-sided mouth-corner droop, a ptotic lid, an
+esotropia) beside their symmetric controls.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
+from edge.action_units import CHANNEL_NAMES
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.config import DEFAULT_MODELS_DIR, FitConfig
-from edge.fit import Fitter
+from edge.clinical import degrees_of_prism
+from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
+from edge.fit import Fitter, RestingPolicy
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, FaceObservation
+from edge.signals import face_record
 
 FPS = 30.0
 SCALE, ORIGIN = 300.0, np.array([320.0, 240.0, 0.0])
 
 
-def eye_observation(vertices: np.ndarray, lids: np.ndarray, iris_rest: np.ndarray, openness: float, iris_dx: float) -> EyeObservation:
-    """The avatar's own lid contour, opened to `openness` of rest, in pixels."""
+def eye_observation(
+    vertices: np.ndarray, lids: np.ndarray, iris_rest: np.ndarray, iris_diameter: float,
+    openness: float, iris_dx: float, upper_openness: float = 1.0,
+) -> EyeObservation:
+    """The avatar's own lid contour, opened to `openness` of rest (the upper lid also to
+    `upper_openness`), and an iris of the population's size, in pixels."""
     contour = vertices[lids, :2].copy()
     middle = 0.5 * (contour[0] + contour[8])
     contour[1:8, 1] = middle[1] + openness * (contour[1:8, 1] - middle[1])
-    contour[9:16, 1] = middle[1] + openness * (contour[9:16, 1] - middle[1])
+    contour[9:16, 1] = middle[1] + openness * upper_openness * (contour[9:16, 1] - middle[1])
     width = np.linalg.norm(contour[8] - contour[0])
-    iris = middle + width * (iris_rest + [iris_dx, 0.0])
+    centre = middle + width * (iris_rest + [iris_dx, 0.0])
+    iris = centre + 0.5 * iris_diameter * width * np.array([[0, 0], [1, 0], [0, -1], [-1, 0], [0, 1]])
     to_px = lambda p: (SCALE * p + ORIGIN[:2]).astype(np.float32)  # noqa: E731
-    return EyeObservation(to_px(contour), np.repeat(to_px(iris[None]), 5, 0))
+    return EyeObservation(to_px(contour), to_px(iris))
 
 
-def observations(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray) -> list[FaceObservation]:
-    v = avatar.vertices.astype(np.float64)
+def observations(
+    avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, vertices: np.ndarray | None = None,
+    right_upper: float = 1.0, right_dx: float = 0.0,
+) -> list[FaceObservation]:
+    """Frames of the avatar (or of `vertices`), with a right upper lid at `right_upper` of
+    its height and a right iris turned by `right_dx` eye widths on top of the schedules."""
+    v = avatar.vertices.astype(np.float64) if vertices is None else vertices
     landmarks = (SCALE * v + ORIGIN).astype(np.float32)
+    iris = float(avatar.iris_diameter)
     return [
         FaceObservation(
             landmarks=landmarks,
-            right_eye=eye_observation(v, RIGHT_LIDS, avatar.iris_rest[0], o, dx),
-            left_eye=eye_observation(v, LEFT_LIDS, avatar.iris_rest[1], o, dx),
+            right_eye=eye_observation(v, RIGHT_LIDS, avatar.iris_rest[0], iris, o, dx + right_dx, right_upper),
+            left_eye=eye_observation(v, LEFT_LIDS, avatar.iris_rest[1], iris, o, dx),
             confidence=1.0,
             track_id=0,
         )
@@ -55,9 +68,15 @@ def avatar() -> Avatar:
     return Avatar.load(DEFAULT_MODELS_DIR)
 
 
-def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, config: FitConfig = FitConfig()):
-    fitter = Fitter(avatar, config, still=False)
+def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, resting: RestingPolicy = RestingPolicy.POPULATION):
+    fitter = Fitter(avatar, FitConfig(), ClinicalConfig(), still=False, resting=resting)
     return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
+
+
+def photo(avatar: Avatar, **sign) -> dict:
+    """The published fields of one photo of the avatar with a sign (observations' keywords)."""
+    face = observations(avatar, np.ones(1), np.zeros(1), **sign)[0]
+    return face_record(Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0))
 
 
 def test_a_100ms_blink_survives(avatar):
@@ -71,17 +90,17 @@ def test_a_100ms_blink_survives(avatar):
 
 
 def test_a_small_lid_movement_passes_in_full(avatar):
-    """A half-blink well inside the resting dead zone: only the resting level is anatomy."""
+    """A half-blink: only the resting level is replaced, not the movement from it."""
     openness = np.ones(60)
     openness[40:43] = 0.85
 
-    def relative(config: FitConfig) -> np.ndarray:
-        aperture = np.array([p.left_eye.aperture for p in run(avatar, openness, np.zeros(60), config)])
+    def relative(resting: RestingPolicy) -> np.ndarray:
+        aperture = np.array([p.left_eye.aperture for p in run(avatar, openness, np.zeros(60), resting)])
         return aperture[40:43] / aperture[:40].mean()
 
-    measured = relative(FitConfig(deadzone_sigmas=0.0))
+    measured = relative(RestingPolicy.OWN)
     assert measured.max() < 0.9
-    np.testing.assert_allclose(relative(FitConfig()), measured, atol=0.003)
+    np.testing.assert_allclose(relative(RestingPolicy.POPULATION), measured, atol=0.003)
 
 
 def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
@@ -95,28 +114,70 @@ def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
         assert np.abs(yaw - expected).max() < 0.1 * np.abs(expected).max()
 
 
-def drooping(avatar: Avatar, amount: float) -> FaceObservation:
-    """The avatar's face with the right mouth corner region pulled down."""
-    face = observations(avatar, np.ones(1), np.zeros(1))[0]
-    v = avatar.vertices.astype(np.float64)
-    distance = np.linalg.norm(v - v[61], axis=1)
-    shape = v.copy()
-    shape[:, 1] += amount * np.clip(1 - distance / 0.2, 0, None)
-    return dataclasses.replace(face, landmarks=(SCALE * shape + ORIGIN).astype(np.float32))
+def with_units(avatar: Avatar, **intensities: float) -> np.ndarray:
+    """The avatar's vertices with action units applied, e.g. right_lip_corner_depress=0.8."""
+    units = avatar.action_unit_rest.astype(np.float64).copy()
+    for name, value in intensities.items():
+        units[CHANNEL_NAMES.index(name)] = value
+    return avatar.expressed(units)
 
 
-@pytest.mark.parametrize("still", [True, False])
-def test_a_resting_one_sided_droop_passes(avatar, still):
-    """A droop far beyond the normal spread of faces shows on the avatar; the other side stays."""
-    fitter = Fitter(avatar, FitConfig(), still=still)
-    params = fitter.fit(drooping(avatar, 0.08), 0.0)
-    assert params.mouth_corner_right < -0.6 * 0.08
-    assert params.mouth_corner_left - params.mouth_corner_right > 0.7 * 0.08
-    assert abs(params.mouth_corner_left) < 0.35 * abs(params.mouth_corner_right)
+def test_a_one_sided_mouth_corner_droop_passes_and_its_control_does_not(avatar):
+    """4 mm of one-sided droop (beyond the 3 mm normal asymmetry) reads as drawn; both sides drooping do not."""
+    droop = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0))
+    assert droop["right_mouth_corner_height_mm"] == pytest.approx(-4.0, abs=1.2)
+    assert abs(droop["left_mouth_corner_height_mm"]) < 0.5
+    assert droop["asym_lip_corner_depress"] > 0.5
+    control = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0, left_lip_corner_depress=1.0))
+    assert abs(control["right_mouth_corner_height_mm"]) < 0.1 and abs(control["left_mouth_corner_height_mm"]) < 0.1
+    assert control["asym_lip_corner_depress"] == pytest.approx(0.0, abs=0.05)
 
 
-def test_an_ordinary_resting_difference_does_not_pass_a_photo(avatar):
-    """Within the normal spread of faces, a resting difference is the avatar's own."""
-    small = 0.5 * FitConfig().deadzone_sigmas * float(avatar.expression_residual_sd.min())
-    params = Fitter(avatar, FitConfig(), still=True).fit(drooping(avatar, small), 0.0)
-    assert abs(params.mouth_corner_right) < 0.3 * small
+def test_an_ordinary_resting_asymmetry_does_not_pass_a_photo(avatar):
+    """1.5 mm of one-sided droop: inside the normal asymmetry (3 mm), so the population's face."""
+    mild = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=0.3))
+    rest = photo(avatar)
+    assert {k: v for k, v in mild.items() if k.startswith("au_")} == pytest.approx(
+        {k: v for k, v in rest.items() if k.startswith("au_")}, abs=1e-6)
+
+
+def test_a_ptotic_lid_reads_1mm_and_its_control_the_norm(avatar):
+    control = photo(avatar)
+    assert control["right_mrd1_mm"] == pytest.approx(4.5, abs=0.6)
+    assert abs(control["right_mrd1_mm"] - control["left_mrd1_mm"]) < 0.3
+    # the right upper lid lowered until its MRD1 reads about 1 mm on the person's scale
+    for upper in np.linspace(1.0, 0.0, 41):
+        ptosis = photo(avatar, right_upper=upper)
+        if ptosis["right_mrd1_mm"] <= 1.0:
+            break
+    assert ptosis["right_mrd1_mm"] == pytest.approx(1.0, abs=0.25)
+    assert ptosis["left_mrd1_mm"] == pytest.approx(control["left_mrd1_mm"], abs=0.05)
+    assert ptosis["right_closed"] == 0.0
+
+
+def test_a_15_prism_dioptre_esotropia_reads_in_prism_dioptres(avatar):
+    turn = np.sin(np.radians(degrees_of_prism(15.0))) * EYEBALL_RADIUS_FRACTION  # right eye turned in
+    eso = photo(avatar, right_dx=turn)
+    assert eso["horizontal_deviation_pd"] == pytest.approx(15.0, abs=1.0)
+    assert eso["horizontal_deviation_deg"] == pytest.approx(degrees_of_prism(15.0), abs=0.5)
+    assert abs(photo(avatar)["horizontal_deviation_pd"]) < 1.0
+
+
+def test_a_blink_is_an_event_on_the_stream_when_it_ends(avatar):
+    openness = np.ones(60)
+    openness[30:33] = 0.0  # complete, 100 ms
+    openness[45:47] = 0.4  # partial, 67 ms
+    records = [face_record(p) for p in run(avatar, openness, np.zeros(60))]
+    ended = [(i, r["right_blink_onset_s"], r["right_blink_duration_ms"], r["right_blink_complete"])
+             for i, r in enumerate(records) if r["right_blink_onset_s"] is not None]
+    assert ended == [(33, pytest.approx(30 / FPS), pytest.approx(100.0), 1.0),
+                     (47, pytest.approx(45 / FPS), pytest.approx(2000 / FPS), 0.0)]
+    assert [i for i, r in enumerate(records) if r["left_blink_onset_s"] is not None] == [33, 47]
+
+
+def test_published_action_units_are_rounded_to_the_configured_step(avatar):
+    face = observations(avatar, np.ones(1), np.zeros(1), vertices=with_units(avatar, right_lip_corner_depress=1.0))[0]
+    fitter = Fitter(avatar, FitConfig(action_unit_step=0.25), ClinicalConfig(), still=True)
+    units = fitter.fit(face, 0.0).action_units
+    np.testing.assert_allclose(units, np.round(units / 0.25) * 0.25, atol=1e-6)
+    assert units[CHANNEL_NAMES.index("right_lip_corner_depress")] >= 0.5

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from edge.avatar import EYEBALL_RADIUS_FRACTION
-from edge.fit import EyeMeasure, Similarity, eye_params, fit_similarity, measure_eye, soft_deadzone
+from edge.fit import EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
 from edge.geometry import EyeLine
 from edge.records import EyeObservation, EyeParams
 from edge.render.scene import DRAWN_EYEBALL_FRACTION, EyeRig
-from support import rotation
+from support import eye_params, rotation
 
 
 def test_similarity_recovers_a_known_pose():
@@ -34,12 +34,7 @@ def test_similarity_weights_ignore_outliers_with_zero_weight():
     np.testing.assert_allclose(pose.rotation, np.eye(3), atol=1e-9)
 
 
-def test_soft_deadzone_flattens_small_offsets_and_keeps_large_ones():
-    t = np.array([1.0, 1.0, 1.0, 1.0])
-    out = soft_deadzone(np.array([0.1, -0.5, 1.0, -3.0]), t)
-    np.testing.assert_allclose(out, [0.001, -0.125, 1.0, -3.0])
-
-
+IRIS_RADIUS = 0.21  # eye widths
 # A lid arc whose three middle points are on average 1.0 from the corner line.
 ARC_T = np.linspace(0, np.pi, 9)[1:-1]
 ARC = np.sin(ARC_T) / np.sin(ARC_T[2:5]).mean()
@@ -51,7 +46,8 @@ def synthetic_eye(upper: float, lower: float, dx: float, dy: float, width: float
     lower_lid = np.column_stack([x, 50 + lower * width * ARC])
     upper_lid = np.column_stack([x, 50 - upper * width * ARC])
     lids = np.vstack([[80, 50], lower_lid, [120, 50], upper_lid])
-    iris = np.array([[100 + dx * width, 50 + dy * width]] * 5)
+    centre = [100 + dx * width, 50 + dy * width]
+    iris = centre + np.array([[0, 0], [1, 0], [0, -1], [-1, 0], [0, 1]]) * IRIS_RADIUS * width
     return EyeObservation(lids.astype(np.float32), iris.astype(np.float32))
 
 
@@ -63,6 +59,8 @@ def test_measure_eye_reads_apertures_and_iris_offset():
     assert m.lower == pytest.approx(0.1)
     assert m.iris_dx == pytest.approx(0.05, abs=1e-6)
     assert m.iris_dy == pytest.approx(-0.02, abs=1e-6)
+    assert m.iris_diameter == pytest.approx(2 * IRIS_RADIUS, abs=1e-6)
+    assert m.width_mm == pytest.approx(11.7 / (2 * IRIS_RADIUS), rel=1e-5)
 
 
 def test_measure_eye_is_independent_of_head_roll_and_scale():
@@ -80,7 +78,8 @@ def test_measure_eye_is_independent_of_head_roll_and_scale():
 def test_gaze_round_trip_through_the_drawn_eyeball(dx, dy):
     """The renderer's iris centre lands where the fit measured it."""
     rest = np.array([-0.03, -0.02])
-    params = eye_params(EyeMeasure(0.2, 0.1, dx, dy), rest, 0.2, 0.1)
+    yaw, pitch = gaze_angles(EyeMeasure(0.2, 0.1, dx, dy, 2 * IRIS_RADIUS), rest)
+    params = EyeParams(yaw, pitch, 0.2, 0.1, 4.5, 5.25)
     rig = EyeRig(
         lids=np.arange(16), ring=np.arange(14), line=EyeLine(np.zeros(3), 1.0, np.array([0.0, 1.0, 0.0])),
         rest_upper=0.2, rest_lower=0.1, centre=np.array([*rest, DRAWN_EYEBALL_FRACTION]), radius=DRAWN_EYEBALL_FRACTION,
@@ -103,11 +102,11 @@ def test_lids_scale_to_the_measured_aperture():
     assert rig.rest_lower == pytest.approx(0.1)
 
     closed = vertices.copy()
-    rig.set_lids(closed, EyeParams(0, 0, upper_aperture=0.0, lower_aperture=0.0))
+    rig.set_lids(closed, eye_params(upper=0.0, lower=0.0))
     np.testing.assert_allclose(closed[1:16, 1], 0.0, atol=1e-12)
     np.testing.assert_allclose(closed[23:30, 1], -0.5 * ARC + 0.5 * 0.25 * ARC)
 
     droop = vertices.copy()
-    rig.set_lids(droop, EyeParams(0, 0, upper_aperture=0.1, lower_aperture=0.1))
+    rig.set_lids(droop, eye_params(upper=0.1, lower=0.1))
     assert -droop[11:14, 1].mean() == pytest.approx(0.1)
     np.testing.assert_allclose(droop[1:8], vertices[1:8])

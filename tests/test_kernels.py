@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.records import EyeParams
 from edge.render import materials
 from edge.render.cpu import CpuRenderer
 from edge.render.cuda import COMPILE_OPTIONS
 from edge.render.mesh import Material, RenderMesh
-from support import mask_params, missing, rotation
+from support import eye_params, mask_params, missing, rotation
 
 KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"
 
@@ -135,10 +134,10 @@ def test_host_build_matches_the_cpu_renderer_on_random_meshes(host_render, seed)
 
 def test_host_build_matches_the_cpu_renderer_on_the_avatar(host_render, models):
     avatar = models.avatar
-    eye = EyeParams(0.2, -0.1, 0.12, 0.1)
+    eye = eye_params(np.degrees(0.2), np.degrees(-0.1), 0.12, 0.1)
     params = mask_params(
-        len(avatar.expression_vertices), rotation=rotation(-np.degrees(0.3), 0, 0), translation=np.array([640, 360, 0], np.float32),
-        scale=300.0, right_eye=eye, left_eye=eye, mouth_open=0.0, brow_raise_left=0.0,
+        rotation=rotation(-np.degrees(0.3), 0, 0), translation=np.array([640, 360, 0], np.float32),
+        scale=300.0, right_eye=eye, left_eye=eye, action_units=avatar.action_unit_rest,
     )
     mesh = models.rig.mesh(params)
     expected = CpuRenderer().render(mesh, 720, 1280)

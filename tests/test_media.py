@@ -243,15 +243,16 @@ def test_signal_rows(tmp_path):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(SIGNAL_COLUMNS)
     assert len(rows) == 3
-    assert rows[0]["status"] == "no_face" and rows[0]["face"] == "" and rows[0]["yaw_deg"] == ""
+    assert rows[0]["status"] == "no_face" and rows[0]["face"] == "" and rows[0]["head_yaw_deg"] == ""
     assert [r["track_id"] for r in rows[1:]] == ["7", "8"]
     second = rows[2]
     assert (second["file"], second["seq"], second["face"]) == ("a.mp4", "1", "1")
-    assert float(second["yaw_deg"]) == pytest.approx(15, abs=1e-3)
-    assert float(second["roll_deg"]) == pytest.approx(-3, abs=1e-3)
+    assert float(second["head_yaw_deg"]) == pytest.approx(15, abs=1e-3)
+    assert float(second["head_roll_deg"]) == pytest.approx(-3, abs=1e-3)
     assert float(second["right_gaze_yaw_deg"]) == pytest.approx(10)
     assert float(second["left_aperture"]) == pytest.approx(0.3)
-    assert float(second["tx"]) == 320 and float(second["scale"]) == 80
+    assert float(second["head_x_px"]) == 320 and float(second["head_scale_px"]) == 80
+    assert float(second["right_mrd1_mm"]) == 4.5 and float(second["au_left_jaw_drop"]) == 0.0
 
 
 def test_interrupted_signals_leave_nothing(tmp_path):

@@ -20,6 +20,8 @@ import pytest
 from edge.config import FrameEncoding, PublishConfig
 from edge.errors import ConfigError, DmaskError
 from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
+from edge.action_units import CHANNEL_NAMES
+from edge.signals import FIELD_NAMES
 from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys
 from support import mask_params, rotation
 
@@ -32,13 +34,9 @@ def _face() -> MaskParams:
         rotation=rotation(20.0, 10.0, -5.0),
         translation=np.array([320.5, 240.25, 900.0], dtype=np.float32),
         scale=123.0,
-        right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02),
-        left_eye=EyeParams(math.radians(-6.0), math.radians(8.0), 0.2, 0.1),
-        mouth_open=0.25,
-        brow_raise_right=0.05,
-        brow_raise_left=-0.04,
-        mouth_corner_right=0.02,
-        mouth_corner_left=-0.01,
+        right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02, 0.5, 1.25),
+        left_eye=EyeParams(math.radians(-6.0), math.radians(8.0), 0.2, 0.1, 4.5, 5.0),
+        action_units=np.array([0.25, 0.0] + [0.0] * (len(CHANNEL_NAMES) - 2), np.float32),
         confidence=0.875,
     )
 
@@ -86,7 +84,7 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
     assert frame.topic == "frame"
     header = frame.header
     assert {k: header[k] for k in ("v", "seq", "capture_ts", "width", "height")} == {
-        "v": 1, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
+        "v": 2, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
     }
     assert (header["encoding"], header["faces"], header["status"]) == (encoding, 1, "ok")
     assert abs(header["publish_ts"] - time.time()) < 60
@@ -101,27 +99,31 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
         assert np.abs(image.astype(int) - masked.image.astype(int)).mean() < 3
 
     _check_signals(signals)
-    assert status == Message("status", {"v": 1, "fps_in": 30.0, "source": "up"}, None)
+    assert status == Message("status", {"v": 2, "fps_in": 30.0, "source": "up"}, None)
 
 
 def _check_signals(message: Message) -> None:
     assert message.topic == "signals" and message.payload is None
     body = message.header
-    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (1, 41, 1234.5, "ok")
+    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (2, 41, 1234.5, "ok")
+    assert body["schema"] == "dmask.signals/2"
     (face,) = body["faces"]
+    assert list(face) == list(FIELD_NAMES)
     assert face["track_id"] == 7 and face["confidence"] == 0.875
-    expected_pose = {"yaw_deg": 20.0, "pitch_deg": 10.0, "roll_deg": -5.0,
-                     "tx": 320.5, "ty": 240.25, "scale": 123.0}
-    assert face["pose"] == pytest.approx(expected_pose, abs=1e-3)
-    assert face["right_eye"] == pytest.approx({
-        "gaze_yaw_deg": 12.0, "gaze_pitch_deg": -4.0, "upper_aperture": 0.03,
-        "lower_aperture": 0.02, "aperture": 0.05, "blink": True}, abs=1e-6)
-    assert face["left_eye"]["blink"] is False
-    assert face["left_eye"]["aperture"] == pytest.approx(0.3)
-    assert face["left_eye"]["gaze_yaw_deg"] == pytest.approx(-6.0)
-    assert face["expression"] == {
-        "mouth_open": 0.25, "brow_raise_right": 0.05, "brow_raise_left": -0.04,
-        "mouth_corner_right": 0.02, "mouth_corner_left": -0.01}
+    expected_pose = {"head_yaw_deg": 20.0, "head_pitch_deg": 10.0, "head_roll_deg": -5.0,
+                     "head_x_px": 320.5, "head_y_px": 240.25, "head_scale_px": 123.0}
+    assert {k: face[k] for k in expected_pose} == pytest.approx(expected_pose, abs=1e-3)
+    right_eye = {
+        "right_gaze_yaw_deg": 12.0, "right_gaze_pitch_deg": -4.0, "right_mrd1_mm": 0.5, "right_mrd2_mm": 1.25,
+        "right_fissure_mm": 1.75, "right_closed": 1.0, "right_upper_aperture": 0.03,
+        "right_lower_aperture": 0.02, "right_aperture": 0.05}
+    assert {k: face[k] for k in right_eye} == pytest.approx(right_eye, abs=1e-6)
+    assert face["left_closed"] == 0.0 and face["left_aperture"] == pytest.approx(0.3)
+    assert face["horizontal_deviation_deg"] == pytest.approx(18.0, abs=1e-4)
+    assert face["horizontal_deviation_pd"] == pytest.approx(100 * math.tan(math.radians(18.0)), abs=1e-3)
+    assert face["vertical_deviation_deg"] == pytest.approx(-12.0, abs=1e-4)
+    assert face["au_right_inner_brow_raise"] == 0.25 and face["au_left_inner_brow_raise"] == 0.0
+    assert face["asym_inner_brow_raise"] == 1.0 and face["asym_jaw_drop"] == 0.0
 
 
 @pytest.mark.parametrize("listener", ["absent", "stalled"])

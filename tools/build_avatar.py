@@ -11,12 +11,14 @@ landmark model itself outputs them, so it belongs to nobody:
    their per-vertex median, so a person with ten photos counts once.
 3. The identities are aligned to each other (generalised Procrustes) and
    averaged; the mean is put in the canonical frame (outer eye corners 1.0
-   apart on the x axis, y down, z away from the camera). Their spread per
-   vertex is the population SD that scales the fit's dead zone.
+   apart on the x axis, y down, z away from the camera).
 4. Rigid vertices (for pose) are the ones that move least between photos of
    the same person. Triangles come from MediaPipe's face-mesh tessellation
    (edges listed in the mediapipe wheel, triangles recovered as the mesh's
    3-cliques), with the eye openings and the mouth opened as holes.
+5. The action units (edge/action_units.py) are laid on the mean face; the
+   population's resting intensities, lid apertures, iris rest position, iris
+   size and MRD calibration are medians over the identities.
 
 Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl
 """
@@ -29,6 +31,7 @@ import hashlib
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,23 +40,21 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.avatar import Avatar  # noqa: E402
+from edge.action_units import CHANNEL_NAMES, ActionUnitSolver, build_basis  # noqa: E402
+from edge.avatar import Avatar, mm_per_canonical_unit  # noqa: E402
+from edge.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.fit import fit_similarity, measure_eye  # noqa: E402
 from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
 from edge.mesh_index import (  # noqa: E402
     LEFT_BROW,
     LEFT_EYE_OUTER,
-    LEFT_LID_RING,
     LEFT_LIDS,
     LIPS_INNER,
     LIPS_OUTER,
-    NOSE_TIP,
     RIGHT_BROW,
     RIGHT_EYE_OUTER,
-    RIGHT_LID_RING,
     RIGHT_LIDS,
-    SUBNASALE,
 )
 from edge.models import InferenceModels  # noqa: E402
 from edge.tracking import FaceTracker  # noqa: E402
@@ -62,8 +63,6 @@ MEDIAPIPE = "mediapipe==0.10.14"
 TESSELATION_PATH = "mediapipe/python/solutions/face_mesh_connections.py"
 MIN_PHOTO_SIDE = 256
 RIGID_FRACTION = 0.3
-BROW_FEATHER = 0.12  # canonical units around the brow vertices
-EXPRESSION_COMPONENTS = 16
 
 
 def mediapipe_wheel(cache: Path) -> Path:
@@ -164,20 +163,6 @@ def orient_inwards(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return triangles if into_head.mean() > 0.5 else triangles[:, [0, 2, 1]]
 
 
-def expression_weights(vertices: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower face below the nose (feathered over the nose) and the brows, left-right symmetric."""
-    y = vertices[:, 1]
-    lower = np.clip((y - y[NOSE_TIP]) / (y[SUBNASALE] - y[NOSE_TIP]), 0, 1)
-    brows = np.concatenate([RIGHT_BROW, LEFT_BROW])
-    distance = np.linalg.norm(vertices[:, None] - vertices[brows][None], axis=2).min(1)
-    brow = np.clip(1 - distance / BROW_FEATHER, 0, 1)
-    weight = np.maximum(lower, brow)
-    weight[np.concatenate([RIGHT_LIDS, LEFT_LIDS, RIGHT_LID_RING, LEFT_LID_RING])] = 0
-    weight = np.maximum(weight, weight[mirror])
-    index = np.nonzero(weight > 0)[0].astype(np.int32)
-    return index, weight[index].astype(np.float32)
-
-
 def region_triangles(vertices: np.ndarray, triangles: np.ndarray, polygon_indices: list[np.ndarray]) -> np.ndarray:
     centroids = vertices[triangles].mean(1)[:, :2]
     hit = np.zeros(len(triangles), bool)
@@ -206,14 +191,13 @@ def shapes_of(faces) -> np.ndarray:
     return np.array([f.landmarks for f in faces], np.float64)
 
 
-def mean_face(per_identity) -> tuple[np.ndarray, np.ndarray]:
-    """The mean of the identities' median shapes, in the canonical frame; and those shapes."""
+def mean_face(per_identity) -> np.ndarray:
+    """The mean of the identities' median shapes, in the canonical frame."""
     everything = np.ones(468)
     medians = [np.median(align(shapes_of(faces), shapes_of(faces)[0], everything), 0) for faces in per_identity.values()]
     aligned = generalised_procrustes(np.array(medians), everything)
     origin, basis = canonical_frame(aligned.mean(0))
-    population = (aligned - origin) @ basis.T
-    return population.mean(0), population
+    return ((aligned - origin) @ basis.T).mean(0)
 
 
 def rigid_vertices(per_identity, mean: np.ndarray) -> np.ndarray:
@@ -222,62 +206,45 @@ def rigid_vertices(per_identity, mean: np.ndarray) -> np.ndarray:
     return np.argsort(np.mean(spread, 0))[: int(RIGID_FRACTION * 468)].astype(np.int32)
 
 
-def eye_statistics(per_identity, mean: np.ndarray, rigid: np.ndarray):
-    """Population mean and SD of (upper, lower) aperture, and the iris rest position per eye."""
-    apertures, irises = [], []
+@dataclass(frozen=True)
+class EyeStatistics:
+    """The population's eyes: medians over identities of each one's median photo."""
+
+    aperture_mean: np.ndarray  # (2,) upper, lower, fraction of eye width (mean)
+    iris_rest: np.ndarray  # (2, 2) right, left x (dx, dy)
+    iris_diameter: float  # over eye width
+    mrd_offset_mm: np.ndarray  # (2,) calibration of MRD1, MRD2 (edge.clinical)
+
+
+def eye_statistics(per_identity, mean: np.ndarray, rigid: np.ndarray) -> EyeStatistics:
+    apertures, irises, diameters, mrds = [], [], [], []
     for faces in per_identity.values():
         per_photo = []
         for f in faces:
             pose = fit_similarity(mean[rigid], f.landmarks[rigid].astype(np.float64), np.ones(len(rigid)))
             z = f.landmarks[:, 2].astype(np.float64)
-            r, l = measure_eye(f.right_eye, z[RIGHT_LIDS], pose), measure_eye(f.left_eye, z[LEFT_LIDS], pose)
-            per_photo.append([(r.upper + l.upper) / 2, (r.lower + l.lower) / 2, r.iris_dx, r.iris_dy, l.iris_dx, l.iris_dy])
+            eyes = measure_eye(f.right_eye, z[RIGHT_LIDS], pose), measure_eye(f.left_eye, z[LEFT_LIDS], pose)
+            raw = [margin_reflex_mm(e.upper, e.lower, e.iris_dy, e.width_mm, np.zeros(2)) for e in eyes]
+            per_photo.append([
+                np.mean([e.upper for e in eyes]), np.mean([e.lower for e in eyes]),
+                eyes[0].iris_dx, eyes[0].iris_dy, eyes[1].iris_dx, eyes[1].iris_dy,
+                np.mean([e.iris_diameter for e in eyes]), *np.mean(raw, 0),
+            ])
         medians = np.median(per_photo, 0)
         apertures.append(medians[:2])
-        irises.append(medians[2:].reshape(2, 2))
-    apertures = np.array(apertures)
-    return apertures.mean(0), apertures.std(0), np.median(irises, 0)
+        irises.append(medians[2:6].reshape(2, 2))
+        diameters.append(medians[6])
+        mrds.append(medians[7:9])
+    return EyeStatistics(
+        np.mean(apertures, 0), np.median(irises, 0), float(np.median(diameters)), NORMAL_MRD_MM - np.median(mrds, 0)
+    )
 
 
-def mirror_indices(mean: np.ndarray) -> np.ndarray:
-    """For each vertex, its mirror image across the face's midline (x -> -x)."""
-    flipped = mean * [-1, 1, 1]
-    mirror = np.linalg.norm(flipped[:, None] - mean[None], axis=2).argmin(1)
-    assert (mirror[mirror] == np.arange(468)).all(), "the mean face is not left-right symmetric enough"
-    return mirror
-
-
-def mirrored(deviations: np.ndarray, expression_vertices: np.ndarray, mirror: np.ndarray) -> np.ndarray:
-    """Deviations (N, K, 3) of the expression vertices, reflected left to right."""
-    position = {v: k for k, v in enumerate(expression_vertices)}
-    order = np.array([position[mirror[v]] for v in expression_vertices])
-    return deviations[:, order] * [-1, 1, 1]
-
-
-def expression_space(per_identity, mean, rigid_weights, expression_vertices, mirror, population):
-    """Principal directions of how one person's face moves between photos.
-
-    Within-person deviations (each photo minus that person's median shape),
-    with their mirror images so that every movement exists on either side
-    alone, are the expression space; a one-sided smile or droop is a
-    combination of its components. Identity spread along each component (the
-    SD of the people's median shapes), and per vertex outside the space,
-    scales the fit's dead zones.
-    """
-    deviations = []
-    for faces in per_identity.values():
-        if len(faces) > 1:
-            shapes = align(shapes_of(faces), mean, rigid_weights)[:, expression_vertices]
-            deviations.append(shapes - np.median(shapes, 0))
-    deviations = np.concatenate(deviations)
-    deviations = np.concatenate([deviations, mirrored(deviations, expression_vertices, mirror)])
-    _, singular, vt = np.linalg.svd(deviations.reshape(len(deviations), -1), full_matrices=False)
-    basis = vt[:EXPRESSION_COMPONENTS]
-    explained = float((singular[:EXPRESSION_COMPONENTS] ** 2).sum() / (singular**2).sum())
-    offsets = (population - mean)[:, expression_vertices].reshape(len(population), -1)
-    identity = offsets @ basis.T
-    residual = (offsets - identity @ basis).reshape(len(population), -1, 3)
-    return basis.reshape(EXPRESSION_COMPONENTS, -1, 3), identity.std(0), residual.std(0), explained
+def resting_units(per_identity, mean: np.ndarray, rigid_weights: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """(C,) the median over identities of the action units fitted to each one's median face."""
+    solver = ActionUnitSolver(basis)
+    units = [solver.solve(np.median(align(shapes_of(faces), mean, rigid_weights), 0) - mean) for faces in per_identity.values()]
+    return np.median(units, 0)
 
 
 def main() -> None:
@@ -294,37 +261,31 @@ def main() -> None:
 
     per_identity, found, total = observe_identities(tracker, args.roots)
     print(f"faces found in {found}/{total} photos, {len(per_identity)} identities")
-    mean, population = mean_face(per_identity)
+    mean = mean_face(per_identity).astype(np.float32).astype(np.float64)  # as stored, so the runtime mirrors it alike
     rigid = rigid_vertices(per_identity, mean)
     rigid_weights = np.isin(np.arange(468), rigid).astype(float)
-    population = align(population, mean, rigid_weights)
-    aperture_mean, aperture_sd, iris_rest = eye_statistics(per_identity, mean, rigid)
+    eyes = eye_statistics(per_identity, mean, rigid)
     skin = orient_inwards(mean, open_holes(triangles))
-    mirror = mirror_indices(mean)
-    expression_vertices, expression_weight = expression_weights(mean, mirror)
-    basis, identity_sd, residual_sd, explained = expression_space(per_identity, mean, rigid_weights, expression_vertices, mirror, population)
-    print(f"expression space: {len(basis)} components explain {explained:.1%} of within-person movement")
+    basis = build_basis(mean, mm_per_canonical_unit(mean, eyes.iris_diameter))
     avatar = Avatar(
         vertices=mean.astype(np.float32),
         triangles=skin,
         lip_triangles=region_triangles(mean, skin, [LIPS_OUTER]),
         brow_triangles=region_triangles(mean, skin, [brow_polygon(RIGHT_BROW), brow_polygon(LEFT_BROW)]),
         rigid=np.sort(rigid),
-        expression_vertices=expression_vertices,
-        expression_weight=expression_weight,
-        expression_basis=basis.astype(np.float32),
-        expression_identity_sd=identity_sd.astype(np.float32),
-        expression_residual_sd=residual_sd.astype(np.float32),
-        eye_aperture_mean=aperture_mean.astype(np.float32),
-        eye_aperture_sd=aperture_sd.astype(np.float32),
-        iris_rest=iris_rest.astype(np.float32),
+        action_unit_basis=basis,
+        action_unit_rest=resting_units(per_identity, mean, rigid_weights, basis).astype(np.float32),
+        eye_aperture_mean=eyes.aperture_mean.astype(np.float32),
+        iris_diameter=np.float32(eyes.iris_diameter),
+        mrd_offset_mm=eyes.mrd_offset_mm.astype(np.float32),
+        iris_rest=eyes.iris_rest.astype(np.float32),
     )
     out = args.out / "avatar.npz"
     avatar.save(out)
-    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), explained, out)
+    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), out)
 
 
-def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int, explained: float, out: Path) -> None:
+def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int, out: Path) -> None:
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     text = f"""# avatar.npz: the identity-free canonical face
 
@@ -333,20 +294,25 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
 - Shape: per-vertex mean of {identities} identities' pose-normalised face meshes
   ({found} of {total} photos had a face), each identity first reduced to the
   median of its own photos. The photos come from the project's shared test data
-  and are not in the repository; only this mean and the per-vertex population SD
+  and are not in the repository; only this mean and population medians
   are. Canonical units: outer eye corners 1.0 apart.
 - Triangles: {tessellation} triangles read from
   `FACEMESH_TESSELATION` (listed edge by edge, three edges a triangle) in `{TESSELATION_PATH}` inside `{wheel.name}`
   (sha256 {sha(wheel)}, Apache-2.0), minus the eye openings and the mouth:
   {len(avatar.triangles)} skin triangles ({len(avatar.lip_triangles)} lips, {len(avatar.brow_triangles)} brows).
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
-- Expression vertices: {len(avatar.expression_vertices)} (lower face, feathered over the nose, and brows).
-- Expression space: the first {len(avatar.expression_basis)} principal components of within-person movement
-  (each photo minus that person's median shape, plus its mirror image), explaining {explained:.1%} of it.
+- Action units: {len(avatar.action_unit_basis)} channels (12 FACS units x 2 sides) authored in
+  `edge/action_units.py` on this mean face ({avatar.mm_per_unit:.1f} mm per canonical unit, from the iris).
+  Population resting intensities (median over identities of each one's median face):
+  {dict(zip(CHANNEL_NAMES, np.round(avatar.action_unit_rest.astype(float), 3).tolist()))}.
 - Iris rest position (dx, dy over eye width from the corners' midpoint; right eye, left eye):
   {np.round(avatar.iris_rest.astype(float), 3).tolist()} (median over identities; people in photos mostly look at the camera).
-- Population lid aperture (fraction of eye width): upper {avatar.eye_aperture_mean[0]:.3f} ± {avatar.eye_aperture_sd[0]:.3f},
-  lower {avatar.eye_aperture_mean[1]:.3f} ± {avatar.eye_aperture_sd[1]:.3f} (mean ± SD over identities).
+- Population lid aperture (fraction of eye width): upper {avatar.eye_aperture_mean[0]:.3f},
+  lower {avatar.eye_aperture_mean[1]:.3f} (mean over identities).
+- Iris diameter over eye width: {float(avatar.iris_diameter):.3f} (median over identities), so the eye is
+  {avatar.eye_width_mm:.1f} mm wide with an 11.7 mm iris.
+- MRD calibration (added to the raw MRD1, MRD2 so the population's median reads 4.5 mm and 5.25 mm):
+  {np.round(avatar.mrd_offset_mm.astype(float), 2).tolist()} mm.
 - sha256 of avatar.npz: {sha(out)}
 """
     (args.out / "AVATAR.md").write_text(text)

@@ -1,8 +1,8 @@
 """`dmask eval fidelity`: do the signs a clinician reads survive the drawing?
 
 Each video is masked by a MaskPipeline with the configured identity policy.
-Two more pipelines (same models, the policy's dead zones off so that they
-measure and hide nothing) measure the camera frames (the original signal, the
+Two more pipelines (same models, RestingPolicy.OWN so that they measure and
+hide nothing) measure the camera frames (the original signal, the
 truth a clinician would see in the raw video) and the masked frames as if
 they were camera frames (the read-back signal, what a viewer of the mask can
 see). Comparing them frame by frame measures what a clinician sees on screen,
@@ -14,7 +14,6 @@ in edge.evaluation.traces.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -27,13 +26,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from edge.clinical import BLINK_CLOSED_FRACTION, BLINK_REOPEN_FRACTION
 from edge.config import Config
 from edge.errors import EvaluationError
 from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
 from edge.evaluation.traces import (
-    BLINK_CLOSED_FRACTION,
     BLINK_OPEN_PERCENTILE,
-    BLINK_REOPEN_FRACTION,
     BLINK_TOLERANCE_FRAMES,
     COHERENCE_BAND_HZ,
     Agreement,
@@ -45,11 +43,12 @@ from edge.evaluation.traces import (
     eyes_open,
     match_events,
 )
+from edge.fit import RestingPolicy
 from edge.media import VideoReader, check_decodable, require_video
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame, MaskParams
-from edge.signals import euler_degrees
+from edge.signals import FACE_FIELDS, face_record
 
 SIDES = ("right", "left")
 GAZE_AXES = ("yaw", "pitch")
@@ -59,26 +58,36 @@ UNKNOWN_LENGTH_SECONDS = 10.0  # where to spread contact-sheet samples when the 
 
 @dataclass(frozen=True)
 class Signal:
-    """One clinical signal. gaze: also compared by coherence, and its offset is the drawn eye's bias."""
+    """One clinical signal: a field of the signal schema (edge.signals) under a short name.
+
+    gaze: also compared by coherence, and its offset is the drawn eye's bias.
+    """
 
     name: str
-    unit: str
+    field: str
     gaze: bool = False
 
+    @property
+    def unit(self) -> str:
+        return SCHEMA_UNITS[self.field]
 
+
+SCHEMA_UNITS = {field.name: field.unit for field in FACE_FIELDS}
 SIGNALS: tuple[Signal, ...] = (
-    Signal("right_gaze_yaw", "rad", gaze=True),
-    Signal("right_gaze_pitch", "rad", gaze=True),
-    Signal("left_gaze_yaw", "rad", gaze=True),
-    Signal("left_gaze_pitch", "rad", gaze=True),
-    Signal("right_aperture", "eye width"),
-    Signal("left_aperture", "eye width"),
-    Signal("head_yaw", "deg"),
-    Signal("head_pitch", "deg"),
-    Signal("head_roll", "deg"),
-    Signal("mouth_open", "canonical units"),
-    Signal("brow_raise_right", "canonical units"),
-    Signal("brow_raise_left", "canonical units"),
+    *(Signal(f"{side}_gaze_{axis}", f"{side}_gaze_{axis}_deg", gaze=True) for side in ("right", "left") for axis in ("yaw", "pitch")),
+    Signal("right_aperture", "right_aperture"),
+    Signal("left_aperture", "left_aperture"),
+    Signal("right_mrd1", "right_mrd1_mm"),
+    Signal("left_mrd1", "left_mrd1_mm"),
+    Signal("head_yaw", "head_yaw_deg"),
+    Signal("head_pitch", "head_pitch_deg"),
+    Signal("head_roll", "head_roll_deg"),
+    Signal("right_jaw_drop", "au_right_jaw_drop"),
+    Signal("left_jaw_drop", "au_left_jaw_drop"),
+    Signal("right_inner_brow_raise", "au_right_inner_brow_raise"),
+    Signal("left_inner_brow_raise", "au_left_inner_brow_raise"),
+    Signal("right_lip_corner_pull", "au_right_lip_corner_pull"),
+    Signal("left_lip_corner_pull", "au_left_lip_corner_pull"),
 )
 SIGNAL_INDEX = {signal.name: index for index, signal in enumerate(SIGNALS)}
 # A signal measured on every frame with a face (gaze is not, behind closed lids).
@@ -86,23 +95,9 @@ PRESENCE = SIGNAL_INDEX["head_yaw"]
 
 
 def signal_values(face: MaskParams) -> np.ndarray:
-    """(S,) float64 in SIGNALS' order and units (edge.signals' sign conventions)."""
-    right, left = face.right_eye, face.left_eye
-    return np.array(
-        [
-            right.gaze_yaw,
-            right.gaze_pitch,
-            left.gaze_yaw,
-            left.gaze_pitch,
-            right.aperture,
-            left.aperture,
-            *euler_degrees(face.rotation),
-            face.mouth_open,
-            face.brow_raise_right,
-            face.brow_raise_left,
-        ],
-        dtype=np.float64,
-    )
+    """(S,) float64 in SIGNALS' order, in the schema's units."""
+    record = face_record(face)
+    return np.array([np.nan if record[s.field] is None else record[s.field] for s in SIGNALS], dtype=np.float64)
 
 
 def _first_face_values(masked: MaskedFrame) -> np.ndarray:
@@ -431,9 +426,9 @@ def _measure(
     video: Path, models: ModelSet, config: Config, max_frames: int | None, progress: bool, sample_count: int
 ) -> VideoMeasurement:
     """One video through the masking pipeline, and both sides of it through measuring pipelines."""
-    measuring = dataclasses.replace(config, fit=dataclasses.replace(config.fit, deadzone_sigmas=0.0))
     masker = MaskPipeline(config, models=models)
-    measurer, viewer = MaskPipeline(measuring, models=models), MaskPipeline(measuring, models=models)
+    measurer = MaskPipeline(config, models=models, resting=RestingPolicy.OWN)
+    viewer = MaskPipeline(config, models=models, resting=RestingPolicy.OWN)
     with VideoReader(video) as reader:
         expected = min((n for n in (reader.frame_count, max_frames) if n), default=0)
         sample_seqs = _sample_seqs(expected or round(UNKNOWN_LENGTH_SECONDS * reader.fps), sample_count)
@@ -505,16 +500,16 @@ def _write_report(report: Report, result: FidelityResult, samples: list[tuple[np
 
 
 _METHOD = (
-    "Each video is masked with the configured identity policy. Two more pipelines with the same models and the "
-    "policy's dead zones off measure the camera frames (the **original** signal: what the raw video shows) and "
+    "Each video is masked with the configured identity policy. Two more pipelines with the same models that keep "
+    "each person's resting levels (they measure and hide nothing) measure the camera frames (the **original** signal: what the raw video shows) and "
     "the masked frames as camera frames (the **read-back** signal: what a viewer of the mask can see, not what "
     "the renderer was given). Differences therefore include what the identity policy deliberately changes (the "
-    "resting lid opening and resting face are drawn at the population's). Only frames whose "
+    "resting lid levels and resting action units are drawn at the population's). Only frames whose "
     "original has a face are compared; a masked frame where no face is found is a detection miss (NaN in its "
     "trace). Gaze is compared only on frames where both eyes are open in the original (not closed by the blink "
-    "rule below): behind a closed lid there is no iris to see. Units: gaze yaw and pitch in radians (head frame; yaw > 0 towards the subject's left, pitch > 0 down), "
+    "rule below): behind a closed lid there is no iris to see. Units: gaze yaw and pitch in degrees (head frame; yaw > 0 towards the subject's left, pitch > 0 down), "
     "aperture as a fraction of the eye's corner-to-corner width, head yaw/pitch/roll in degrees (`dmask mask "
-    "--signals` conventions), mouth opening and brow height in canonical units (outer eye corners 1.0 apart). "
+    "--signals` conventions), MRD1 in mm, action units as intensities 0..1 (the signal schema, docs/WIRE.md). "
     "MAE is the mean absolute difference and includes the **offset** (mean read-back minus original, a "
     "systematic bias such as the drawn eye's); r is Pearson's over frames valid in both. **Coherence** is the "
     f"magnitude-squared coherence of the gaze traces from {COHERENCE_BAND_HZ[0]:g} to {COHERENCE_BAND_HZ[1]:g} Hz "
@@ -569,7 +564,7 @@ def _trace_figure(video: VideoFidelity) -> Any:
     figure, axes = pyplot().subplots(3, len(SIDES), figsize=(12, 7.5), sharex=True, squeeze=False)
     seconds = video.traces.seconds
     for column, blinks in enumerate(video.blinks):
-        for row, (quantity, unit) in enumerate((("gaze_yaw", "rad"), ("gaze_pitch", "rad"), ("aperture", "eye width"))):
+        for row, (quantity, unit) in enumerate((("gaze_yaw", "deg"), ("gaze_pitch", "deg"), ("aperture", "eye width"))):
             axis = axes[row, column]
             original, read_back = video.traces.pair(f"{blinks.side}_{quantity}")
             axis.plot(seconds, original, color="tab:blue", linewidth=1, label="original")

@@ -8,6 +8,7 @@ be checked on hand-made matrices with known answers.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,3 +52,27 @@ def roc_curve(distances: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.
     thresholds = np.unique(np.concatenate([genuine, impostor]))
     accepted = lambda values: np.searchsorted(np.sort(values), thresholds, side="right") / len(values)  # noqa: E731
     return np.concatenate([[0.0], accepted(impostor)]), np.concatenate([[0.0], accepted(genuine)])
+
+
+@dataclass(frozen=True)
+class GallerySplit:
+    """Which photos are galleries and which probes.
+
+    gallery: (G,) indices of the first photo of each identity.
+    probes: (P,) indices of every other photo.
+    truth: (P,) each probe's gallery, as an index into gallery.
+    cross_session: (P,) bool, the probe's session differs from its gallery's.
+    """
+
+    gallery: np.ndarray
+    probes: np.ndarray
+    truth: np.ndarray
+    cross_session: np.ndarray
+
+    def restricted(self, identities: np.ndarray, keep: np.ndarray) -> "GallerySplit":
+        """The split of only the identities marked in keep (bool per identity); identities: (N,) per photo."""
+        in_gallery = keep[identities[self.gallery]]
+        in_probes = in_gallery[self.truth]
+        position = np.cumsum(in_gallery) - 1
+        return GallerySplit(self.gallery[in_gallery], self.probes[in_probes], position[self.truth[in_probes]],
+                            self.cross_session[in_probes])

@@ -37,8 +37,10 @@ session other than their gallery's.
 
 from __future__ import annotations
 
+import enum
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,21 +50,46 @@ from tqdm import tqdm
 
 from edge.config import Config
 from edge.errors import EvaluationError, InputError
-from edge.evaluation.identification import distance_matrix, rank1, roc_auc, roc_curve
-from edge.evaluation.obscure import BLUR_SIGMA_FRACTION, COVER_SCALE, PIXEL_BLOCKS, blur_face, pixelate_face
-from edge.evaluation.recognisers import FACENET_MARGIN, FaceFinder, Recogniser, load_recognisers
+from edge.evaluation.attackers import SplitRank, attack
+from edge.evaluation.identification import (
+    GallerySplit,
+    distance_matrix,
+    rank1,
+    roc_auc,
+    roc_curve,
+)
+from edge.evaluation.obscure import (
+    BLUR_SIGMA_FRACTION,
+    COVER_SCALE,
+    PIXEL_BLOCKS,
+    blur_face,
+    pixelate_face,
+)
+from edge.evaluation.recognisers import (
+    FACENET_MARGIN,
+    FaceFinder,
+    Recogniser,
+    load_recognisers,
+)
 from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
 from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
-from edge.records import Frame
+from edge.records import Frame, MaskedFrame
+from edge.render import make_renderer
+from edge.render.mesh import RenderMesh
+from edge.signals import FACE_FIELDS, Role, face_record
 
 MIN_SIDE = 256
 MAX_SIDE = 1280
 SHEET_PAIRS = 8
-CONDITIONS = ("original", "mask", "blur", "pixelate")
+# pose_gaze: the mask with everything but head pose and gaze at the population's level (the floor that
+# pose and gaze alone give, which a clinical recording must keep)
+CONDITIONS = ("original", "mask", "blur", "pixelate", "pose_gaze")
 ORIGINAL = CONDITIONS.index("original")
 DATASET_HINT = "needs one sub-folder per identity with at least 2 photos each"
+# What the signal-stream attacker reads: every clinical field a subscriber receives.
+ATTACKED_FIELDS = tuple(f.name for f in FACE_FIELDS if f.role is Role.CLINICAL and f.name != "track_id")
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,14 @@ class Identity:
     photos: tuple[Path, ...]
 
 
+class Sessions(enum.Enum):
+    """Which probes a comparison keeps: all, or only those from another / the same session as their gallery."""
+
+    ALL = "all"
+    OTHER = "other"
+    SAME = "same"
+
+
 @dataclass(frozen=True)
 class Pairing:
     """One comparison: probes under one condition against galleries under another."""
@@ -97,21 +132,25 @@ class Pairing:
     label: str
     probe: str
     gallery: str
-    cross_session: bool = False
+    sessions: Sessions = Sessions.ALL
 
 
 PAIRINGS = (
     Pairing("original_to_original", "Original → original (sanity)", "original", "original"),
-    Pairing("original_to_original_cross_session", "Original → original, other session", "original", "original", True),
+    Pairing("original_to_original_cross_session", "Original → original, other session", "original", "original", Sessions.OTHER),
     Pairing("mask_to_face", "Mask2Face (mask → original)", "mask", "original"),
     Pairing("mask_to_mask", "Mask2Mask (mask → mask)", "mask", "mask"),
-    Pairing("mask_to_mask_cross_session", "Mask2Mask, other session", "mask", "mask", True),
+    Pairing("mask_to_mask_cross_session", "Mask2Mask, other session", "mask", "mask", Sessions.OTHER),
+    Pairing("mask_to_mask_same_session", "Mask2Mask, same session", "mask", "mask", Sessions.SAME),
+    Pairing("floor_to_floor", "Pose-and-gaze floor (floor → floor)", "pose_gaze", "pose_gaze"),
+    Pairing("floor_to_floor_cross_session", "Pose-and-gaze floor, other session", "pose_gaze", "pose_gaze", Sessions.OTHER),
+    Pairing("floor_to_floor_same_session", "Pose-and-gaze floor, same session", "pose_gaze", "pose_gaze", Sessions.SAME),
     Pairing("blur_to_face", "Blur → original", "blur", "original"),
     Pairing("blur_to_blur", "Blur → blur", "blur", "blur"),
-    Pairing("blur_to_blur_cross_session", "Blur → blur, other session", "blur", "blur", True),
+    Pairing("blur_to_blur_cross_session", "Blur → blur, other session", "blur", "blur", Sessions.OTHER),
     Pairing("pixelate_to_face", "Pixelate → original", "pixelate", "original"),
     Pairing("pixelate_to_pixelate", "Pixelate → pixelate", "pixelate", "pixelate"),
-    Pairing("pixelate_to_pixelate_cross_session", "Pixelate → pixelate, other session", "pixelate", "pixelate", True),
+    Pairing("pixelate_to_pixelate_cross_session", "Pixelate → pixelate, other session", "pixelate", "pixelate", Sessions.OTHER),
 )
 
 
@@ -123,28 +162,14 @@ class EmbeddedPhoto:
     misses: (C,) bool per condition of CONDITIONS: the detector found no face
         there and the original's box was used (always False for the original).
     vectors: per recogniser, a (C, D) float32 array, one embedding per condition.
+    signals: (F,) float64 the mask's published clinical fields (ATTACKED_FIELDS), NaN without a face.
     """
 
     identity: int
     session: str
     misses: np.ndarray
     vectors: tuple[np.ndarray, ...]
-
-
-@dataclass(frozen=True)
-class GallerySplit:
-    """Which embedded photos are galleries and which probes.
-
-    gallery: (G,) indices of the first photo of each identity.
-    probes: (P,) indices of every other photo.
-    truth: (P,) each probe's gallery, as an index into gallery.
-    cross_session: (P,) bool, the probe's session differs from its gallery's.
-    """
-
-    gallery: np.ndarray
-    probes: np.ndarray
-    truth: np.ndarray
-    cross_session: np.ndarray
+    signals: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -166,6 +191,22 @@ class PairingResult:
 
     def numbers(self) -> dict[str, Any]:
         return {"rank1": self.rank1, "auc": self.auc, "probes": self.probes, "detector_misses": self.detector_misses}
+
+
+TARGET_MARGIN = 0.02
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """A rank-1 and the most it may be; NaN (nothing to measure, e.g. no other-session probe) meets nothing."""
+
+    label: str
+    value: float
+    bound: float
+
+    @property
+    def met(self) -> bool:
+        return bool(self.value <= self.bound)
 
 
 @dataclass(frozen=True)
@@ -195,12 +236,29 @@ class PrivacyResult:
     unreadable: int
     condition_misses: tuple[int, ...]
     recognisers: tuple[RecogniserResult, ...]
+    attackers: tuple[SplitRank, ...]
     settings: PrivacySettings
     report: Path
 
     @property
     def chance(self) -> float:
         return 1.0 / self.identities
+
+    def targets(self) -> list[TargetCheck]:
+        """The privacy targets: linking masks to faces, or masks to masks across sessions, at chance (+2 pp);
+        within a session, no better than pose and gaze alone give (+2 pp)."""
+        checks = []
+        for r in self.recognisers:
+            checks += [
+                TargetCheck(f"{r.name} Mask2Face", r["mask_to_face"].rank1, self.chance + TARGET_MARGIN),
+                TargetCheck(f"{r.name} Mask2Mask, other session", r["mask_to_mask_cross_session"].rank1,
+                            self.chance + TARGET_MARGIN),
+                TargetCheck(f"{r.name} Mask2Mask, same session", r["mask_to_mask_same_session"].rank1,
+                            r["floor_to_floor_same_session"].rank1 + TARGET_MARGIN),
+            ]
+        checks += [TargetCheck(f"{a.name}, other session", a.cross_session_rank1, a.chance + TARGET_MARGIN)
+                   for a in self.attackers]
+        return checks
 
     def numbers(self) -> dict[str, Any]:
         return {
@@ -215,6 +273,8 @@ class PrivacyResult:
                     recogniser.name: {result.pairing.key: result.numbers() for result in recogniser.pairings}
                     for recogniser in self.recognisers
                 },
+                "attackers": {attack.name: attack.numbers() for attack in self.attackers},
+                "targets": [asdict(check) | {"met": check.met} for check in self.targets()],
                 "settings": asdict(self.settings),
             }
         }
@@ -225,7 +285,14 @@ class PrivacyResult:
             f"original excluded, {self.unreadable} unreadable); chance rank-1 {self.chance:.3f}"
         )
         recognisers = [self._recogniser_line(recogniser) for recogniser in self.recognisers]
-        return [summary, *recognisers]
+        attackers = [
+            f"{a.name}: rank-1 {a.rank1:.3f}, other session {a.cross_session_rank1:.3f} (chance {a.chance:.3f})"
+            for a in self.attackers
+        ]
+        checks = self.targets()
+        measured = [c for c in checks if math.isfinite(c.value)]
+        met = f"targets met: {sum(c.met for c in measured)} of {len(measured)} measurable"
+        return [summary, *recognisers, *attackers, met]
 
     def _recogniser_line(self, recogniser: RecogniserResult) -> str:
         rank1 = {result.pairing.key: result.rank1 for result in recogniser.pairings}
@@ -262,6 +329,13 @@ def evaluate_privacy(
         unreadable=embedder.unreadable,
         condition_misses=tuple(int(n) for n in np.sum([photo.misses for photo in embedded], axis=0)),
         recognisers=results,
+        attackers=attack(
+            np.array([photo.identity for photo in embedded]),
+            np.array([photo.signals for photo in embedded]),
+            {r.name: condition_vectors(embedded, np.arange(len(embedded)), k, CONDITIONS.index("mask"))
+             for k, r in enumerate(embedder.recognisers)},
+            split,
+        ),
         settings=SETTINGS,
         report=report.directory / "report.md",
     )
@@ -325,6 +399,7 @@ class PhotoEmbedder:
         self.finder = FaceFinder()
         self.recognisers: tuple[Recogniser, ...] = load_recognisers(SETTINGS.facenet_margin)
         self.models = ModelSet.load(config)
+        self.renderer = make_renderer(config.render)
         self.unreadable = 0
         self.excluded_no_face = 0
 
@@ -349,7 +424,8 @@ class PhotoEmbedder:
         if box is None:
             self.excluded_no_face += 1
             return None
-        variants = (image, self.mask(image), blur_face(image, box), pixelate_face(image, box))
+        masked = self.mask(image)
+        variants = (image, masked.image, blur_face(image, box), pixelate_face(image, box), self.floor(masked))
         # the original's box is already found; the detector is most of the evaluation's time
         found = [box] + [self.finder.find(variant) for variant in variants[1:]]
         boxes = [variant_box or box for variant_box in found]
@@ -358,11 +434,29 @@ class PhotoEmbedder:
             for recogniser in self.recognisers
         )
         misses = np.array([variant_box is None for variant_box in found])
-        return EmbeddedPhoto(identity, session, misses, vectors), variants[CONDITIONS.index("mask")]
+        signals = np.full(len(ATTACKED_FIELDS), np.nan)
+        if masked.faces:
+            record = face_record(masked.faces[0])
+            signals = np.array([np.nan if record[name] is None else record[name] for name in ATTACKED_FIELDS])
+        return EmbeddedPhoto(identity, session, misses, vectors, signals), masked.image
 
-    def mask(self, image: np.ndarray) -> np.ndarray:
+    def mask(self, image: np.ndarray) -> MaskedFrame:
         """The appliance's output for this photo."""
-        return MaskPipeline(self.config, still=True, models=self.models).process(Frame(image, 0, 0.0)).image
+        return MaskPipeline(self.config, still=True, models=self.models).process(Frame(image, 0, 0.0))
+
+    def floor(self, masked: MaskedFrame) -> np.ndarray:
+        """The mask redrawn with only its head pose and gaze: everything else at the population's level."""
+        avatar, rig = self.models.avatar, self.models.rig
+        rest = avatar.resting_eye()
+        zero = np.zeros(2, np.float32)
+        faces = [
+            replace(face, action_units=avatar.action_unit_rest, brow_height_mm=zero, mouth_corner_height_mm=zero,
+                    right_eye=replace(rest, gaze_yaw=face.right_eye.gaze_yaw, gaze_pitch=face.right_eye.gaze_pitch),
+                    left_eye=replace(rest, gaze_yaw=face.left_eye.gaze_yaw, gaze_pitch=face.left_eye.gaze_pitch))
+            for face in masked.faces
+        ]
+        height, width = masked.image.shape[:2]
+        return self.renderer.render(RenderMesh.concatenate([rig.mesh(f) for f in faces]), height, width)
 
     def _read(self, path: Path) -> np.ndarray | None:
         try:
@@ -398,7 +492,8 @@ def evaluate_pairing(
 ) -> PairingResult:
     """Rank-1, AUC and ROC of one pairing for the recogniser at index `recogniser`."""
     probe_condition, gallery_condition = CONDITIONS.index(pairing.probe), CONDITIONS.index(pairing.gallery)
-    keep = split.cross_session if pairing.cross_session else np.ones(len(split.probes), bool)
+    keep = {Sessions.ALL: np.ones(len(split.probes), bool), Sessions.OTHER: split.cross_session,
+            Sessions.SAME: ~split.cross_session}[pairing.sessions]
     probes, truth = split.probes[keep], split.truth[keep]
     distances = distance_matrix(
         condition_vectors(embedded, probes, recogniser, probe_condition),
@@ -435,10 +530,30 @@ def write_report(report: Report, result: PrivacyResult, sheet: Sequence[tuple[np
             [[r.pairing.label, r.rank1, r.auc, r.probes, r.detector_misses] for r in recogniser.pairings],
         )
         report.figure(f"roc_{recogniser.name}", roc_figure(recogniser), f"{recogniser.name}: ROC of every comparison")
+    report.heading("Targets")
+    report.table(["figure (rank-1)", "measured", "at most", "met"],
+                 [[c.label, c.value, c.bound, "yes" if c.met else "no"] for c in result.targets()])
+    report.heading("Attackers who know the mask")
+    report.paragraph(ATTACKERS_TEXT)
+    report.table(
+        ["attacker", "rank-1", "rank-1, other session", "chance", "probes"],
+        [[a.name, a.rank1, a.cross_session_rank1, a.chance, a.probes] for a in result.attackers],
+    )
     if sheet:
         report.heading("Original and mask")
         report.contact_sheet("originals_and_masks", sheet, "Original (left) and the appliance's mask (right)")
     report.write(result.numbers())
+
+
+ATTACKERS_TEXT = (
+    "Each attacker has our code. adaptive_<recogniser>: a Fisher discriminant (LDA) of that recogniser's embeddings "
+    "of masks, learnt on half the identities (alternate ones) and scored on the other half (half1, then the roles "
+    "swapped: half2), so chance is 1 / that half's galleries. signals_nearest: each probe's published clinical "
+    "signals (every clinical field of the signal schema, z-scored over all photos) matched to the nearest gallery's. "
+    "signals_lda: the same signals through an LDA learnt on the other half. The pose-and-gaze floor (floor → floor "
+    "above) redraws each mask with only its head pose and gaze: what a recording must keep, and what Mask2Mask "
+    "within a session cannot go below."
+)
 
 
 def protocol_text(result: PrivacyResult) -> list[str]:
@@ -474,7 +589,7 @@ def roc_figure(recogniser: RecogniserResult) -> Any:
     """All comparisons but the cross-session ones on one ROC plot, with the chance diagonal."""
     figure, axes = pyplot().subplots(figsize=(6, 6))
     for result in recogniser.pairings:
-        if not result.pairing.cross_session and len(result.false_positive_rate):
+        if result.pairing.sessions is Sessions.ALL and len(result.false_positive_rate):
             label = f"{result.pairing.label} (AUC {result.auc:.3f})"
             axes.plot(result.false_positive_rate, result.true_positive_rate, label=label)
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.clinical import (
+    BLINK_CLOSED_FRACTION,
+    BLINK_COMPLETE_FRACTION,
+    BLINK_REOPEN_FRACTION,
+)
 from edge.evaluation.report import require
 
 MIN_PAIRED_FRAMES = 3
@@ -22,8 +27,6 @@ SEGMENT_SECONDS = 2.0
 MIN_SEGMENTS = 7
 MIN_SEGMENT_FRAMES = 16
 BLINK_OPEN_PERCENTILE = 90.0
-BLINK_CLOSED_FRACTION = 0.55
-BLINK_REOPEN_FRACTION = 0.75
 BLINK_TOLERANCE_FRAMES = 2
 
 
@@ -127,30 +130,54 @@ def eyes_open(aperture: np.ndarray) -> np.ndarray:
     return np.nan_to_num(aperture, nan=-np.inf) >= BLINK_CLOSED_FRACTION * open_level(aperture)
 
 
-def detect_blinks(aperture: np.ndarray) -> np.ndarray:
-    """Frame indices (E,) int of blink onsets in a lid-aperture trace.
+@dataclass(frozen=True)
+class Blink:
+    """One blink in a lid-aperture trace: frames [onset, end), and how far the lid closed.
+
+    depth: the smallest aperture during the blink over the trace's open level
+    (0 = shut). complete: depth below BLINK_COMPLETE_FRACTION.
+    """
+
+    onset: int
+    end: int
+    depth: float
+
+    @property
+    def complete(self) -> bool:
+        return self.depth < BLINK_COMPLETE_FRACTION
+
+
+def blinks(aperture: np.ndarray) -> list[Blink]:
+    """The blinks of a lid-aperture trace, in order.
 
     A blink starts where the aperture falls below BLINK_CLOSED_FRACTION of
     the trace's open level and lasts until it rises above
     BLINK_REOPEN_FRACTION of it: the gap between the two thresholds
     (hysteresis) keeps a lid that flutters around one threshold from counting
-    as many blinks. The onset is the event's time, since lids close fast and
-    open slowly. NaN frames count as open. Relative to each trace's own open
-    level, so a drawn eye that is uniformly narrower or wider still blinks
-    where the original does.
+    as many blinks. NaN frames count as open. Relative to each trace's own
+    open level, so a drawn eye that is uniformly narrower or wider still
+    blinks where the original does. A blink still closed at the end of the
+    trace ends there.
     """
     level = open_level(aperture)
     if math.isnan(level):
-        return np.zeros(0, dtype=int)
+        return []
     values = np.nan_to_num(aperture, nan=np.inf)
-    onsets, closed = [], False
+    found, onset = [], None
     for frame, value in enumerate(values):
-        if not closed and value < BLINK_CLOSED_FRACTION * level:
-            onsets.append(frame)
-            closed = True
-        elif closed and value > BLINK_REOPEN_FRACTION * level:
-            closed = False
-    return np.array(onsets, dtype=int)
+        if onset is None and value < BLINK_CLOSED_FRACTION * level:
+            onset = frame
+        elif onset is not None and value > BLINK_REOPEN_FRACTION * level:
+            found.append(Blink(onset, frame, float(values[onset:frame].min() / level)))
+            onset = None
+    if onset is not None:
+        found.append(Blink(onset, len(values), float(values[onset:].min() / level)))
+    return found
+
+
+def detect_blinks(aperture: np.ndarray) -> np.ndarray:
+    """Frame indices (E,) int of blink onsets (the event's time: lids close fast and open slowly)."""
+    return np.array([blink.onset for blink in blinks(aperture)], dtype=int)
 
 
 @dataclass(frozen=True)

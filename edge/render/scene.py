@@ -251,7 +251,7 @@ class AvatarRig:
 
     def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
-        face = self.avatar.expressed(params.expression)
+        face = self.avatar.expressed(params.action_units)
         eyes = tuple(zip(self.eyes, (params.right_eye, params.left_eye)))
         for eye, eye_params in eyes:
             eye.set_lids(face, eye_params)

@@ -1,0 +1,125 @@
+"""Clinical units and the clinical criteria that let a resting level through.
+
+Millimetres come from the visible iris: the horizontal visible iris diameter
+of adults is about 11.7 mm (SD about 0.5 mm, so a single person's scale is
+uncertain by about 4 %). The iris model marks four points on the iris edge;
+their two diameters, over the eye's corner-to-corner width, give that eye's
+width in mm. The published numbers are drawn from the de-identified
+parameters, so they use the population's ratio (Avatar.iris_diameter); the
+person's own ratio only decides whether a resting level is clinical.
+
+MRD1 and MRD2 (margin-reflex distances) are measured from the iris centre to
+the upper and lower lid margin. The iris model's lid contour runs along the
+lash line a little inside the true margin: on the avatar's 48 build
+identities the raw median MRD1 is about 2.5 mm where adult norms are 4-5 mm.
+So each is offset by a calibration (Avatar.mrd_offset_mm) that puts the
+population's median at the normative value below: a person's deviation, a
+side-to-side difference and every movement are measured, the absolute level
+is calibrated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Blinks, on the lid opening over its resting (open) level: one starts below
+# BLINK_CLOSED_FRACTION and ends above BLINK_REOPEN_FRACTION (hysteresis, so a
+# fluttering lid is one blink); it is complete (the lid covered the cornea) if
+# the opening fell below BLINK_COMPLETE_FRACTION. The stream's events
+# (BlinkTracker) and the evaluation's (edge.evaluation.traces) use these.
+BLINK_CLOSED_FRACTION = 0.55
+BLINK_REOPEN_FRACTION = 0.75
+BLINK_COMPLETE_FRACTION = 0.2
+
+IRIS_DIAMETER_MM = 11.7
+IRIS_DIAMETER_SD_MM = 0.5
+# Normative adult values the population median is calibrated to (MRD1 4-5 mm, MRD2 about 5-5.5 mm).
+NORMAL_MRD_MM = np.array([4.5, 5.25])
+
+
+def prism_dioptres(degrees: float) -> float:
+    """A deviation in prism dioptres: 100 tan(angle)."""
+    return 100.0 * math.tan(math.radians(degrees))
+
+
+def degrees_of_prism(prism: float) -> float:
+    return math.degrees(math.atan(prism / 100.0))
+
+
+def resting_deviation(
+    values: np.ndarray, normal: np.ndarray | float, asymmetry: float, low: float = -np.inf, high: float = np.inf
+) -> np.ndarray:
+    """How far each side's resting level (right, left) may stand from the population's, mm.
+
+    A side outside [low, high] (a ptosis, a retraction) keeps its own level.
+    Otherwise both sides sit at the population's level, unless they differ by
+    more than `asymmetry` (beyond the normal side-to-side difference): then the
+    side nearer the population's level sits there and the other keeps the
+    difference. Within the normal range nothing of the person passes.
+    """
+    values = np.asarray(values, np.float64)
+    deviation = values - normal
+    abnormal = (values < low) | (values > high)
+    if abnormal.any():
+        return np.where(abnormal, deviation, 0.0)
+    difference = values[0] - values[1]
+    if abs(difference) <= asymmetry:
+        return np.zeros(2)
+    out = np.zeros(2)
+    farther = int(np.argmax(np.abs(deviation)))
+    out[farther] = difference if farther == 0 else -difference
+    return out
+
+
+def asymmetry_index(right: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """(right - left) / (right + left), 0 where both are 0: -1 left only, +1 right only."""
+    right, left = np.asarray(right, np.float64), np.asarray(left, np.float64)
+    total = right + left
+    return np.divide(right - left, total, out=np.zeros_like(total), where=total > 1e-6)
+
+
+def margin_reflex_mm(
+    upper: float, lower: float, iris_dy: float, eye_width_mm: float, offset_mm: np.ndarray
+) -> tuple[float, float]:
+    """(MRD1, MRD2) in mm from lid apertures and the iris centre's height, all over eye width.
+
+    upper / lower: lid margins above / below the corner line; iris_dy: the
+    iris centre below the corner line's midpoint (negative above).
+    """
+    return (
+        float((upper + iris_dy) * eye_width_mm + offset_mm[0]),
+        float((lower - iris_dy) * eye_width_mm + offset_mm[1]),
+    )
+
+
+@dataclass(frozen=True)
+class BlinkEvent:
+    """A blink that has just ended: onset (capture time, s), duration (s), complete or partial."""
+
+    onset: float
+    duration: float
+    complete: bool
+
+
+class BlinkTracker:
+    """One eye's blinks as they end, from its lid opening over the resting opening, frame by frame."""
+
+    def __init__(self) -> None:
+        self.onset: float | None = None
+        self.deepest = 1.0
+
+    def update(self, openness: float, timestamp: float) -> BlinkEvent | None:
+        """The blink that ends at this frame, if one does."""
+        if self.onset is None:
+            if openness < BLINK_CLOSED_FRACTION:
+                self.onset, self.deepest = timestamp, openness
+            return None
+        self.deepest = min(self.deepest, openness)
+        if openness <= BLINK_REOPEN_FRACTION:
+            return None
+        event = BlinkEvent(self.onset, timestamp - self.onset, self.deepest < BLINK_COMPLETE_FRACTION)
+        self.onset = None
+        return event

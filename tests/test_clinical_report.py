@@ -1,0 +1,75 @@
+"""`dmask report`: the clinical summary of a recording, from a signals sidecar with known signs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+
+import pytest
+
+from edge.signals import SCHEMA, face_record
+from support import assert_error, dmask, eye_params, mask_params
+
+FPS = 30.0
+SECONDS = 20.0
+BLINK_ONSETS_S = (2.0, 7.0, 12.0, 17.0)
+NYSTAGMUS_HZ, NYSTAGMUS_PP_DEG = 4.0, 6.0
+
+
+def frame(t: float) -> dict:
+    """One frame's signals: a 4 Hz horizontal oscillation, a right ptosis, and blinks of 100 ms."""
+    closing = any(onset <= t < onset + 0.1 for onset in BLINK_ONSETS_S)
+    yaw = 0.5 * NYSTAGMUS_PP_DEG * math.sin(2 * math.pi * NYSTAGMUS_HZ * t)
+    right = dataclasses.replace(eye_params(yaw, 0.0, 0.0 if closing else 0.1, 0.0 if closing else 0.12), mrd1_mm=1.0)
+    left = eye_params(yaw, 0.0, 0.0 if closing else 0.15, 0.0 if closing else 0.12)
+    face = mask_params(right_eye=right, left_eye=left)
+    return {"v": 2, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+            "faces": [face_record(face)]}
+
+
+@pytest.fixture()
+def sidecar(tmp_path):
+    path = tmp_path / "visit.signals.jsonl"
+    lines = [json.dumps(frame(i / FPS)) for i in range(int(SECONDS * FPS))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_report_reads_blinks_nystagmus_and_lids_from_the_signals(sidecar, tmp_path):
+    from edge.evaluation.summary import load_recording, summarise
+
+    summary = summarise(load_recording(sidecar))
+    for side in ("right", "left"):
+        eye = summary["eyes"][side]
+        assert eye["blinks"]["count"] == 4
+        assert eye["blinks"]["per_minute"] == pytest.approx(4 / (SECONDS - 1 / FPS) * 60, rel=1e-3)
+        assert eye["blinks"]["median_duration_ms"] == pytest.approx(100.0, abs=1000 / FPS + 1)
+        assert eye["blinks"]["complete_fraction"] == 1.0
+        assert eye["oscillation_yaw"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
+        assert eye["oscillation_yaw"]["amplitude_deg"] == pytest.approx(NYSTAGMUS_PP_DEG, rel=0.1)
+        assert math.isnan(eye["oscillation_pitch"]["frequency_hz"])
+    assert summary["eyes"]["right"]["lids_mm"]["mrd1"] == 1.0
+    assert summary["lid_asymmetry_mm"]["mrd1"] == pytest.approx(-3.5)
+
+
+def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp_path):
+    out = tmp_path / "report"
+    run = dmask(tmp_path, "report", sidecar, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "visit.signals.jsonl: 20.0 s" in run.stdout and "MRD1 R 1.0 L 4.5 mm" in run.stdout
+    numbers = json.loads((out / "results.json").read_text())["clinical_summary"][0]
+    assert numbers["eyes"]["left"]["blinks"]["count"] == 4
+    text = (out / "report.md").read_text()
+    assert re.search(r"\| oscillation, horizontal \(Hz, deg p-p\) \| 4\.0 Hz, (5\.[5-9]|6\.[0-5]) \|", text)
+    assert "r1_eyes.png" in text
+    assert sorted(p.name for p in out.glob("*.png")) == ["r1_eyes.png", "r1_spectrum.png"]
+
+
+def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
+    bad = tmp_path / "notes.signals.jsonl"
+    bad.write_text("hello\n")
+    assert_error(dmask(tmp_path, "report", bad), f"{bad}:1: not a JSON line (Expecting value); is this a signals sidecar?")
+    assert_error(dmask(tmp_path, "report", tmp_path / "none.mp4"), f"{tmp_path / 'none.signals.jsonl'}: no such file; "
+                 "give a recording's .signals.jsonl (or its video) or a --signals CSV")

@@ -1,0 +1,182 @@
+"""Static signs pass the mask in clinical units and read back from it; their controls do not.
+
+Three signs of issue 10, each on the avatar posed as a real face in a real
+video and as an asymmetric edit of a real photo: one mouth corner drooping
+4 mm, one ptotic upper lid (MRD1 about 1 mm), a constant 15 prism-dioptre
+esotropia. Each input is masked with the product's policy as a photo (so all
+of it is resting level, and only clinical criteria let it through); the
+sign must be in the published signals, in mm or prism dioptres, and must
+read back when the whole chain is run again on the rendered mask (resting
+levels as read, as a clinician looking at the mask would). The control is
+the same face without the sign.
+
+Where the landmark chain cannot yet see a sign, the test is marked xfail
+(strict, so it fails the day it passes) with what was measured: MediaPipe's
+face mesh symmetrises the mouth (a 5 mm one-sided edit of a photo moves the
+fitted corner by 0.8 mm, while normal photos differ side to side by up to
+1.7 mm at the 95th percentile), and the iris model reads a turned iris at
+about 0.3-0.4 of its turn, with a spread of +-25 prism dioptres between eyes
+in ordinary photos. See the issue 10 closing note.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from edge.action_units import CHANNEL_NAMES
+from edge.avatar import EYEBALL_RADIUS_FRACTION
+from edge.clinical import IRIS_DIAMETER_MM, degrees_of_prism
+from edge.fit import RestingPolicy
+from edge.media import VideoReader, read_photo
+from edge.mesh_index import RIGHT_MOUTH_CORNER
+from edge.pipeline import MaskPipeline
+from edge.records import Frame, FrameStatus, MaskParams
+from edge.render.cpu import CpuRenderer
+from edge.signals import face_record
+from support import local_shift
+
+ESOTROPIA_PD = 15.0
+PHOTO = "identities/angelina_jolie/df_img7.jpg"
+
+
+def mask_and_read_back(image: np.ndarray, config, models) -> tuple[dict, dict]:
+    """The published fields of the photo's mask, and those read from the rendered mask."""
+    masked = MaskPipeline(config, still=True, models=models).process(Frame(image, 0, 0.0))
+    assert masked.status is FrameStatus.OK and masked.faces
+    reader = MaskPipeline(config, still=True, models=models, resting=RestingPolicy.OWN)
+    seen = reader.process(Frame(masked.image, 0, 0.0))
+    assert seen.status is FrameStatus.OK and seen.faces
+    return face_record(masked.faces[0]), face_record(seen.faces[0])
+
+
+@pytest.fixture(scope="module")
+def posed(shared_data, config, models) -> tuple[MaskParams, tuple[int, int]]:
+    """A real face's pose (lp_driving_d14, frame 5) with the population's resting face."""
+    pipeline = MaskPipeline(config, models=models)
+    with VideoReader(shared_data / "videos" / "lp_driving_d14.mp4") as reader:
+        for index, frame in enumerate(reader):
+            masked = pipeline.process(frame)
+            if index == 5:
+                return masked.faces[0], frame.image.shape[:2]
+    pytest.fail("lp_driving_d14.mp4 is shorter than 6 frames")
+
+
+def draw(posed, models, **changes) -> np.ndarray:
+    params, (height, width) = posed
+    rest = models.avatar.resting_eye()
+    params = dataclasses.replace(params, right_eye=rest, left_eye=rest, action_units=models.avatar.action_unit_rest)
+    params = dataclasses.replace(params, **changes)
+    return CpuRenderer().render(models.rig.mesh(params), height, width)
+
+
+def ptotic_eye(models, mrd1_mm: float):
+    """The resting eye with its upper lid lowered to this MRD1 (published scale)."""
+    avatar = models.avatar
+    rest = avatar.resting_eye()
+    upper = (mrd1_mm - float(avatar.mrd_offset_mm[0])) / avatar.eye_width_mm - float(avatar.iris_rest[:, 1].mean())
+    return dataclasses.replace(rest, upper_aperture=upper, mrd1_mm=mrd1_mm)
+
+
+@pytest.fixture(scope="module")
+def avatar_control(posed, config, models):
+    return mask_and_read_back(draw(posed, models), config, models)
+
+
+MESH_SYMMETRISES = pytest.mark.xfail(strict=True, reason=(
+    "the face mesh reads a 4-5 mm one-sided droop as 0.7-0.8 mm, inside the normal 3 mm asymmetry"))
+IRIS_TOO_NOISY = pytest.mark.xfail(strict=True, reason=(
+    "the iris model reads 15 PD as 4.6-5.7 PD, and a sign-free face at -10 to +10 PD"))
+
+
+@MESH_SYMMETRISES
+def test_a_drooping_mouth_corner_on_the_posed_avatar(posed, config, models, avatar_control):
+    units = models.avatar.action_unit_rest.copy()
+    units[CHANNEL_NAMES.index("right_lip_corner_depress")] = 1.0
+    published, read = mask_and_read_back(draw(posed, models, action_units=units), config, models)
+    assert published["right_mouth_corner_height_mm"] - published["left_mouth_corner_height_mm"] < -2.5
+    assert read["right_mouth_corner_height_mm"] - read["left_mouth_corner_height_mm"] < -2.0
+    for control in avatar_control:
+        assert abs(control["right_mouth_corner_height_mm"] - control["left_mouth_corner_height_mm"]) < 1.0
+
+
+def test_a_ptotic_lid_on_the_posed_avatar(posed, config, models, avatar_control):
+    published, read = mask_and_read_back(draw(posed, models, right_eye=ptotic_eye(models, 1.0)), config, models)
+    for fields in (published, read):
+        assert fields["right_mrd1_mm"] < 2.0 and fields["left_mrd1_mm"] > 3.5
+    for control in avatar_control:  # read back, the drawn eyes differ by up to 1.6 mm: under the 2 mm criterion
+        assert control["right_mrd1_mm"] > 3.5 and abs(control["right_mrd1_mm"] - control["left_mrd1_mm"]) < 2.0
+
+
+@IRIS_TOO_NOISY
+def test_an_esotropia_on_the_posed_avatar(posed, config, models, avatar_control):
+    rest = models.avatar.resting_eye()
+    turned = dataclasses.replace(rest, gaze_yaw=math.radians(degrees_of_prism(ESOTROPIA_PD)))
+    published, read = mask_and_read_back(draw(posed, models, right_eye=turned), config, models)
+    # the landmark model reads a drawn iris at about half its turn (README, Evaluation)
+    assert published["horizontal_deviation_pd"] > 5.0 and read["horizontal_deviation_pd"] > 2.5
+    for control in avatar_control:
+        assert abs(control["horizontal_deviation_pd"]) < 2.5
+
+
+@pytest.fixture(scope="module")
+def photo(shared_data, config, models):
+    """A frontal press photo, its face as the tracker sees it, and its pixels per mm (iris-scaled)."""
+    image = read_photo(shared_data / PHOTO)
+    face = models.inference.tracker(config, still=True).observe(image).faces[0]
+    iris = face.right_eye.iris
+    px_per_mm = 0.5 * (np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4])) / IRIS_DIAMETER_MM
+    return image, face, px_per_mm
+
+
+@pytest.fixture(scope="module")
+def photo_control(photo, config, models):
+    return mask_and_read_back(photo[0], config, models)
+
+
+@MESH_SYMMETRISES
+def test_a_drooping_mouth_corner_edited_into_a_photo(photo, config, models, photo_control):
+    image, face, px_per_mm = photo
+    corner = face.landmarks[RIGHT_MOUTH_CORNER, :2]
+    edited = local_shift(image, tuple(corner), (0.0, 5.0 * px_per_mm), 6.0 * px_per_mm)
+    published, read = mask_and_read_back(edited, config, models)
+    control = photo_control[0]
+    assert abs(control["right_mouth_corner_height_mm"] - control["left_mouth_corner_height_mm"]) < 1.0
+    assert published["right_mouth_corner_height_mm"] - published["left_mouth_corner_height_mm"] < -2.0
+    assert read["right_mouth_corner_height_mm"] - read["left_mouth_corner_height_mm"] < -1.5
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the iris model follows a lid drawn 3.4 mm down over the iris by 1.2 mm; this photo's resting MRD1 (6.2 mm) "
+    "also reads as a retraction"))
+def test_a_ptotic_lid_edited_into_a_photo(photo, config, models, photo_control):
+    image, face, px_per_mm = photo
+    lid = face.right_eye.lids[11:14].mean(0)
+    iris = face.right_eye.iris[0]
+    drop = (lid[1] - iris[1]) * -1.0 - 1.0 * px_per_mm  # lid margin 1 mm above the iris centre
+    edited = local_shift(image, tuple(lid), (0.0, float(drop)), 4.0 * px_per_mm, above=float(lid[1]))
+    published, read = mask_and_read_back(edited, config, models)
+    for control in photo_control:
+        assert control["right_mrd1_mm"] > 3.0 and abs(control["right_mrd1_mm"] - control["left_mrd1_mm"]) < 1.5
+    assert published["right_mrd1_mm"] < 2.5 and published["left_mrd1_mm"] > 3.0
+    assert read["right_mrd1_mm"] < read["left_mrd1_mm"] - 1.5
+
+
+@IRIS_TOO_NOISY
+def test_an_esotropia_edited_into_a_photo(photo, config, models, photo_control):
+    image, face, px_per_mm = photo
+    lids = face.right_eye.lids
+    width = float(np.linalg.norm(lids[8] - lids[0]))
+    nasal = np.sign(lids[8, 0] - lids[0, 0])  # the right eye's inner corner is on the image right
+    turn = EYEBALL_RADIUS_FRACTION * width * math.sin(math.radians(degrees_of_prism(ESOTROPIA_PD)))
+    iris = face.right_eye.iris[0]
+    edited = local_shift(image, tuple(iris), (float(nasal * turn), 0.0), 0.35 * width)
+    published, read = mask_and_read_back(edited, config, models)
+    for control in photo_control:
+        assert abs(control["horizontal_deviation_pd"]) < 5.0
+    shift = published["horizontal_deviation_pd"] - photo_control[0]["horizontal_deviation_pd"]
+    assert shift > 8.0
+    assert read["horizontal_deviation_pd"] - photo_control[1]["horizontal_deviation_pd"] > 3.0
