@@ -157,10 +157,11 @@ class Fitter:
         units = self.solver.solve(shape - avatar.vertices)
         lids = np.array([(e.upper, e.lower, *self._mrd(e.upper, e.lower, e.iris_dy, e.width_mm), e.iris_dy) for e in eyes])
         baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel()]), timestamp)
-        right, left = self._eyes(eyes, baseline[len(units):].reshape(2, _LIDS))
-        published = self._quantised(self._units(units, baseline[: len(units)]))
+        resting_units, resting_lids = baseline[: len(units)], baseline[len(units):].reshape(2, _LIDS)
+        right, left = self._eyes(eyes, resting_lids)
+        published = self._quantised(self._units(units, resting_units))
         heights = self.heights.of(published) - self.resting_heights
-        blinks = self._blinks(face.track_id, eyes, baseline[len(units):].reshape(2, _LIDS), timestamp)
+        blinks = self._blinks(face.track_id, eyes, resting_lids, timestamp)
         return MaskParams(
             track_id=face.track_id,
             rotation=pose.rotation.astype(np.float32),
