@@ -7,9 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from edge.clinical import BlinkEvent
 from edge.media import VideoReader, read_photo
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus
+from support import mask_params
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def test_a_lost_face_holds_the_neutral_avatar_then_blanks(config, models, face_f
     assert held.status is FrameStatus.NO_FACE
     assert len(held.faces) == 1
     np.testing.assert_array_equal(held.faces[0].action_units, models.avatar.action_unit_rest)
+    assert held.faces[0].right_blink is None and held.faces[0].left_blink is None
     assert (held.image != background(config)).any(axis=2).mean() > 0.05
     blank = pipeline.process(Frame(empty, 6, 5 / 30 + hold + 0.05))
     assert blank.status is FrameStatus.NO_FACE and blank.faces == ()
@@ -87,3 +90,11 @@ def test_a_gpu_failure_fails_the_frame_closed_and_falls_back_to_the_cpu(config, 
     recovered = pipeline.process(Frame(face_frames[1], 1, 1 / 30))
     assert recovered.status is FrameStatus.OK
     assert (recovered.image != background(config)).any(axis=2).mean() > 0.05
+
+
+def test_the_held_neutral_avatar_repeats_no_blink(config, models):
+    """A blink that ended on the last good frame is an event of that frame only, not of the frames held after it."""
+    last = mask_params(right_blink=BlinkEvent(1.0, 0.1, True), left_blink=BlinkEvent(1.0, 0.1, False))
+    held = MaskPipeline(config, models=models)._neutral(last)
+    assert held.right_blink is None and held.left_blink is None
+    assert held.rotation is last.rotation
