@@ -11,7 +11,7 @@ person's own ratio only decides whether a resting level is clinical.
 MRD1 and MRD2 (margin-reflex distances) are measured from the iris centre to
 the upper and lower lid margin. The iris model's lid contour runs along the
 lash line a little inside the true margin: on the avatar's 48 build
-identities the raw median MRD1 is about 2.5 mm where adult norms are 4-5 mm.
+identities the raw median MRD1 is about 2.7 mm where adult norms are 4-5 mm.
 So each is offset by a calibration (Avatar.mrd_offset_mm) that puts the
 population's median at the normative value below: a person's deviation, a
 side-to-side difference and every movement are measured, the absolute level
@@ -35,7 +35,6 @@ BLINK_REOPEN_FRACTION = 0.75
 BLINK_COMPLETE_FRACTION = 0.2
 
 IRIS_DIAMETER_MM = 11.7
-IRIS_DIAMETER_SD_MM = 0.5
 # Normative adult values the population median is calibrated to (MRD1 4-5 mm, MRD2 about 5-5.5 mm).
 NORMAL_MRD_MM = np.array([4.5, 5.25])
 
@@ -54,7 +53,7 @@ def resting_deviation(
 ) -> np.ndarray:
     """How far each side's resting level (right, left) may stand from the population's, mm.
 
-    A side outside [low, high] (a ptosis, a retraction) keeps its own level.
+    A side at or below low (a ptosis) or above high (a retraction) keeps its own level.
     Otherwise both sides sit at the population's level, unless they differ by
     more than `asymmetry` (beyond the normal side-to-side difference): then the
     side nearer the population's level sits there and the other keeps the
@@ -62,7 +61,7 @@ def resting_deviation(
     """
     values = np.asarray(values, np.float64)
     deviation = values - normal
-    abnormal = (values < low) | (values > high)
+    abnormal = (values <= low) | (values > high)
     if abnormal.any():
         return np.where(abnormal, deviation, 0.0)
     difference = values[0] - values[1]

@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
 from edge.signals import SCHEMA, face_record
@@ -73,3 +74,26 @@ def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
     assert_error(dmask(tmp_path, "report", bad), f"{bad}:1: not a JSON line (Expecting value); is this a signals sidecar?")
     assert_error(dmask(tmp_path, "report", tmp_path / "none.mp4"), f"{tmp_path / 'none.signals.jsonl'}: no such file; "
                  "give a recording's .signals.jsonl (or its video) or a --signals CSV")
+
+
+def test_a_signals_csv_is_read_like_a_sidecar(tmp_path):
+    from edge.evaluation.summary import load_recording
+    from edge.records import FrameStatus, MaskedFrame
+    from edge.signals import SignalCsvWriter
+
+    path = tmp_path / "signals.csv"
+    with SignalCsvWriter(path) as writer:
+        for i in range(3):
+            face = mask_params(right_eye=dataclasses.replace(eye_params(), mrd1_mm=1.0 + i))
+            writer.write(MaskedFrame(np.zeros((2, 2, 3), np.uint8), i, i / FPS, FrameStatus.OK, (face,)), file="a.mp4")
+        writer.write(MaskedFrame(np.zeros((2, 2, 3), np.uint8), 3, 3 / FPS, FrameStatus.NO_FACE), file="a.mp4")
+    recording = load_recording(path)
+    assert recording.seconds.tolist() == pytest.approx([0, 1 / FPS, 2 / FPS, 3 / FPS], abs=1e-6)  # CSV: 6 decimals
+    assert recording["right_mrd1_mm"][:3].tolist() == [1.0, 2.0, 3.0] and math.isnan(recording["right_mrd1_mm"][3])
+
+
+def test_a_sidecar_of_another_schema_is_refused(tmp_path):
+    old = tmp_path / "old.signals.jsonl"
+    old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
+    assert_error(dmask(tmp_path, "report", old),
+                 f"{old}:1: schema None, expected 'dmask.signals/2'; record again with this version of dmask")

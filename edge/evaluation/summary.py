@@ -86,10 +86,13 @@ def _jsonl_frames(path: Path) -> list[tuple[float, list[dict]]]:
             body = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(f"{path}:{number}: not a JSON line ({error.msg}); is this a signals sidecar?") from error
-        if body.get("schema") != SCHEMA:
-            raise InputError(f"{path}:{number}: schema {body.get('schema')!r}, expected {SCHEMA!r}; "
+        schema = body.get("schema") if isinstance(body, dict) else None
+        if schema != SCHEMA:
+            raise InputError(f"{path}:{number}: schema {schema!r}, expected {SCHEMA!r}; "
                              "record again with this version of dmask")
-        frames.append((float(body["capture_ts"]), body.get("faces", [])))
+        if not isinstance(body.get("capture_ts"), (int, float)) or not isinstance(body.get("faces"), list):
+            raise InputError(f"{path}:{number}: a signals message needs capture_ts and faces (docs/WIRE.md)")
+        frames.append((float(body["capture_ts"]), body["faces"]))
     return frames
 
 
