@@ -190,15 +190,13 @@ class Heights:
         self.left_side = _left_side(vertices, mm_per_unit)
         self.basis = basis.astype(np.float64)
         self.mm_per_unit = mm_per_unit
-        self.regions: list[Region] = []
         self.sides: list[tuple[np.ndarray, np.ndarray]] = []
-        for k, unit in enumerate(ACTION_UNITS):
+        for k in range(len(ACTION_UNITS)):
             magnitude = np.linalg.norm(self.basis[2 * k + 1], axis=1)
             left = np.nonzero(magnitude >= 0.5 * magnitude.max())[0]
-            self.regions.append(unit.region)
             self.sides.append((mirror[left], left))
         self.corner = [u.name for u in ACTION_UNITS].index("lip_corner_depress")
-        self.brows = [k for k, region in enumerate(self.regions) if region is Region.BROW]
+        self.brows = [k for k, region in enumerate(REGIONS) if region is Region.BROW]
 
     def of(self, units: np.ndarray) -> np.ndarray:
         """(U, 2) mm each unit's anchor region is raised (right, left) by these intensities."""
@@ -207,7 +205,7 @@ class Heights:
 
     def asymmetry(self, heights: np.ndarray, region: Region) -> float:
         """The largest right-left height difference among the region's anchors, mm."""
-        return max(abs(h[0] - h[1]) for h, r in zip(heights, self.regions) if r is region)
+        return max(abs(h[0] - h[1]) for h, r in zip(heights, REGIONS) if r is region)
 
     def one_sided(self, units: np.ndarray, heights: np.ndarray, region: Region) -> np.ndarray:
         """(468, 3) the region's side-to-side difference, laid on its side farther from the population.
@@ -215,13 +213,13 @@ class Heights:
         heights: (U, 2) relative to the population's resting face. The other
         side, and everything the two sides share, is left at zero.
         """
-        rows = [k for k, r in enumerate(self.regions) if r is region]
-        field = np.tensordot(units[[c for k in rows for c in (2 * k, 2 * k + 1)]],
-                             self.basis[[c for k in rows for c in (2 * k, 2 * k + 1)]], axes=1)
+        rows = [k for k, r in enumerate(REGIONS) if r is region]
+        channels = [c for k in rows for c in PAIRS[k]]
+        field = np.tensordot(units[channels], self.basis[channels], axes=1)
         difference = field - field[self.mirror] * [-1, 1, 1]
         left_farther = np.abs(heights[rows, 1]).sum() > np.abs(heights[rows, 0]).sum()
         side = self.left_side if left_farther else 1.0 - self.left_side
-        reach = np.abs(self.basis[[c for k in rows for c in (2 * k, 2 * k + 1)]]).max(axis=(0, 2))
+        reach = np.abs(self.basis[channels]).max(axis=(0, 2))
         return difference * (side * (reach > 1e-4 * reach.max()))[:, None]
 
 

@@ -10,7 +10,7 @@ camera.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from edge.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
 from edge.errors import ModelError
 from edge.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
-from edge.records import EyeParams
+from edge.records import EyeParams, MaskParams
 
 AVATAR_FILE = "avatar.npz"
 
@@ -76,6 +76,17 @@ class Avatar:
         upper, lower = (float(v) for v in self.eye_aperture_mean)
         iris_dy = float(self.iris_rest[:, 1].mean())
         return EyeParams(0.0, 0.0, upper, lower, *margin_reflex_mm(upper, lower, iris_dy, self.eye_width_mm, self.mrd_offset_mm))
+
+    def at_rest(self, params: MaskParams) -> MaskParams:
+        """The same face at the population's rest: resting action units, eyes open and ahead, no blink ending.
+
+        Keeps only the pose (and track): what the held neutral avatar and the
+        privacy evaluation's pose-and-gaze floor start from.
+        """
+        eye = self.resting_eye()
+        zero = np.zeros(2, np.float32)
+        return replace(params, right_eye=eye, left_eye=eye, action_units=self.action_unit_rest.copy(),
+                       brow_height_mm=zero, mouth_corner_height_mm=zero, right_blink=None, left_blink=None)
 
     @property
     def eye_width_mm(self) -> float:

@@ -142,6 +142,7 @@ class Fitter:
         self.solver = ActionUnitSolver(avatar.action_unit_basis)
         self.heights = Heights(avatar.vertices, avatar.action_unit_basis, avatar.mm_per_unit)
         self.resting_heights = self.heights.of(avatar.action_unit_rest)
+        self.resting_field = np.tensordot(avatar.action_unit_rest.astype(np.float64), avatar.action_unit_basis, axes=1)
         self.rigid_weights = np.ones(len(avatar.rigid))
         self.asymmetry_mm = {Region.BROW: clinical.brow_asymmetry_mm, Region.MIDFACE: clinical.midface_asymmetry_mm,
                              Region.MOUTH: clinical.mouth_asymmetry_mm}
@@ -210,14 +211,11 @@ class Fitter:
         """
         if self.resting is RestingPolicy.OWN:
             return current
-        population = self.avatar.action_unit_rest.astype(np.float64)
         heights = self.heights.of(resting) - self.resting_heights
         signs = [r for r in Region if self.heights.asymmetry(heights, r) > self.asymmetry_mm[r]]
-        target = population
+        target = self.avatar.action_unit_rest.astype(np.float64)
         if signs:
-            wanted = np.tensordot(population, self.avatar.action_unit_basis, axes=1)
-            wanted = wanted + sum(self.heights.one_sided(resting, heights, r) for r in signs)
-            target = self.solver.solve(wanted)
+            target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(resting, heights, r) for r in signs))
         return np.clip(target + current - resting, 0.0, 1.0)
 
     def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:

@@ -121,11 +121,7 @@ class MaskPipeline:
 
     def _neutral(self, params: MaskParams) -> MaskParams:
         """The avatar at rest (the population's resting face, eyes open, gaze ahead, no blink ending) at this pose."""
-        avatar = self.models.avatar
-        eye = avatar.resting_eye()
-        zero = np.zeros(2, np.float32)
-        return replace(params, right_eye=eye, left_eye=eye, action_units=avatar.action_unit_rest.copy(),
-                       brow_height_mm=zero, mouth_corner_height_mm=zero, right_blink=None, left_blink=None)
+        return self.models.avatar.at_rest(params)
 
     def _render(self, faces: tuple[MaskParams, ...], height: int, width: int) -> np.ndarray:
         start = time.perf_counter()

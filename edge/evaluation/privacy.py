@@ -447,14 +447,14 @@ class PhotoEmbedder:
     def floor(self, masked: MaskedFrame) -> np.ndarray:
         """The mask redrawn with only its head pose and gaze: everything else at the population's level."""
         avatar, rig = self.models.avatar, self.models.rig
-        rest = avatar.resting_eye()
-        zero = np.zeros(2, np.float32)
-        faces = [
-            replace(face, action_units=avatar.action_unit_rest, brow_height_mm=zero, mouth_corner_height_mm=zero,
-                    right_eye=replace(rest, gaze_yaw=face.right_eye.gaze_yaw, gaze_pitch=face.right_eye.gaze_pitch),
-                    left_eye=replace(rest, gaze_yaw=face.left_eye.gaze_yaw, gaze_pitch=face.left_eye.gaze_pitch))
-            for face in masked.faces
-        ]
+        faces = []
+        for face in masked.faces:
+            rest = avatar.at_rest(face)
+            faces.append(replace(
+                rest,
+                right_eye=replace(rest.right_eye, gaze_yaw=face.right_eye.gaze_yaw, gaze_pitch=face.right_eye.gaze_pitch),
+                left_eye=replace(rest.left_eye, gaze_yaw=face.left_eye.gaze_yaw, gaze_pitch=face.left_eye.gaze_pitch),
+            ))
         height, width = masked.image.shape[:2]
         return self.renderer.render(RenderMesh.concatenate([rig.mesh(f) for f in faces]), height, width)
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from edge.action_units import ACTION_UNITS
+from edge.clinical import BLINK_CLOSED_FRACTION, BLINK_COMPLETE_FRACTION, BLINK_REOPEN_FRACTION
 from edge.errors import InputError
 from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.traces import blinks, open_level
@@ -246,8 +247,9 @@ def write_clinical_report(paths: list[Path], out_dir: Path) -> ClinicalReport:
     report.paragraph(
         f"From the published signals only (schema `{SCHEMA}`, docs/WIRE.md); no image was read. Right and left are "
         "the subject's. Resting levels are the population's unless a clinical criterion let them through "
-        "(config `clinical`); movements are as measured. Blinks: the lid opening falls below 55 % of its open level "
-        "and rises back above 75 %; complete when it closes below 20 %. Oscillation: the strongest spectral peak "
+        "(config `clinical`); movements are as measured. Blinks: the lid opening falls below "
+        f"{BLINK_CLOSED_FRACTION:.0%} of its open level and rises back above {BLINK_REOPEN_FRACTION:.0%}; complete "
+        f"when it closes below {BLINK_COMPLETE_FRACTION:.0%}. Oscillation: the strongest spectral peak "
         f"from {MIN_OSCILLATION_HZ:g} Hz to the Nyquist frequency, if it holds at least "
         f"{OSCILLATION_POWER_SHARE:.0%} of that band's power; amplitude peak to peak."
     )
