@@ -38,6 +38,7 @@ from edge.records import EyeParams, MaskedFrame, MaskParams
 
 SCHEMA_VERSION = 2
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
+SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 # An eye whose whole lid opening is below this fraction of its width is closed.
 CLOSED_APERTURE = 0.1
 

@@ -108,7 +108,8 @@ def test_eval_fidelity_prints_its_summary_and_where_the_report_went(tmp_path, sh
     result = dmask(tmp_path, "eval", "fidelity", shared_data / "videos/lp_driving_d1.mp4", "-o", "report", "--no-progress")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("lp_driving_d1.mp4: 16/16 frames with a face, masked detection 100.0%")
+    assert lines[0].startswith("lp_driving_d1.mp4 (mediapipe): 16/16 frames with a face, masked detection 100.0%")
+    assert lines[1].startswith("lp_driving_d1.mp4 (dlib): 16/16 frames with a face")
     assert lines[-1] == "wrote report/report.md (it shows raw faces: keep it with the originals)"
     assert sum("report.md" in line for line in lines) == 1
     assert (tmp_path / "report/report.md").is_file()

@@ -30,9 +30,8 @@ from edge.clinical import BLINK_CLOSED_FRACTION, BLINK_COMPLETE_FRACTION, BLINK_
 from edge.errors import InputError
 from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.traces import blinks, open_level
-from edge.signals import FIELD_NAMES, SCHEMA
+from edge.signals import FIELD_NAMES, SCHEMA, SIDES
 
-SIDES = ("right", "left")
 # Oscillations are looked for from here up to the Nyquist frequency.
 MIN_OSCILLATION_HZ = 1.0
 # A spectral peak counts as an oscillation when it holds this share of the band's power.
