@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
@@ -21,6 +22,24 @@ from edge.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from edge.records import EyeParams, MaskParams
 
 AVATAR_FILE = "avatar.npz"
+TEXTURE_FILE = "avatar_texture.png"
+
+# The texture atlas (TEXTURE_FILE), in texels: the face unwrapped into the
+# left square (Avatar.uv: its canonical x, y scaled into it), the eyeball into
+# the square to its right, as angle from the gaze axis (radius, reaching
+# EYE_ATLAS_DEGREES at EYE_ATLAS_RADIUS; beyond it, sclera) and direction
+# round it (edge.render.scene.eyeball_uv).
+TEXTURE_SHAPE = (512, 768)
+FACE_ATLAS_SIDE = 512
+EYE_ATLAS_CENTRE = (640.0, 128.0)
+EYE_ATLAS_RADIUS = 120.0
+EYE_ATLAS_DEGREES = 60.0
+# The drawn iris and pupil, as angles from the gaze axis on the drawn eyeball
+# (edge.render.scene.DRAWN_EYEBALL_FRACTION = 0.62 eye widths): a 20 deg disc
+# is 0.42 eye widths across, a human iris (11.7 mm) in a 28 mm lid opening,
+# so enough sclera shows either side to judge a squint by.
+IRIS_DEGREES = 20.0
+PUPIL_DEGREES = 8.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,9 @@ class Avatar:
         centre sits, relative to the midpoint of the eye corners and over eye
         width, when people look straight ahead (into the camera). Gaze angles
         are measured from there, so 0 means looking ahead.
+    uv: (468, 2) float32 each vertex's place in the texture, texels.
+    texture: (512, 768, 3) float32 BGR 0..255, the one face texture
+        (TEXTURE_SHAPE; stored as TEXTURE_FILE beside the asset).
     """
 
     vertices: np.ndarray
@@ -62,14 +84,22 @@ class Avatar:
     iris_diameter: np.ndarray
     mrd_offset_mm: np.ndarray
     iris_rest: np.ndarray
+    uv: np.ndarray
+    texture: np.ndarray
 
     @staticmethod
     def load(models_dir: Path) -> "Avatar":
-        path = models_dir / AVATAR_FILE
-        if not path.is_file():
-            raise ModelError(f"avatar asset {path} is missing; restore models/ or run tools/build_avatar.py")
+        path, texture_path = models_dir / AVATAR_FILE, models_dir / TEXTURE_FILE
+        for needed in (path, texture_path):
+            if not needed.is_file():
+                raise ModelError(f"avatar asset {needed} is missing; restore models/ or run tools/build_avatar.py")
+        texture = cv2.imread(str(texture_path), cv2.IMREAD_COLOR)
+        if texture is None or texture.shape[:2] != TEXTURE_SHAPE:
+            raise ModelError(f"{texture_path}: not a {TEXTURE_SHAPE[1]}x{TEXTURE_SHAPE[0]} image; restore models/")
+        texture = texture.astype(np.float32)
+        texture.setflags(write=False)
         with np.load(path) as data:
-            return Avatar(**{name: data[name] for name in Avatar.__dataclass_fields__})
+            return Avatar(**{name: data[name] for name in _ARRAYS}, texture=texture)
 
     def resting_eye(self) -> EyeParams:
         """An eye looking ahead with the population's resting lid apertures."""
@@ -101,8 +131,12 @@ class Avatar:
         """(468, 3) float64 vertices with (C,) action-unit intensities applied."""
         return self.vertices.astype(np.float64) + np.tensordot(intensities, self.action_unit_basis, axes=1)
 
-    def save(self, path: Path) -> None:
-        np.savez_compressed(path, **{name: getattr(self, name) for name in Avatar.__dataclass_fields__})
+    def save(self, models_dir: Path) -> None:
+        np.savez_compressed(models_dir / AVATAR_FILE, **{name: getattr(self, name) for name in _ARRAYS})
+        cv2.imwrite(str(models_dir / TEXTURE_FILE), np.clip(np.round(self.texture), 0, 255).astype(np.uint8))
+
+
+_ARRAYS = tuple(name for name in Avatar.__dataclass_fields__ if name != "texture")  # what avatar.npz holds
 
 
 def mm_per_canonical_unit(vertices: np.ndarray, iris_diameter: float) -> float:

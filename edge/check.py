@@ -79,7 +79,7 @@ def check_config(config: Config) -> None:
 
     Raises the first problem as a DmaskError naming the key; starts nothing.
     """
-    from edge.avatar import AVATAR_FILE
+    from edge.avatar import AVATAR_FILE, TEXTURE_FILE
     from edge.errors import ConfigError
     from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
     from edge.sources import parse_source
@@ -88,7 +88,7 @@ def check_config(config: Config) -> None:
     check_publish(config.publish)
     if config.source.uri:
         parse_source(config.source.uri)
-    for name in (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE, AVATAR_FILE):
+    for name in (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE, AVATAR_FILE, TEXTURE_FILE):
         if not (config.inference.models_path / name).is_file():
             raise ConfigError(f"inference.models_dir: {config.inference.models_path / name} is missing")
 

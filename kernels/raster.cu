@@ -28,12 +28,14 @@
 //
 //   shade_pixels    one thread per pixel; decodes the triangle id from the
 //                   key, recomputes its barycentrics, interpolates normal and
-//                   eye cosine, shades and writes BGR8 straight into the frame
-//                   buffer that JPEG encoding reads.
+//                   (textured materials) uv, samples the texture bilinearly,
+//                   shades and writes BGR8 straight into the frame buffer
+//                   that JPEG encoding reads.
 //                   Launch: 2D, 16x16 blocks over W x H.
 //                   Traffic: 8 B key read per pixel; per covered pixel about
-//                   100 B of vertex data (cached: neighbouring pixels share a
-//                   triangle); 3 B written per pixel.
+//                   100 B of vertex data and 48 B of texels (cached:
+//                   neighbouring pixels share a triangle and texels); 3 B
+//                   written per pixel.
 
 #ifdef RASTER_HOST
 #include <cmath>
@@ -55,15 +57,14 @@ typedef unsigned char uint8_t;
 struct Shading {
     float lx, ly, lz;      // light direction (towards the light), camera space
     float hx, hy, hz;      // Blinn half vector
-    float pupil_cos, rim_cos, iris_cos;
-    int eye_material;
     int n_materials;
+    int texture_width, texture_height;
 };
 
-// The shading constants arrive as 9 floats (light, half vector, eye
-// thresholds, in that order) so every launcher passes plain arrays.
-DEV Shading load_shading(const float* c, int eye_material, int n_materials) {
-    Shading s = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], eye_material, n_materials};
+// The shading constants arrive as 6 floats (light, then half vector) so every
+// launcher passes plain arrays.
+DEV Shading load_shading(const float* c, int n_materials, int texture_width, int texture_height) {
+    Shading s = {c[0], c[1], c[2], c[3], c[4], c[5], n_materials, texture_width, texture_height};
     return s;
 }
 
@@ -177,10 +178,31 @@ DEV float clamp255(float c) {
     return c;
 }
 
+// Step 6 of pass 2: the texture's bilinear sample at (u, v) texels, clamped to its edge texels.
+DEV void sample_texture(const float* texture, const Shading s, float u, float v, float* base) {
+    float fw1 = (float)(s.texture_width - 1), fh1 = (float)(s.texture_height - 1);
+    if (!(u >= 0.0f)) u = 0.0f;
+    if (u > fw1) u = fw1;
+    if (!(v >= 0.0f)) v = 0.0f;
+    if (v > fh1) v = fh1;
+    float fu = floorf(u), fv = floorf(v);
+    int x0 = (int)fu, y0 = (int)fv;
+    int x1 = x0 < s.texture_width - 1 ? x0 + 1 : x0;
+    int y1 = y0 < s.texture_height - 1 ? y0 + 1 : y0;
+    float du = u - fu, dv = v - fv;
+    float eu = 1.0f - du, ev = 1.0f - dv;
+    const float* t00 = texture + 3 * ((size_t)y0 * s.texture_width + x0);
+    const float* t01 = texture + 3 * ((size_t)y0 * s.texture_width + x1);
+    const float* t10 = texture + 3 * ((size_t)y1 * s.texture_width + x0);
+    const float* t11 = texture + 3 * ((size_t)y1 * s.texture_width + x1);
+    for (int ch = 0; ch < 3; ++ch)
+        base[ch] = (t00[ch] * eu + t01[ch] * du) * ev + (t10[ch] * eu + t11[ch] * du) * dv;
+}
+
 // Pass 2 for one pixel: background, or the shaded colour of its triangle.
-DEV void shade_pixel(const float* positions, const float* normals, const float* eye_cos, const int* triangles,
+DEV void shade_pixel(const float* positions, const float* normals, const float* uv, const int* triangles,
                      const uint8_t* materials, int n_vertices, int n_triangles, const float* material_table,
-                     const float* eye_table, const Shading s, const uint8_t* background, key_t_ key,
+                     const float* texture, const Shading s, const uint8_t* background, key_t_ key,
                      int px, int py, uint8_t* out) {
     int t = (int)(uint32_t)(key & 0xFFFFFFFFull);
     Triangle tri;
@@ -227,12 +249,12 @@ DEV void shade_pixel(const float* positions, const float* normals, const float* 
     spec = spec * spec;
     int m = materials[t];
     if (m >= s.n_materials) m = 0;
-    const float* row = material_table + 6 * m;
-    const float* base = row;
-    if (m == s.eye_material) {
-        float u = (l0 * eye_cos[ia] + l1 * eye_cos[ib]) + l2 * eye_cos[ic];
-        int eye_row = u >= s.pupil_cos ? 3 : u >= s.rim_cos ? 1 : u >= s.iris_cos ? 2 : 0;
-        base = eye_table + 3 * eye_row;
+    const float* row = material_table + 7 * m;
+    float base[3] = {row[0], row[1], row[2]};
+    if (row[6] > 0.0f) {
+        float u = (l0 * uv[2 * ia] + l1 * uv[2 * ib]) + l2 * uv[2 * ic];
+        float v = (l0 * uv[2 * ia + 1] + l1 * uv[2 * ib + 1]) + l2 * uv[2 * ic + 1];
+        sample_texture(texture, s, u, v, base);
     }
     float k = row[3] + row[4] * diff;
     float sp = (255.0f * row[5]) * spec;
@@ -243,20 +265,20 @@ DEV void shade_pixel(const float* positions, const float* normals, const float* 
 #ifdef RASTER_HOST
 
 // Host emulation: the kernels' loops, run in order on the CPU.
-extern "C" void host_render(const float* positions, const float* normals, const float* eye_cos, const int* triangles,
+extern "C" void host_render(const float* positions, const float* normals, const float* uv, const int* triangles,
                             const uint8_t* materials, int n_vertices, int n_triangles, const float* material_table,
-                            int n_materials, const float* eye_table, const float* constants, int eye_material,
-                            const uint8_t* background, int cull_back, int width, int height, key_t_* keys,
-                            uint8_t* out) {
-    Shading s = load_shading(constants, eye_material, n_materials);
+                            int n_materials, const float* texture, int texture_width, int texture_height,
+                            const float* constants, const uint8_t* background, int cull_back, int width, int height,
+                            key_t_* keys, uint8_t* out) {
+    Shading s = load_shading(constants, n_materials, texture_width, texture_height);
     for (size_t i = 0; i < (size_t)width * height; ++i) keys[i] = KEY_MAX;
     for (int t = 0; t < n_triangles; ++t)
         rasterize_triangle(positions, triangles, n_vertices, t, cull_back != 0, width, height, keys);
     for (int py = 0; py < height; ++py)
         for (int px = 0; px < width; ++px) {
             size_t i = (size_t)py * width + px;
-            shade_pixel(positions, normals, eye_cos, triangles, materials, n_vertices, n_triangles, material_table,
-                        eye_table, s, background, keys[i], px, py, out + 3 * i);
+            shade_pixel(positions, normals, uv, triangles, materials, n_vertices, n_triangles, material_table,
+                        texture, s, background, keys[i], px, py, out + 3 * i);
         }
 }
 
@@ -274,18 +296,18 @@ extern "C" __global__ void rasterize(const float* positions, const int* triangle
         rasterize_triangle(positions, triangles, n_vertices, t, cull_back != 0, width, height, keys);
 }
 
-extern "C" __global__ void shade(const float* positions, const float* normals, const float* eye_cos,
+extern "C" __global__ void shade(const float* positions, const float* normals, const float* uv,
                                  const int* triangles, const uint8_t* materials, int n_vertices, int n_triangles,
-                                 const float* material_table, int n_materials, const float* eye_table,
-                                 const float* constants, int eye_material, const uint8_t* background,
-                                 const key_t_* keys, int width, int height, uint8_t* out) {
-    Shading s = load_shading(constants, eye_material, n_materials);
+                                 const float* material_table, int n_materials, const float* texture,
+                                 int texture_width, int texture_height, const float* constants,
+                                 const uint8_t* background, const key_t_* keys, int width, int height, uint8_t* out) {
+    Shading s = load_shading(constants, n_materials, texture_width, texture_height);
     int px = blockIdx.x * blockDim.x + threadIdx.x;
     int py = blockIdx.y * blockDim.y + threadIdx.y;
     if (px >= width || py >= height) return;
     size_t i = (size_t)py * width + px;
-    shade_pixel(positions, normals, eye_cos, triangles, materials, n_vertices, n_triangles, material_table,
-                eye_table, s, background, keys[i], px, py, out + 3 * i);
+    shade_pixel(positions, normals, uv, triangles, materials, n_vertices, n_triangles, material_table,
+                texture, s, background, keys[i], px, py, out + 3 * i);
 }
 
 #endif

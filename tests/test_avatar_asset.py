@@ -103,9 +103,10 @@ def test_the_action_units_are_the_ones_authored_on_this_face():
     assert len(basis) == len(CHANNEL_NAMES) == 24
 
 
-def test_provenance_names_the_committed_file():
+def test_provenance_names_the_committed_files():
     text = (DEFAULT_MODELS_DIR / "AVATAR.md").read_text()
-    digest = hashlib.sha256((DEFAULT_MODELS_DIR / "avatar.npz").read_bytes()).hexdigest()
-    assert re.search(rf"sha256 of avatar.npz: {digest}\b", text)
+    for name in ("avatar.npz", "avatar_texture.png"):
+        digest = hashlib.sha256((DEFAULT_MODELS_DIR / name).read_bytes()).hexdigest()
+        assert re.search(rf"sha256 of {name}: {digest}\b", text)
     assert "mediapipe-0.10.14" in text
 

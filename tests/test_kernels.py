@@ -83,10 +83,11 @@ def run_host(render, mesh: RenderMesh, height: int, width: int, background=(96, 
     arrays = [
         np.ascontiguousarray(mesh.positions, np.float32),
         np.ascontiguousarray(mesh.normals, np.float32),
-        np.ascontiguousarray(mesh.eye_cos, np.float32),
+        np.ascontiguousarray(mesh.uv, np.float32),
         np.ascontiguousarray(mesh.triangles, np.int32),
         np.ascontiguousarray(mesh.materials, np.uint8),
     ]
+    texture = np.ascontiguousarray(mesh.texture, np.float32)
     bg = np.array(background, np.uint8)
     keys = np.empty(height * width, np.uint64)
     out = np.empty((height, width, 3), np.uint8)
@@ -97,9 +98,10 @@ def run_host(render, mesh: RenderMesh, height: int, width: int, background=(96, 
         ctypes.c_int(len(mesh.triangles)),
         pointer(np.ascontiguousarray(materials.MATERIAL_TABLE)),
         ctypes.c_int(len(materials.MATERIAL_TABLE)),
-        pointer(np.ascontiguousarray(materials.EYE_TABLE)),
+        pointer(texture),
+        ctypes.c_int(texture.shape[1]),
+        ctypes.c_int(texture.shape[0]),
         pointer(np.ascontiguousarray(materials.SHADING_CONSTANTS)),
-        ctypes.c_int(int(Material.EYE)),
         pointer(bg),
         ctypes.c_int(int(cull_back)),
         ctypes.c_int(width),
@@ -119,9 +121,10 @@ def random_mesh(seed: int, n_triangles: int, width: int, height: int) -> RenderM
     return RenderMesh(
         positions=positions.astype(np.float32),
         normals=(normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32),
-        eye_cos=rng.uniform(0.7, 1.0, n).astype(np.float32),
+        uv=rng.uniform(-2, 12, (n, 2)).astype(np.float32),  # past both edges of the texture too
         triangles=rng.integers(0, n, (n_triangles, 3)).astype(np.int32),
         materials=rng.integers(0, len(Material), n_triangles).astype(np.uint8),
+        texture=rng.uniform(0, 255, (7, 10, 3)).astype(np.float32),
     )
 
 

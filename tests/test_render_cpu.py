@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edge.render import materials as mat
-from edge.render.cpu import CpuRenderer, rasterize_visibility, shade_pixels, shade_values
+from edge.render.cpu import CpuRenderer, rasterize_visibility, shade_pixels, shade_values, whole_image
 from edge.render.mesh import Material, RenderMesh
 
 F = np.float32
@@ -75,10 +75,29 @@ def ref_rasterize(positions, triangles, cull_back, h, w):
     return depth, tri_id
 
 
-def ref_shade(positions, normals, eye_cos, triangles, materials, tri_id,
-              background=BG, material_table=mat.MATERIAL_TABLE,
-              eye_table=mat.EYE_TABLE):
+def ref_bilinear(texture, u, v):
+    """(K, 3) float32: the documented bilinear sample of texture at (K,) float32 texel coordinates."""
+    th, tw = texture.shape[:2]
+    u = np.where(u >= 0, u, F(0))
+    u = np.where(u > F(tw - 1), F(tw - 1), u)
+    v = np.where(v >= 0, v, F(0))
+    v = np.where(v > F(th - 1), F(th - 1), v)
+    fu, fv = np.floor(u), np.floor(v)
+    x0, y0 = fu.astype(np.int64), fv.astype(np.int64)
+    x1 = np.where(x0 < tw - 1, x0 + 1, x0)
+    y1 = np.where(y0 < th - 1, y0 + 1, y0)
+    du, dv = (u - fu)[:, None], (v - fv)[:, None]
+    eu, ev = F(1) - du, F(1) - dv
+    top = texture[y0, x0] * eu + texture[y0, x1] * du
+    bottom = texture[y1, x0] * eu + texture[y1, x1] * du
+    out = top * ev + bottom * dv
+    assert out.dtype == np.float32
+    return out
+
+
+def ref_shade(mesh, tri_id, background=BG, material_table=mat.MATERIAL_TABLE):
     """Returns (uint8 image, float32 clamped colour before rounding)."""
+    positions, normals, uv = mesh.positions, mesh.normals, mesh.uv
     h, w = tri_id.shape
     out = np.empty((h, w, 3), np.uint8)
     out[:] = np.asarray(background, np.uint8)
@@ -87,7 +106,7 @@ def ref_shade(positions, normals, eye_cos, triangles, materials, tri_id,
     if len(ys) == 0:
         return out, values
     t = tri_id[ys, xs]
-    tri = np.asarray(triangles)[t]
+    tri = np.asarray(mesh.triangles)[t]
     ia, ib, ic = tri[:, 0], tri[:, 1], tri[:, 2]
     a = positions[ia]
     b = positions[ib]
@@ -114,14 +133,11 @@ def ref_shade(positions, normals, eye_cos, triangles, materials, tri_id,
     s = np.where(s > 0, s, F(0))
     for _ in range(4):
         s = s * s
-    m = np.asarray(materials)[t].astype(np.int64)
-    base = material_table[m, 0:3]
-    u = (l0 * eye_cos[ia] + l1 * eye_cos[ib]) + l2 * eye_cos[ic]
-    row = np.where(u >= mat.EYE_PUPIL_COS, 3,
-                   np.where(u >= mat.EYE_RIM_COS, 1,
-                            np.where(u >= mat.EYE_IRIS_COS, 2, 0)))
-    is_eye = m == int(Material.EYE)
-    base = np.where(is_eye[:, None], eye_table[row], base)
+    m = np.asarray(mesh.materials)[t].astype(np.int64)
+    u = (l0 * uv[ia, 0] + l1 * uv[ib, 0]) + l2 * uv[ic, 0]
+    v = (l0 * uv[ia, 1] + l1 * uv[ib, 1]) + l2 * uv[ic, 1]
+    textured = material_table[m, 6] > 0
+    base = np.where(textured[:, None], ref_bilinear(mesh.texture, u, v), material_table[m, 0:3])
     k = material_table[m, 3] + material_table[m, 4] * diff
     sp = (F(255) * material_table[m, 5]) * s
     col = base * k[:, None] + sp[:, None]
@@ -133,9 +149,13 @@ def ref_shade(positions, normals, eye_cos, triangles, materials, tri_id,
     return out, values
 
 
-def shade_one(normal, material, u=0.0):
-    """Expected BGR of a pixel whose (already interpolated) normal and eye_cos
-    are given, in numpy float32 scalars, following the documented formula."""
+# The texture make_mesh gives by default: one texel, so every textured pixel's base is this colour.
+FLAT = np.array([150.0, 170.0, 205.0], np.float32)
+
+
+def shade_one(normal, material, base=FLAT):
+    """Expected BGR of a pixel whose (already interpolated) normal is given, and whose base colour
+    is the texture's sample (textured materials) or the material's own, in numpy float32 scalars."""
     nx, ny, nz = (F(v) for v in normal)
     len2 = (nx * nx + ny * ny) + nz * nz
     ln = np.sqrt(len2)
@@ -148,12 +168,7 @@ def shade_one(normal, material, u=0.0):
     s = s * s
     s = s * s
     row = mat.MATERIAL_TABLE[int(material)]
-    base = row[0:3]
-    if material == Material.EYE:
-        u = F(u)
-        e = (3 if u >= mat.EYE_PUPIL_COS else 1 if u >= mat.EYE_RIM_COS
-             else 2 if u >= mat.EYE_IRIS_COS else 0)
-        base = mat.EYE_TABLE[e]
+    base = np.asarray(base, np.float32) if row[6] > 0 else row[0:3]
     k = row[3] + row[4] * diff
     sp = (F(255) * row[5]) * s
     col = base * k + sp
@@ -166,29 +181,30 @@ def shade_one(normal, material, u=0.0):
 # --------------------------------------------------------------------------
 
 
-def make_mesh(positions, triangles, normals=None, eye_cos=None, materials=None):
+def make_mesh(positions, triangles, normals=None, uv=None, materials=None, texture=None):
     positions = np.asarray(positions, np.float32)
     n = len(positions)
     triangles = np.asarray(triangles, np.int32).reshape(-1, 3)
     if normals is None:
         normals = np.tile(np.array([0, 0, -1], np.float32), (n, 1))
-    if eye_cos is None:
-        eye_cos = np.zeros(n, np.float32)
+    if uv is None:
+        uv = np.zeros((n, 2), np.float32)
     if materials is None:
         materials = np.zeros(len(triangles), np.uint8)
     return RenderMesh(
         positions=positions,
         normals=np.asarray(normals, np.float32),
-        eye_cos=np.asarray(eye_cos, np.float32),
+        uv=np.asarray(uv, np.float32),
         triangles=triangles,
         materials=np.asarray(materials, np.uint8).reshape(-1),
+        texture=FLAT.reshape(1, 1, 3) if texture is None else np.asarray(texture, np.float32),
     )
 
 
 def visibility(mesh, h, w, cull_back=True):
     depth = np.empty((h, w), np.float32)
     tri_id = np.empty((h, w), np.int32)
-    rasterize_visibility(mesh.positions, mesh.triangles, cull_back, depth, tri_id)
+    rasterize_visibility(mesh.positions, mesh.triangles, cull_back, depth, tri_id, whole_image(h, w))
     return depth, tri_id
 
 
@@ -363,58 +379,23 @@ def test_shading_lit_brighter_than_unlit_and_exact_pixel():
     assert np.all(lit[py, px].astype(np.float32) > np.floor(diffuse_only))
 
 
-def test_eye_material_shows_pupil_iris_rim_sclera():
-    cx, cy, r = 50.0, 50.0, 40.0
-    k = 48
-    ang = 2 * np.pi * np.arange(k) / k
-    ring = np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang), np.full(k, 2.0)], 1)
-    verts = np.concatenate([[[cx, cy, 2.0]], ring]).astype(np.float32)
-    edge_cos = 0.9
-    eye_cos = np.concatenate([[1.0], np.full(k, edge_cos)]).astype(np.float32)
-    tris = [(0, 1 + i, 1 + (i + 1) % k) for i in range(k)]
-    mesh = make_mesh(verts, tris, eye_cos=eye_cos, materials=np.full(k, Material.EYE))
-    img = CpuRenderer().render(mesh, 100, 100)
-    # u = 1 - (1 - edge_cos) * d / r' (r' the distance to the fan edge, ~r):
-    # radii where u crosses the thresholds
-    def radius(cos_):
-        return (1.0 - float(cos_)) / (1.0 - edge_cos) * r
-    r_pupil, r_iris, r_rim = radius(mat.EYE_PUPIL_COS), radius(mat.EYE_RIM_COS), radius(mat.EYE_IRIS_COS)
-    assert 0 < r_pupil < r_iris < r_rim < r
-    expected = {
-        "pupil": shade_one((0, 0, -1), Material.EYE, 1.0),
-        "iris": shade_one((0, 0, -1), Material.EYE, 0.5 * (mat.EYE_PUPIL_COS + mat.EYE_RIM_COS)),
-        "rim": shade_one((0, 0, -1), Material.EYE, 0.5 * (mat.EYE_RIM_COS + mat.EYE_IRIS_COS)),
-        "sclera": shade_one((0, 0, -1), Material.EYE, edge_cos),
-    }
-    cols = np.array(list(expected.values()), np.int32)
-    assert len({tuple(c) for c in cols}) == 4
-    # brightness order: pupil < rim < iris < sclera
-    lum = cols.sum(1)
-    assert lum[0] < lum[2] < lum[1] < lum[3]
-
-    def label(y, x):
-        d = np.abs(cols - img[y, x].astype(np.int32)).max(1)
-        assert d.min() <= 1, (y, x, img[y, x])
-        return list(expected)[int(d.argmin())]
-
-    samples = {
-        "pupil": [0.0, 0.5 * r_pupil],
-        "iris": [0.5 * (r_pupil + r_iris) + 0.5, 0.5 * (r_pupil + r_iris) - 0.5],
-        "rim": [0.5 * (r_iris + r_rim)],
-        "sclera": [0.5 * (r_rim + r), r - 6],
-    }
-    for name, radii in samples.items():
-        for rad in radii:
-            for a in np.linspace(0, 2 * np.pi, 8, endpoint=False):
-                y = int(round(cy + rad * math.sin(a)))
-                x = int(round(cx + rad * math.cos(a)))
-                assert label(y, x) == name, (name, rad, a)
-    # the four colours are all present as rings of the expected areas
-    counts = {name: 0 for name in expected}
-    for y, x in zip(*np.nonzero(~is_bg(img))):
-        counts[label(y, x)] += 1
-    assert abs(counts["pupil"] - math.pi * r_pupil ** 2) < 0.5 * math.pi * r_pupil ** 2 + 6
-    assert abs(counts["rim"] - math.pi * (r_rim ** 2 - r_iris ** 2)) < 0.15 * math.pi * (r_rim ** 2 - r_iris ** 2)
+def test_textured_pixels_sample_the_texture_bilinearly_and_clamp_at_its_edge():
+    """A square whose uv is its pixel position over 8 (texel centres at integers): each pixel's
+    base is the bilinear mix of its four texels; past the texture's last texel, the edge texels."""
+    texture = (np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3) * 4.0) % 251.0
+    corners = np.array([(0, 0), (63, 0), (63, 47), (0, 47)], np.float32)
+    verts = np.column_stack([corners, np.ones(4, np.float32)])
+    uv = corners / 8.0 - 1.0  # from (-1, -1) to (6.875, 4.875): both edges overrun the 5 x 4 texels
+    mesh = make_mesh(verts, [0, 1, 2, 0, 2, 3], uv=uv, materials=[Material.SKIN] * 2, texture=texture)
+    img = CpuRenderer().render(mesh, 48, 64)
+    # (pixel x, y) and the texel coordinates it samples, clamped where its uv overruns
+    for x, y, u, v in ((12, 12, 0.5, 0.5), (20, 18, 1.5, 1.25), (4, 4, 0.0, 0.0), (60, 44, 4.0, 3.0), (36, 40, 3.5, 3.0)):
+        base = ref_bilinear(texture, np.array([u], np.float32), np.array([v], np.float32))[0]
+        assert np.array_equal(img[y, x], shade_one((0, 0, -1), Material.SKIN, base)), (x, y)
+    # a flat material ignores the texture
+    flat = make_mesh(verts, [0, 1, 2, 0, 2, 3], uv=uv, materials=[Material.LASH] * 2, texture=texture)
+    lash = CpuRenderer().render(flat, 48, 64)
+    assert np.all(lash[2:46, 2:62] == shade_one((0, 0, -1), Material.LASH))
 
 
 def _random_mesh(seed, h=48, w=64):
@@ -458,19 +439,14 @@ def _random_mesh(seed, h=48, w=64):
     normals = rng.normal(size=(n_vert, 3)).astype(np.float32)
     normals[:, 2] = -np.abs(normals[:, 2])
     normals[:3] = 0.0  # a triangle with zero-length normals
-    eye_cos = rng.uniform(0.75, 1.0, n_vert).astype(np.float32)
-    # half the triangles have all three eye_cos within a few ulps of one
-    # threshold, so that the exact rounding of the interpolated value decides
-    # the eye colour
-    thr = np.array([mat.EYE_PUPIL_COS, mat.EYE_RIM_COS, mat.EYE_IRIS_COS], np.float32)
-    ulp = np.spacing(thr)
-    for tri in tris:
-        if rng.random() < 0.5:
-            j = rng.integers(0, 3)
-            eye_cos[tri] = thr[j] + ulp[j] * rng.integers(-3, 4, 3).astype(np.float32)
+    texture = rng.uniform(0, 255, (12, 16, 3)).astype(np.float32)
+    # texel coordinates past both edges, and a third on texel centres and halves
+    uv = rng.uniform([-3, -3], [18, 14], (n_vert, 2)).astype(np.float32)
+    uv[::3] = np.round(uv[::3] * 2) / 2
+    uv[5] = np.nan  # clamps to the first texel
     mats = rng.integers(0, len(Material), n_tri).astype(np.uint8)
     mats[rng.random(n_tri) < 0.3] = Material.EYE
-    return make_mesh(pos, tris, normals, eye_cos, mats)
+    return make_mesh(pos, tris, normals, uv, mats, texture)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -487,24 +463,23 @@ def test_numba_matches_numpy_reference(seed, cull_back):
     assert np.any(depth == 0) and not np.any(np.signbit(depth))
     bg = np.array(BG, np.uint8)
     out = np.zeros((h, w, 3), np.uint8)
-    shade_pixels(mesh.positions, mesh.normals, mesh.eye_cos, mesh.triangles,
-                 mesh.materials, mat.MATERIAL_TABLE, mat.EYE_TABLE, tri_id, bg, out)
-    ref, ref_values = ref_shade(mesh.positions, mesh.normals, mesh.eye_cos,
-                                mesh.triangles, mesh.materials, ref_tri)
+    shade_pixels(mesh.positions, mesh.normals, mesh.uv, mesh.triangles,
+                 mesh.materials, mat.MATERIAL_TABLE, mesh.texture, tri_id, bg, out, whole_image(h, w))
+    ref, ref_values = ref_shade(mesh, ref_tri)
     assert np.array_equal(out, ref)
     # and bit for bit before the rounding to uint8 (catches ulp-level
     # differences in the order of operations that rarely flip a byte)
     values = np.full((h, w, 3), -1.0, np.float32)
-    shade_values(mesh.positions, mesh.normals, mesh.eye_cos, mesh.triangles,
-                 mesh.materials, mat.MATERIAL_TABLE, mat.EYE_TABLE, tri_id, bg, values)
+    shade_values(mesh.positions, mesh.normals, mesh.uv, mesh.triangles,
+                 mesh.materials, mat.MATERIAL_TABLE, mesh.texture, tri_id, bg, values, whole_image(h, w))
     assert np.array_equal(values.view(np.uint32), ref_values.view(np.uint32))
     assert np.array_equal(np.floor(values + F(0.5)).astype(np.uint8), out)
     # the renderer (back-face culling) gives the same bytes
     if cull_back:
         assert np.array_equal(CpuRenderer().render(mesh, h, w), ref)
-    # eye pixels of all four kinds appear, so the eye path is compared too
-    eye_px = (tri_id >= 0) & (mesh.materials[np.maximum(tri_id, 0)] == Material.EYE)
-    assert eye_px.sum() > 100
+    # textured and flat pixels both appear, so both paths are compared
+    textured = mat.MATERIAL_TABLE[mesh.materials[np.maximum(tri_id, 0)], 6] > 0
+    assert ((tri_id >= 0) & textured).sum() > 100 and ((tri_id >= 0) & ~textured).sum() > 100
 
 
 def test_empty_mesh_renders_plain_background():
@@ -572,8 +547,9 @@ def face_like_mesh(cols=28, rows=28, cx=640.0, cy=360.0, half_w=200.0, half_h=25
     for ex_ in (-0.4, 0.4):
         mats[np.hypot(rel[:, 0] - ex_, (rel[:, 1] + 0.2) * 1.5) < 0.18] = Material.EYE
     mats[np.hypot(rel[:, 0], (rel[:, 1] - 0.5) * 3) < 0.35] = Material.LIPS
-    eye_cos = np.clip(1 - np.abs(ex), 0, 1).astype(np.float32).reshape(-1)
-    return make_mesh(pos, tris, nrm, eye_cos, mats)
+    uv = np.stack([(ex + 1) * 255, (ey + 1) * 255], -1).reshape(-1, 2)
+    texture = np.random.default_rng(0).uniform(0, 255, (512, 768, 3)).astype(np.float32)
+    return make_mesh(pos, tris, nrm, uv, mats, texture)
 
 
 @pytest.mark.benchmark(group="render-cpu")

@@ -11,7 +11,10 @@ levels as read, as a clinician looking at the mask would). The control is
 the same face without the sign.
 
 Where the landmark chain cannot yet see a sign, the test is marked xfail
-(strict, so it fails the day it passes) with what was measured: MediaPipe's
+(strict, so it fails the day it passes) with what was measured. Since issue
+11's texture the chain reads the drawn avatar's lids about 0.05 eye widths
+more open (tests/test_eye_legibility.py), so a ptotic lid drawn on the avatar
+no longer reads as one. MediaPipe's
 face mesh symmetrises the mouth (a 5 mm one-sided edit of a photo moves the
 fitted corner by 0.8 mm, while normal photos differ side to side by up to
 1.7 mm at the 95th percentile), and the iris model reads a turned iris at
@@ -103,6 +106,9 @@ def test_a_drooping_mouth_corner_on_the_posed_avatar(posed, config, models, avat
         assert abs(control["right_mouth_corner_height_mm"] - control["left_mouth_corner_height_mm"]) < 1.0
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "the landmark chain reads the textured avatar's lid drawn at MRD1 1 mm at 3.4 mm (0 mm at 2.3 mm, 4.5 mm at "
+    "5.1 mm); it read it under 2 mm on the flat avatar before issue 11's texture"))
 def test_a_ptotic_lid_on_the_posed_avatar(posed, config, models, avatar_control):
     published, read = mask_and_read_back(draw(posed, models, right_eye=ptotic_eye(models, 1.0)), config, models)
     for fields in (published, read):

@@ -19,6 +19,9 @@ landmark model itself outputs them, so it belongs to nobody:
 5. The action units (edge/action_units.py) are laid on the mean face; the
    population's resting intensities, lid apertures, iris rest position, iris
    size and MRD calibration are medians over the identities.
+6. The texture (models/avatar_texture.png): every colour photo unwrapped into
+   the mean face's UV space and averaged over identities, with a painted eye
+   (tools/avatar_texture.py).
 
 Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl
 """
@@ -41,27 +44,35 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edge.action_units import CHANNEL_NAMES, ActionUnitSolver, build_basis  # noqa: E402
-from edge.avatar import Avatar, mm_per_canonical_unit  # noqa: E402
+from edge.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
 from edge.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.fit import fit_similarity, measure_eye  # noqa: E402
 from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
 from edge.mesh_index import (  # noqa: E402
+    INNER_CORNER,
     LEFT_BROW,
     LEFT_EYE_OUTER,
     LEFT_LIDS,
     LIPS_INNER,
     LIPS_OUTER,
+    LOWER,
+    OUTER_CORNER,
     RIGHT_BROW,
     RIGHT_EYE_OUTER,
     RIGHT_LIDS,
+    UPPER,
 )
 from edge.models import InferenceModels  # noqa: E402
 from edge.tracking import FaceTracker  # noqa: E402
 
+from avatar_texture import FaceUnwrapper, atlas, average_face, face_uv  # noqa: E402  (tools/, beside this script)
+
 MEDIAPIPE = "mediapipe==0.10.14"
 TESSELATION_PATH = "mediapipe/python/solutions/face_mesh_connections.py"
 MIN_PHOTO_SIDE = 256
+LASH_LINE_BGR = (45.0, 55.0, 75.0)
+PARTING_BGR = (60.0, 60.0, 110.0)
 RIGID_FRACTION = 0.3
 
 
@@ -105,12 +116,36 @@ def identity_photos(roots: list[Path]) -> dict[str, list[Path]]:
 
 
 def observe(tracker: FaceTracker, path: Path):
+    """The photo (small ones upsampled) and its largest face, or None."""
     image = read_photo(path)
     factor = max(1.0, MIN_PHOTO_SIDE / min(image.shape[:2]))
     if factor > 1:
         image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     faces = tracker.observe(image).faces
-    return faces[0] if faces else None
+    return image, faces[0] if faces else None
+
+
+def grey(image: np.ndarray) -> bool:
+    """A black-and-white photo (the ORL set): its colour would wash out the texture's."""
+    return float(np.abs(image[..., 0].astype(np.int16) - image[..., 2]).mean()) < 2.0
+
+
+def texture_contributions(tracker: FaceTracker, roots: list[Path], unwrapper: FaceUnwrapper):
+    """Per identity with a colour photo, each colour photo's unwrapped (texels, weights)."""
+    contributions = []
+    for paths in identity_photos(roots).values():
+        observed = [observe(tracker, p) for p in paths]
+        photos = [unwrapper.unwrap(image, face.landmarks) for image, face in observed if face and not grey(image)]
+        if photos:
+            contributions.append(photos)
+    return contributions
+
+
+def eye_openings_and_mouth(uv: np.ndarray) -> list[tuple[np.ndarray, tuple[float, float, float]]]:
+    """The holes of the face square and their fixed colours (BGR): dark lash brown, the lips' parting."""
+    def ring(lids: np.ndarray) -> np.ndarray:
+        return np.concatenate([lids[[OUTER_CORNER]], lids[LOWER], lids[[INNER_CORNER]], lids[UPPER][::-1]])
+    return [(uv[ring(RIGHT_LIDS)], LASH_LINE_BGR), (uv[ring(LEFT_LIDS)], LASH_LINE_BGR), (uv[LIPS_INNER], PARTING_BGR)]
 
 
 def align(shapes: np.ndarray, reference: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -179,7 +214,7 @@ def observe_identities(tracker: FaceTracker, roots: list[Path]):
     """Largest face of every photo, grouped by identity; and how many were found."""
     per_identity, found, total = {}, 0, 0
     for identity, paths in identity_photos(roots).items():
-        faces = [f for f in (observe(tracker, p) for p in paths) if f is not None]
+        faces = [f for _, f in (observe(tracker, p) for p in paths) if f is not None]
         total += len(paths)
         found += len(faces)
         if faces:
@@ -267,6 +302,9 @@ def main() -> None:
     eyes = eye_statistics(per_identity, mean, rigid)
     skin = orient_inwards(mean, open_holes(triangles))
     basis = build_basis(mean, mm_per_canonical_unit(mean, eyes.iris_diameter))
+    uv = face_uv(mean)
+    contributions = texture_contributions(tracker, args.roots, FaceUnwrapper(uv, skin))
+    print(f"texture from {sum(map(len, contributions))} colour photos of {len(contributions)} identities")
     avatar = Avatar(
         vertices=mean.astype(np.float32),
         triangles=skin,
@@ -279,13 +317,15 @@ def main() -> None:
         iris_diameter=np.float32(eyes.iris_diameter),
         mrd_offset_mm=eyes.mrd_offset_mm.astype(np.float32),
         iris_rest=eyes.iris_rest.astype(np.float32),
+        uv=uv,
+        texture=atlas(average_face(contributions, eye_openings_and_mouth(uv))),
     )
-    out = args.out / "avatar.npz"
-    avatar.save(out)
-    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), out)
+    avatar.save(args.out)
+    write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), contributions)
 
 
-def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int, out: Path) -> None:
+def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int,
+                     contributions: list) -> None:
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     text = f"""# avatar.npz: the identity-free canonical face
 
@@ -313,7 +353,12 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
   {avatar.eye_width_mm:.1f} mm wide with an 11.7 mm iris.
 - MRD calibration (added to the raw MRD1, MRD2 so the population's median reads 4.5 mm and 5.25 mm):
   {np.round(avatar.mrd_offset_mm.astype(float), 2).tolist()} mm.
-- sha256 of avatar.npz: {sha(out)}
+- Texture (`{TEXTURE_FILE}`, {TEXTURE_SHAPE[1]}x{TEXTURE_SHAPE[0]}): the face square is the per-texel median over
+  {len(contributions)} identities of each one's mean of its {sum(map(len, contributions))} colour photos, unwrapped into the
+  mean face's x, y and brought to one skin tone (tools/avatar_texture.py); the eye square is painted (a dark
+  brown iris with fibres, a limbal ring, a pupil, an off-white sclera). No photo is stored.
+- sha256 of avatar.npz: {sha(args.out / AVATAR_FILE)}
+- sha256 of {TEXTURE_FILE}: {sha(args.out / TEXTURE_FILE)}
 """
     (args.out / "AVATAR.md").write_text(text)
     print(text)

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.render import materials
 from edge.render.launchers import Launcher, find_launcher
-from edge.render.mesh import Material, RenderMesh
+from edge.render.mesh import RenderMesh
 
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "kernels" / "raster.cu"
 COMPILE_OPTIONS = ("--fmad=false",)
@@ -29,9 +29,11 @@ class DeviceMesh(NamedTuple):
 
     positions: object
     normals: object
-    eye_cos: object
+    uv: object
     triangles: object
     materials: object
+    texture: object
+    texture_size: tuple[int, int]  # (width, height) texels
 
 
 class CudaRenderer:
@@ -45,10 +47,10 @@ class CudaRenderer:
         self.clear, self.rasterize, self.shade = kernels["clear_keys"], kernels["rasterize"], kernels["shade"]
         to_device = self.launcher.to_device
         self.material_table = to_device(materials.MATERIAL_TABLE)
-        self.eye_table = to_device(materials.EYE_TABLE)
         self.constants = to_device(materials.SHADING_CONSTANTS)
         self.background = to_device(np.asarray(background, np.uint8))
         self._size: tuple[int, int] | None = None
+        self._texture: tuple[np.ndarray, object] | None = None  # the host texture and its device copy
 
     def _buffers(self, height: int, width: int):
         if self._size != (height, width):
@@ -62,10 +64,18 @@ class CudaRenderer:
         return DeviceMesh(
             positions=to_device(np.ascontiguousarray(mesh.positions, np.float32)),
             normals=to_device(np.ascontiguousarray(mesh.normals, np.float32)),
-            eye_cos=to_device(np.ascontiguousarray(mesh.eye_cos, np.float32)),
+            uv=to_device(np.ascontiguousarray(mesh.uv, np.float32)),
             triangles=to_device(np.ascontiguousarray(mesh.triangles, np.int32)),
             materials=to_device(np.ascontiguousarray(mesh.materials, np.uint8)),
+            texture=self._device_texture(mesh.texture),
+            texture_size=(mesh.texture.shape[1], mesh.texture.shape[0]),
         )
+
+    def _device_texture(self, texture: np.ndarray):
+        """The texture's device copy, uploaded once: every frame of an avatar passes the same array."""
+        if self._texture is None or self._texture[0] is not texture:
+            self._texture = (texture, self.launcher.to_device(np.ascontiguousarray(texture, np.float32)))
+        return self._texture[1]
 
     def launch(self, mesh: DeviceMesh, height: int, width: int):
         """The three kernels on an uploaded mesh; returns the device image (H, W, 3) uint8."""
@@ -79,9 +89,9 @@ class CudaRenderer:
             self.rasterize(grid, (TRIANGLE_BLOCK,), (mesh.positions, mesh.triangles, n_vertices, n_triangles, np.int32(1), w, h, keys))
         blocks = ((width + PIXEL_BLOCK[0] - 1) // PIXEL_BLOCK[0], (height + PIXEL_BLOCK[1] - 1) // PIXEL_BLOCK[1])
         arguments = (
-            mesh.positions, mesh.normals, mesh.eye_cos, mesh.triangles, mesh.materials, n_vertices, n_triangles,
-            self.material_table, np.int32(len(materials.MATERIAL_TABLE)), self.eye_table, self.constants,
-            np.int32(Material.EYE), self.background, keys, w, h, image,
+            mesh.positions, mesh.normals, mesh.uv, mesh.triangles, mesh.materials, n_vertices, n_triangles,
+            self.material_table, np.int32(len(materials.MATERIAL_TABLE)), mesh.texture,
+            *(np.int32(n) for n in mesh.texture_size), self.constants, self.background, keys, w, h, image,
         )
         self.shade(blocks, PIXEL_BLOCK, arguments)
         return image

@@ -1,8 +1,9 @@
 """MaskParams to a RenderMesh: the avatar posed, lids set, eyes turned.
 
 The topology (face skin, lash lines, mouth cavity, two eyeballs) is fixed per
-avatar and built once by AvatarRig; each frame only moves vertices, so a GPU
-backend uploads triangles and materials once.
+avatar and built once by AvatarRig; each frame only moves vertices and turns
+the eyeballs' texture coordinates with the gaze, so a GPU backend uploads
+triangles, materials and the texture once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from edge.avatar import EYE_ATLAS_CENTRE, EYE_ATLAS_DEGREES, EYE_ATLAS_RADIUS, EYEBALL_RADIUS_FRACTION, Avatar
 from edge.geometry import EyeLine
 from edge.mesh_index import (
     INNER_CORNER,
@@ -113,6 +114,23 @@ def _lash_tips(margin: np.ndarray, ring: np.ndarray, hang: float) -> np.ndarray:
     closed, and well in front of the eyeball.
     """
     return margin + hang * (margin - ring) - [0, 0, LASH_LIFT]
+
+
+def eyeball_uv(directions: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(K, 2) texels of the eye square for (K, 3) unit directions from the eyeball centre, gaze along axis.
+
+    Radius in the square is the angle from the gaze axis (EYE_ATLAS_RADIUS at
+    EYE_ATLAS_DEGREES, clamped there: sclera beyond), direction the direction
+    round the axis, the square's x along the canonical x, y along y.
+    """
+    cos = np.clip(directions @ axis, -1.0, 1.0)
+    across = directions - cos[:, None] * axis
+    x_ref = np.array([1.0, 0.0, 0.0]) - axis[0] * axis
+    x_ref /= np.linalg.norm(x_ref)
+    y_ref = np.cross(x_ref, axis)
+    length = np.maximum(np.linalg.norm(across, axis=1), 1e-12)
+    radius = EYE_ATLAS_RADIUS * np.minimum(np.degrees(np.arccos(cos)) / EYE_ATLAS_DEGREES, 1.0) / length
+    return np.column_stack([EYE_ATLAS_CENTRE[0] + radius * (across @ x_ref), EYE_ATLAS_CENTRE[1] + radius * (across @ y_ref)])
 
 
 @dataclass(frozen=True)
@@ -262,20 +280,22 @@ class AvatarRig:
         vertices = self.canonical_vertices(params)
         normals = np.zeros((self.n_vertices, 3))
         normals[: len(vertices)] = vertex_normals(vertices, self.triangles[: self.surface_triangles])
-        eye_cos = np.zeros(self.n_vertices)
+        uv = np.zeros((self.n_vertices, 2))
+        uv[: len(self.avatar.uv)] = self.avatar.uv
         spheres = []
         for k, (eye, eye_params) in enumerate(zip(self.eyes, (params.right_eye, params.left_eye))):
             spheres.append(eye.centre + eye.radius * self.sphere_dirs)
             start = self.sphere_start[k]
             normals[start : start + len(self.sphere_dirs)] = self.sphere_dirs
-            eye_cos[start : start + len(self.sphere_dirs)] = self.sphere_dirs @ eye.gaze_axis(eye_params)
+            uv[start : start + len(self.sphere_dirs)] = eyeball_uv(self.sphere_dirs, eye.gaze_axis(eye_params))
         canonical = np.vstack([vertices, *spheres])
         rotation = params.rotation.astype(np.float64)
         positions = params.scale * canonical @ rotation.T + params.translation
         return RenderMesh(
             positions=positions.astype(np.float32),
             normals=(normals @ rotation.T).astype(np.float32),
-            eye_cos=eye_cos.astype(np.float32),
+            uv=uv.astype(np.float32),
             triangles=self.triangles,
             materials=self.materials,
+            texture=self.avatar.texture,
         )
