@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -119,3 +120,19 @@ def test_gaze_shifts_move_both_irises_together(shared_data, config, models):
     assert len(yaw) > 0.65 * len(frames)
     assert np.degrees(yaw.std(0)).min() > 5.0
     assert np.corrcoef(yaw[:, 0], yaw[:, 1])[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("name", ["df_couple.jpg", "df_selfie-many-people.jpg", "fr_kit_with_rose.jpg",
+                                  "fr_obama_and_biden.jpg", "fr_two_people.jpg", "of_longoria-cooper.jpg"])
+def test_every_face_of_a_group_photo_is_drawn_where_an_independent_detector_finds_it(shared_data, config, models, name):
+    """dlib's HOG detector, which shares nothing with the pipeline, finds each face of the original again on the mask,
+    within half a face's width (measured 2026-12-02: 15 of 15 faces in these six photos)."""
+    from edge.evaluation.recognisers import FaceFinder
+
+    finder = FaceFinder(max_side=1280)
+    image = read_photo(shared_data / "multi_face" / name)
+    masked = mask_photo(image, config, models)
+    originals, redrawn = finder.find_all(image), finder.find_all(masked.image)
+    assert len(originals) >= 2 and len(masked.faces) >= len(originals)
+    for box in originals:
+        assert any(math.dist(box.centre, other.centre) < 0.5 * box.width for other in redrawn), (box, redrawn)

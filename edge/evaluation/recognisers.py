@@ -118,15 +118,19 @@ class FaceFinder:
         self.max_side = max_side
 
     def find(self, image: np.ndarray) -> FaceBox | None:
-        """image: (H, W, 3) uint8 BGR."""
+        """The largest face of image: (H, W, 3) uint8 BGR."""
+        return max(self.find_all(image), key=lambda box: box.width * box.height, default=None)
+
+    def find_all(self, image: np.ndarray) -> list[FaceBox]:
+        """Every face dlib finds in image, (H, W, 3) uint8 BGR."""
         factor = min(1.0, self.max_side / max(image.shape[:2])) if self.max_side else 1.0
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
         found = self._detector(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), self.upsample)
-        if not found:
-            return None
-        largest = max(found, key=lambda rectangle: rectangle.area())
-        edges = np.array([largest.left(), largest.top(), largest.right() + 1, largest.bottom() + 1]) / factor
-        return FaceBox(*(round(edge) for edge in edges)).scaled(1.0, image.shape)  # clipped to the image
+        boxes = []
+        for rectangle in found:
+            edges = np.array([rectangle.left(), rectangle.top(), rectangle.right() + 1, rectangle.bottom() + 1]) / factor
+            boxes.append(FaceBox(*(round(edge) for edge in edges)).scaled(1.0, image.shape))  # clipped to the image
+        return boxes
 
 
 class Recogniser(Protocol):
