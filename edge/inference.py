@@ -187,21 +187,35 @@ class FaceDetector:
         """Faces in the whole frame (the short-range model: faces of a fair size)."""
         return _weighted_nms(*self._raw(image))
 
-    def detect_tiled(self, image: np.ndarray, grids: tuple[int, ...] = (2, 3)) -> list[Detection]:
-        """Also look in overlapping tiles, for small faces in large photos.
-
-        Each grid of n x n tiles, each tile 1.5 / n of the frame, magnifies
-        the detector's view; all detections are merged by one NMS.
-        """
-        found = [self._raw(image)]
-        h, w = image.shape[:2]
-        for n in grids:
-            tw, th = min(w, round(1.5 * w / n)), min(h, round(1.5 * h / n))
-            for y in np.linspace(0, h - th, n).round().astype(int):
-                for x in np.linspace(0, w - tw, n).round().astype(int):
-                    boxes, points, scores = self._raw(image[y : y + th, x : x + tw])
-                    found.append((boxes + [x, y, x, y], points + [x, y], scores))
+    def detect_tiled(self, image: np.ndarray) -> list[Detection]:
+        """Also look in every tile (tiles), for small faces; all detections merged by one NMS."""
+        found = [self._raw(image)] + [self._raw_tile(image, tile) for tile in tiles(image.shape)]
         return _weighted_nms(*(np.concatenate(parts) for parts in zip(*found)))
+
+    def detect_tile(self, image: np.ndarray, index: int) -> list[Detection]:
+        """Faces wholly inside one tile (index taken modulo their number), in image pixels.
+
+        The tiles are cut from the image shrunk to TILE_SOURCE_SIDE: a tile
+        of it still magnifies a 50-pixel face of 640x360 to 20 detector
+        pixels, and shrinking one large tile per frame would cost more than
+        the detector itself.
+
+        A face cut by the tile's edge is left to the tile that holds it whole
+        (they overlap by half): cut, its box would not match the face's track
+        and would cost two face-mesh runs to find out.
+        """
+        factor = min(1.0, TILE_SOURCE_SIDE / max(image.shape[:2]))
+        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
+        every = tiles(small.shape)
+        x, y, width, height = tile = every[index % len(every)]
+        boxes, points, scores = self._raw_tile(small, tile)
+        inside = (boxes[:, 0] >= x) & (boxes[:, 1] >= y) & (boxes[:, 2] <= x + width - 1) & (boxes[:, 3] <= y + height - 1)
+        return _weighted_nms(boxes[inside] / factor, points[inside] / factor, scores[inside])
+
+    def _raw_tile(self, image: np.ndarray, tile: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, y, width, height = tile
+        boxes, points, scores = self._raw(image[y : y + height, x : x + width])
+        return boxes + [x, y, x, y], points + [x, y], scores
 
     def _raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (K, 4), keypoints (K, 6, 2) in image pixels and scores (K,) above threshold."""
@@ -222,6 +236,27 @@ class FaceDetector:
     def _split(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         by_width = {o.shape[1]: o for o in outputs}
         return by_width[896 * 16].reshape(896, 16), by_width[896].reshape(896)
+
+
+TILE_GRIDS = (2, 3)
+TILE_SOURCE_SIDE = 640
+
+
+def tiles(shape: tuple[int, ...], grids: tuple[int, ...] = TILE_GRIDS) -> list[tuple[int, int, int, int]]:
+    """Overlapping tiles (x, y, width, height) of an image of shape (H, W, ...).
+
+    Each grid of n x n tiles, each tile 1.5 / n of the frame, magnifies the
+    detector's view n / 1.5 times, so faces too small for the whole-frame
+    pass are found in them.
+    """
+    h, w = shape[:2]
+    found = []
+    for n in grids:
+        tw, th = min(w, round(1.5 * w / n)), min(h, round(1.5 * h / n))
+        for y in np.linspace(0, h - th, n).round().astype(int):
+            for x in np.linspace(0, w - tw, n).round().astype(int):
+                found.append((int(x), int(y), tw, th))
+    return found
 
 
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

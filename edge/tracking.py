@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.config import TrackingConfig
 from edge.geometry import box_area, box_overlap_of_smaller
-from edge.inference import FACE_ROI_SCALE, FaceDetector, FaceMesh, IrisModel, MeshResult, Roi, roi_from_axis
+from edge.inference import FACE_ROI_SCALE, Detection, FaceDetector, FaceMesh, IrisModel, MeshResult, Roi, roi_from_axis
 from edge.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from edge.records import EyeObservation, FaceObservation
 
@@ -60,13 +60,11 @@ class FaceTracker:
         self.tracks: list[_Track] = []
         self.frames = 0
         self.next_id = 0
-        self.detector_runs = 0
 
     def observe(self, image: np.ndarray) -> TrackResult:
         work, factor = _working_copy(image)
         kept, lost = self._follow_tracks(work)
-        if self.still or lost or not kept or self.frames % self.config.detect_interval == 0:
-            kept = _without_duplicates(kept + self._new_tracks(work, kept))
+        kept = _without_duplicates(kept + self._new_tracks(work, kept, self._detections(work, kept, lost)))
         self.frames += 1
         kept.sort(key=lambda t: -box_area(t.box()))
         dropped = max(0, len(kept) - self.config.max_faces)
@@ -85,10 +83,25 @@ class FaceTracker:
                 lost.append(track.track_id)
         return _without_duplicates(kept), lost
 
-    def _new_tracks(self, work: np.ndarray, existing: list[_Track]) -> list[_Track]:
-        self.detector_runs += 1
+    def _detections(self, work: np.ndarray, kept: list[_Track], lost: list[int]) -> list[Detection]:
+        """What the detector finds this frame.
+
+        A photo: the whole frame and every tile. A video: one tile every other
+        frame, in turn, so a face too small for the whole-frame pass (50
+        pixels on a stage in 640x360) is found within 2 x 13 frames at the
+        cost of one small detector run, with no frame paying for all 13; and
+        the whole frame when a track is lost, when there is none, and every
+        detect_interval frames for newcomers.
+        """
+        if self.still:
+            return self.detector.detect_tiled(work)
+        detections = self.detector.detect_tile(work, self.frames // 2) if self.frames % 2 == 0 else []
+        if lost or not kept or self.frames % self.config.detect_interval == 0:
+            detections += self.detector.detect(work)
+        return detections
+
+    def _new_tracks(self, work: np.ndarray, existing: list[_Track], detections: list[Detection]) -> list[_Track]:
         new: list[_Track] = []
-        detections = self.detector.detect_tiled(work) if self.still else self.detector.detect(work)
         for detection in detections:
             if any(box_overlap_of_smaller(detection.box, t.box()) > DUPLICATE_OVERLAP for t in existing + new):
                 continue
