@@ -204,8 +204,7 @@ class FaceDetector:
         (they overlap by half): cut, its box would not match the face's track
         and would cost two face-mesh runs to find out.
         """
-        factor = min(1.0, TILE_SOURCE_SIDE / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else image
+        small, factor = shrunk(image, TILE_SOURCE_SIDE)
         every = tiles(small.shape)
         x, y, width, height = tile = every[index % len(every)]
         boxes, points, scores = self._raw_tile(small, tile)
@@ -257,6 +256,16 @@ def tiles(shape: tuple[int, ...], grids: tuple[int, ...] = TILE_GRIDS) -> list[t
             for x in np.linspace(0, w - tw, n).round().astype(int):
                 found.append((int(x), int(y), tw, th))
     return found
+
+
+def shrunk(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image at most max_side pixels long (area filter), and the scale applied (1.0: the image itself)."""
+    h, w = image.shape[:2]
+    factor = min(1.0, max_side / max(h, w))
+    if factor == 1.0:
+        return image, 1.0
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
 
 
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from edge.config import TrackingConfig
 from edge.geometry import box_area, box_overlap_of_smaller
-from edge.inference import FACE_ROI_SCALE, Detection, FaceDetector, FaceMesh, IrisModel, MeshResult, Roi, roi_from_axis
+from edge.inference import (
+    FACE_ROI_SCALE,
+    Detection,
+    FaceDetector,
+    FaceMesh,
+    IrisModel,
+    MeshResult,
+    Roi,
+    roi_from_axis,
+    shrunk,
+)
 from edge.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from edge.records import EyeObservation, FaceObservation
 
@@ -62,7 +71,7 @@ class FaceTracker:
         self.next_id = 0
 
     def observe(self, image: np.ndarray) -> TrackResult:
-        work, factor = _working_copy(image)
+        work, factor = shrunk(image, WORKING_MAX_SIDE)
         kept, lost = self._follow_tracks(work)
         kept = _without_duplicates(kept + self._new_tracks(work, kept, self._detections(work, kept, lost)))
         self.frames += 1
@@ -127,16 +136,6 @@ class FaceTracker:
             confidence=track.presence,
             track_id=track.track_id,
         )
-
-
-def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """The frame at most WORKING_MAX_SIDE pixels long, and the scale applied."""
-    h, w = image.shape[:2]
-    factor = min(1.0, WORKING_MAX_SIDE / max(h, w))
-    if factor == 1.0:
-        return image, 1.0
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
 
 
 def _without_duplicates(tracks: list[_Track]) -> list[_Track]:

@@ -115,14 +115,18 @@ def identity_photos(roots: list[Path]) -> dict[str, list[Path]]:
     return photos
 
 
-def observe(tracker: FaceTracker, path: Path):
-    """The photo (small ones upsampled) and its largest face, or None."""
+def sized_photo(path: Path) -> np.ndarray:
+    """The photo, small ones upsampled (the face mesh misses small faces)."""
     image = read_photo(path)
     factor = max(1.0, MIN_PHOTO_SIDE / min(image.shape[:2]))
     if factor > 1:
         image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    return image
+
+
+def largest_face(tracker: FaceTracker, image: np.ndarray):
     faces = tracker.observe(image).faces
-    return image, faces[0] if faces else None
+    return faces[0] if faces else None
 
 
 def grey(image: np.ndarray) -> bool:
@@ -130,15 +134,22 @@ def grey(image: np.ndarray) -> bool:
     return float(np.abs(image[..., 0].astype(np.int16) - image[..., 2]).mean()) < 2.0
 
 
+def colour_faces(tracker: FaceTracker, roots: list[Path]):
+    """(identity, [(photo, its largest face), ...]) for each identity with a colour photo where a face is found.
+
+    The texture's contributors (tools/texture_check.py measures them the same
+    way); black-and-white photos are left out before the tracker runs.
+    """
+    for identity, paths in identity_photos(roots).items():
+        images = [image for image in map(sized_photo, paths) if not grey(image)]
+        seen = [(image, face) for image in images if (face := largest_face(tracker, image)) is not None]
+        if seen:
+            yield identity, seen
+
+
 def texture_contributions(tracker: FaceTracker, roots: list[Path], unwrapper: FaceUnwrapper):
-    """Per identity with a colour photo, each colour photo's unwrapped (texels, weights)."""
-    contributions = []
-    for paths in identity_photos(roots).values():
-        observed = [observe(tracker, p) for p in paths]
-        photos = [unwrapper.unwrap(image, face.landmarks) for image, face in observed if face and not grey(image)]
-        if photos:
-            contributions.append(photos)
-    return contributions
+    """Per contributing identity (colour_faces), each photo's unwrapped (texels, weights)."""
+    return [[unwrapper.unwrap(image, face.landmarks) for image, face in seen] for _, seen in colour_faces(tracker, roots)]
 
 
 def eye_openings_and_mouth(uv: np.ndarray) -> list[tuple[np.ndarray, tuple[float, float, float]]]:
@@ -214,7 +225,7 @@ def observe_identities(tracker: FaceTracker, roots: list[Path]):
     """Largest face of every photo, grouped by identity; and how many were found."""
     per_identity, found, total = {}, 0, 0
     for identity, paths in identity_photos(roots).items():
-        faces = [f for _, f in (observe(tracker, p) for p in paths) if f is not None]
+        faces = [f for f in (largest_face(tracker, sized_photo(p)) for p in paths) if f is not None]
         total += len(paths)
         found += len(faces)
         if faces:

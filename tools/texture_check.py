@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from build_avatar import eye_openings_and_mouth, grey, identity_photos, observe  # noqa: E402  (tools/)
+from build_avatar import colour_faces, eye_openings_and_mouth  # noqa: E402  (tools/)
 
 from avatar_texture import FaceUnwrapper, atlas, average_face  # noqa: E402
 from edge.config import load_config  # noqa: E402
@@ -69,10 +69,7 @@ def main() -> None:
     recognisers, finder = load_recognisers(), FaceFinder()
     unwrapper = FaceUnwrapper(avatar.uv, avatar.triangles)
     names, contributions, people = [], [], []
-    for name, paths in identity_photos(args.roots).items():
-        seen = [(image, face) for image, face in (observe(tracker, p) for p in paths) if face and not grey(image)]
-        if not seen:
-            continue
+    for name, seen in colour_faces(tracker, args.roots):
         names.append(name)
         contributions.append([unwrapper.unwrap(image, face.landmarks) for image, face in seen])
         vectors = [embed(recognisers, finder, image) for image, _ in seen]
