@@ -110,6 +110,10 @@ class BlinkTracker:
         self.onset: float | None = None
         self.deepest = 1.0
 
+    def interrupt(self) -> None:
+        """The eye is hidden: a blink under way is dropped, neither ended nor carried over the cover."""
+        self.onset = None
+
     def update(self, openness: float, timestamp: float) -> BlinkEvent | None:
         """The blink that ends at this frame, if one does."""
         if self.onset is None:

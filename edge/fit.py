@@ -16,6 +16,8 @@ edge.clinical.resting_deviation). Movement from the resting level passes
 unchanged: a blink, a smile, a saccade. A lid's resting level is changed by a
 scale, so a closed lid stays closed and a half-blink stays half.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
+An eye the tracker found hidden (edge.occlusion) has no values that frame:
+not the other eye's, not its last ones; its resting level waits for it.
 """
 
 from __future__ import annotations
@@ -151,18 +153,20 @@ class Fitter:
 
     def fit(self, face: FaceObservation, timestamp: float) -> MaskParams:
         avatar = self.avatar
+        hidden = np.array([face.right_eye.occluded, face.left_eye.occluded])
         pose = fit_similarity(avatar.vertices[avatar.rigid], face.landmarks[avatar.rigid], self.rigid_weights)
         shape = pose.to_canonical(face.landmarks.astype(np.float64))
         z = face.landmarks[:, 2].astype(np.float64)
         eyes = measure_eye(face.right_eye, z[RIGHT_LIDS], pose), measure_eye(face.left_eye, z[LEFT_LIDS], pose)
         units = self.solver.solve(shape - avatar.vertices)
         lids = np.array([(e.upper, e.lower, *self._mrd(e.upper, e.lower, e.iris_dy, e.width_mm), e.iris_dy) for e in eyes])
+        lids[hidden] = np.nan
         baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel()]), timestamp)
         resting_units, resting_lids = baseline[: len(units)], baseline[len(units):].reshape(2, _LIDS)
-        right, left = self._eyes(eyes, resting_lids)
+        right, left = self._eyes(eyes, resting_lids, hidden)
         published = self._quantised(self._units(units, resting_units))
         heights = self.heights.of(published) - self.resting_heights
-        blinks = self._blinks(face.track_id, eyes, resting_lids, timestamp)
+        blinks = self._blinks(face.track_id, eyes, resting_lids, timestamp, hidden)
         return MaskParams(
             track_id=face.track_id,
             rotation=pose.rotation.astype(np.float32),
@@ -183,15 +187,21 @@ class Fitter:
         self.baselines.pop(track_id, None)
         self.blinks.pop(track_id, None)
 
-    def _blinks(self, track_id: int, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, timestamp: float):
-        """Each eye's blink that ends at this frame, from its opening over its resting opening (none in a photo)."""
+    def _blinks(self, track_id: int, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, timestamp: float,
+                hidden: np.ndarray):
+        """Each eye's blink that ends at this frame, from its opening over its resting opening (none in a photo).
+
+        A hidden eye interrupts its blink tracker: a cover is not a blink.
+        """
         if self.still:
             return None, None
         trackers = self.blinks.setdefault(track_id, (BlinkTracker(), BlinkTracker()))
-        return tuple(
-            tracker.update((eye.upper + eye.lower) / max(rest[0] + rest[1], 1e-6), timestamp)
-            for tracker, eye, rest in zip(trackers, eyes, resting)
-        )
+        events = []
+        for tracker, eye, rest, covered in zip(trackers, eyes, resting, hidden):
+            if covered:
+                tracker.interrupt()
+            events.append(None if covered else tracker.update((eye.upper + eye.lower) / max(rest[0] + rest[1], 1e-6), timestamp))
+        return tuple(events)
 
     def _mrd(self, upper: float, lower: float, iris_dy: float, width_mm: float) -> tuple[float, float]:
         return margin_reflex_mm(upper, lower, iris_dy, width_mm, self.avatar.mrd_offset_mm)
@@ -218,13 +228,16 @@ class Fitter:
             target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(resting, heights, r) for r in signs))
         return np.clip(target + current - resting, 0.0, 1.0)
 
-    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> tuple[EyeParams, EyeParams]:
-        """Per-eye lids scaled so their resting MRDs are the population's or a clinical one.
+    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray) -> tuple[EyeParams, EyeParams]:
+        """Per-eye lids scaled so their resting MRDs are the population's or a clinical one; a hidden eye has none.
 
         resting: (2, 5) per eye (upper, lower, MRD1 mm, MRD2 mm, iris dy), the
-        person's own scale. The target apertures put the resting margins at the
+        person's own scale; NaN for an eye not yet seen in this track, which
+        then counts as level with the other (no asymmetry can be judged). The
+        target apertures put the resting margins at the
         target MRDs from the resting iris centre, on the population's scale.
         """
+        resting = np.where(np.isnan(resting), resting[::-1], resting)
         gain = np.ones((2, 2))
         if self.resting is RestingPolicy.POPULATION:
             c = self.clinical
@@ -234,7 +247,8 @@ class Fitter:
             iris_dy = resting[:, 4:5] * [1.0, -1.0]
             target = mrd / self.avatar.eye_width_mm - iris_dy
             gain = np.clip(target / np.maximum(resting[:, :2], 1e-6), *RESTING_APERTURE_GAIN)
-        return tuple(self._eye(eye, rest, g) for eye, rest, g in zip(eyes, self.avatar.iris_rest, gain))
+        return tuple(EyeParams.hidden() if covered else self._eye(eye, rest, g)
+                     for eye, rest, g, covered in zip(eyes, self.avatar.iris_rest, gain, hidden))
 
     def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray) -> EyeParams:
         """One eye's published parameters; its MRDs on the population's scale."""
@@ -244,7 +258,11 @@ class Fitter:
         return EyeParams(yaw, pitch, upper, lower, *self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
-        """The track's resting state; a photo's is itself."""
+        """The track's resting state; a photo's is itself.
+
+        A NaN in current (a hidden eye) leaves that entry where it was; an
+        entry not yet seen (NaN) starts at its first value.
+        """
         if self.still:
             return current
         previous = self.baselines.get(track_id)
@@ -253,6 +271,7 @@ class Fitter:
         else:
             old, last_time = previous
             alpha = 1.0 - np.exp(-max(timestamp - last_time, 0.0) / self.config.baseline_seconds)
-            baseline = old + alpha * (current - old)
+            current = np.where(np.isnan(current), old, current)
+            baseline = np.where(np.isnan(old), current, old + alpha * (current - old))
         self.baselines[track_id] = (baseline, timestamp)
         return baseline

@@ -17,7 +17,8 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.geometry import box_iou
-from edge.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+from edge.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_LIDS, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, RIGHT_LIDS
+from edge.occlusion import eye_evidence
 from edge.records import EyeObservation
 
 DETECTOR_FILE = "face_detection_short_range.onnx"
@@ -323,7 +324,7 @@ class FaceMesh:
 
 
 class IrisModel:
-    """Eye contour and iris of both eyes in one batched call."""
+    """Eye contour and iris of both eyes in one batched call, and whether each is seen (edge.occlusion)."""
 
     def __init__(self, model: Network) -> None:
         self.model = model
@@ -339,8 +340,11 @@ class IrisModel:
         by_width = {o.shape[1]: o for o in outputs}
         contours, irises = by_width[213], by_width[15]
         eyes = []
-        for i, roi in enumerate(rois):
-            lids = roi.crop_to_image(contours[i].reshape(71, 3)[:16, :2], IRIS_SIZE)
+        for i, (roi, mesh_lids) in enumerate(zip(rois, (RIGHT_LIDS, LEFT_LIDS))):
+            contour = contours[i].reshape(71, 3)[:16, :2]
+            lids = roi.crop_to_image(contour, IRIS_SIZE)
             iris = roi.crop_to_image(irises[i].reshape(5, 3)[:, :2], IRIS_SIZE)
-            eyes.append(EyeObservation(lids.astype(np.float32), iris.astype(np.float32)))
+            # The model's coordinates count from pixel corners; the crop's pixels sit at integers.
+            evidence = eye_evidence(crops[i], contour - 0.5, lids, landmarks[mesh_lids, :2])
+            eyes.append(EyeObservation(lids.astype(np.float32), iris.astype(np.float32), evidence))
         return eyes[0], eyes[1]

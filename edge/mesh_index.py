@@ -43,3 +43,5 @@ RIGHT_BROW = np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55])
 LEFT_BROW = np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285])
 NOSE_TIP = 1
 SUBNASALE = 2
+# Mid-cheek points (the subject's right, then left).
+CHEEKS = np.array([205, 425])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.clinical import BlinkEvent
+from edge.occlusion import SEEN, EyeEvidence
 
 
 class FrameStatus(str, enum.Enum):
@@ -48,10 +49,17 @@ class EyeObservation:
     lids: (16, 2) float32 lid contour: 0 outer corner, 1-7 lower lid,
         8 inner corner, 9-15 upper lid (outer to inner).
     iris: (5, 2) float32, centre first, then four points on the iris edge.
+    evidence: whether the crop shows an eye there at all (edge.occlusion);
+        an occluded eye's lids and iris are the models' guesses.
     """
 
     lids: np.ndarray
     iris: np.ndarray
+    evidence: EyeEvidence = SEEN
+
+    @property
+    def occluded(self) -> bool:
+        return self.evidence.occluded
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,8 @@ class EyeParams:
         corner-to-corner width (0 = lid on the line).
     mrd1_mm, mrd2_mm: margin-reflex distances, mm: the upper / lower lid
         margin's height above / below the iris centre (edge.clinical).
+    occluded: the eye was hidden (edge.occlusion); every value above is then
+        NaN: nothing is guessed from the other eye or from the past.
     """
 
     gaze_yaw: float
@@ -92,6 +102,13 @@ class EyeParams:
     lower_aperture: float
     mrd1_mm: float
     mrd2_mm: float
+    occluded: bool = False
+
+    @staticmethod
+    def hidden() -> "EyeParams":
+        """An occluded eye: no value."""
+        nan = float("nan")
+        return EyeParams(nan, nan, nan, nan, nan, nan, occluded=True)
 
     @property
     def aperture(self) -> float:

@@ -36,7 +36,7 @@ from edge.clinical import BLINK_COMPLETE_FRACTION, asymmetry_index, prism_dioptr
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 # An eye whose whole lid opening is below this fraction of its width is closed.
@@ -97,8 +97,10 @@ def _eye_fields(side: str) -> tuple[Field, ...]:
         Field(f"{side}_mrd2_mm", "mm", "margin-reflex distance 2: lower lid margin below the iris centre",
               lambda f: eye(f).mrd2_mm),
         Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2", lambda f: eye(f).fissure_mm),
+        Field(f"{side}_occluded", "0/1", "1 when the eye is hidden (a cover, a hand, a glare); its other fields are then empty",
+              lambda f: float(eye(f).occluded)),
         Field(f"{side}_closed", "0/1", f"1 when the lid opening is below {CLOSED_APERTURE:g} of the eye's width",
-              lambda f: float(eye(f).aperture < CLOSED_APERTURE)),
+              lambda f: math.nan if eye(f).occluded else float(eye(f).aperture < CLOSED_APERTURE)),
         Field(f"{side}_blink_onset_s", "s", "a blink that ended at this frame: its onset (capture clock); else empty",
               lambda f: _blink(f, side, "onset")),
         Field(f"{side}_blink_duration_ms", "ms", "that blink's duration",

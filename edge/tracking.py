@@ -131,8 +131,8 @@ class FaceTracker:
         scale = np.float32(1 / factor)
         return FaceObservation(
             landmarks=track.landmarks * scale,
-            right_eye=EyeObservation(right.lids * scale, right.iris * scale),
-            left_eye=EyeObservation(left.lids * scale, left.iris * scale),
+            right_eye=EyeObservation(right.lids * scale, right.iris * scale, right.evidence),
+            left_eye=EyeObservation(left.lids * scale, left.iris * scale, left.evidence),
             confidence=track.presence,
             track_id=track.track_id,
         )

@@ -32,7 +32,7 @@ from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
 
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 TOPICS = (b"frame", b"signals", b"status")
 
 _TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from edge.records import EyeParams
 from edge.signals import SCHEMA, face_record
 from support import assert_error, dmask, eye_params, mask_params
 
@@ -17,16 +18,19 @@ FPS = 30.0
 SECONDS = 20.0
 BLINK_ONSETS_S = (2.0, 7.0, 12.0, 17.0)
 NYSTAGMUS_HZ, NYSTAGMUS_PP_DEG = 4.0, 6.0
+LEFT_COVERS_S = ((4.0, 5.0), (9.0, 10.5))  # a cover test on the left eye, between blinks
 
 
 def frame(t: float) -> dict:
-    """One frame's signals: a 4 Hz horizontal oscillation, a right ptosis, and blinks of 100 ms."""
+    """One frame's signals: a 4 Hz horizontal oscillation, a right ptosis, blinks of 100 ms, and two covers of the left eye."""
     closing = any(onset <= t < onset + 0.1 for onset in BLINK_ONSETS_S)
     yaw = 0.5 * NYSTAGMUS_PP_DEG * math.sin(2 * math.pi * NYSTAGMUS_HZ * t)
     right = dataclasses.replace(eye_params(yaw, 0.0, 0.0 if closing else 0.1, 0.0 if closing else 0.12), mrd1_mm=1.0)
     left = eye_params(yaw, 0.0, 0.0 if closing else 0.15, 0.0 if closing else 0.12)
+    if any(start <= t < end for start, end in LEFT_COVERS_S):
+        left = EyeParams.hidden()
     face = mask_params(right_eye=right, left_eye=left)
-    return {"v": 2, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+    return {"v": 3, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
             "faces": [face_record(face)]}
 
 
@@ -51,6 +55,8 @@ def test_report_reads_blinks_nystagmus_and_lids_from_the_signals(sidecar, tmp_pa
         assert eye["oscillation_yaw"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
         assert eye["oscillation_yaw"]["amplitude_deg"] == pytest.approx(NYSTAGMUS_PP_DEG, rel=0.1)
         assert math.isnan(eye["oscillation_pitch"]["frequency_hz"])
+    assert summary["eyes"]["left"]["covered"] == {"episodes": 2, "seconds": pytest.approx(2.5, abs=1.5 / FPS)}
+    assert summary["eyes"]["right"]["covered"] == {"episodes": 0, "seconds": 0.0}
     assert summary["eyes"]["right"]["lids_mm"]["mrd1"] == 1.0
     assert summary["lid_asymmetry_mm"]["mrd1"] == pytest.approx(-3.5)
 
@@ -96,4 +102,4 @@ def test_a_sidecar_of_another_schema_is_refused(tmp_path):
     old = tmp_path / "old.signals.jsonl"
     old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
     assert_error(dmask(tmp_path, "report", old),
-                 f"{old}:1: schema None, expected 'dmask.signals/2'; record again with this version of dmask")
+                 f"{old}:1: schema None, expected 'dmask.signals/3'; record again with this version of dmask")

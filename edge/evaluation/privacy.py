@@ -452,8 +452,10 @@ class PhotoEmbedder:
             rest = avatar.at_rest(face)
             faces.append(replace(
                 rest,
-                right_eye=replace(rest.right_eye, gaze_yaw=face.right_eye.gaze_yaw, gaze_pitch=face.right_eye.gaze_pitch),
-                left_eye=replace(rest.left_eye, gaze_yaw=face.left_eye.gaze_yaw, gaze_pitch=face.left_eye.gaze_pitch),
+                right_eye=replace(rest.right_eye, gaze_yaw=face.right_eye.gaze_yaw, gaze_pitch=face.right_eye.gaze_pitch,
+                                  occluded=face.right_eye.occluded),
+                left_eye=replace(rest.left_eye, gaze_yaw=face.left_eye.gaze_yaw, gaze_pitch=face.left_eye.gaze_pitch,
+                                 occluded=face.left_eye.occluded),
             ))
         height, width = masked.image.shape[:2]
         return self.renderer.render(RenderMesh.concatenate([rig.mesh(f) for f in faces]), height, width)

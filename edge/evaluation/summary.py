@@ -139,8 +139,10 @@ def blink_summary(recording: Recording, side: str) -> dict[str, Any]:
 def gaze_spectrum(trace: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, float] | None:
     """(frequencies Hz, complex spectrum, window sum) of a trace; None with under 16 measured frames.
 
-    Gaps (closed eyes, no face) are bridged linearly; the mean and trend are
-    removed and a Hann window applied.
+    Gaps (closed eyes, a cover, no face) are bridged linearly; the mean and
+    trend are removed and a Hann window applied. The window is summed over
+    the measured frames only, so a gap, which holds no oscillation, does not
+    shrink the amplitude read from the spectrum.
     """
     valid = np.isfinite(trace)
     if valid.sum() < 16 or not math.isfinite(fps):
@@ -149,7 +151,7 @@ def gaze_spectrum(trace: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray
     filled = np.interp(index, index[valid], trace[valid])
     filled = filled - np.polyval(np.polyfit(index, filled, 1), index)
     window = np.hanning(len(filled))
-    return np.fft.rfftfreq(len(filled), 1.0 / fps), np.fft.rfft(filled * window), float(window.sum())
+    return np.fft.rfftfreq(len(filled), 1.0 / fps), np.fft.rfft(filled * window), float(window[valid].sum())
 
 
 def oscillation(trace: np.ndarray, fps: float) -> dict[str, float]:
@@ -175,6 +177,13 @@ def oscillation(trace: np.ndarray, fps: float) -> dict[str, float]:
     return {"frequency_hz": float(frequencies[peak]), "amplitude_deg": float(amplitude), "power_share": share}
 
 
+def cover_summary(recording: Recording, side: str) -> dict[str, float]:
+    """How often and how long that eye was hidden (a cover test's covers): episodes and seconds."""
+    hidden = np.nan_to_num(recording[f"{side}_occluded"]) > 0.5
+    episodes = int(np.count_nonzero(hidden[1:] & ~hidden[:-1]) + (hidden[0] if len(hidden) else 0))
+    return {"episodes": episodes, "seconds": float(hidden.sum() / recording.fps) if recording.fps > 0 else math.nan}
+
+
 def summarise(recording: Recording) -> dict[str, Any]:
     """Every figure of the clinical summary of one recording."""
     eyes = {}
@@ -188,6 +197,7 @@ def summarise(recording: Recording) -> dict[str, Any]:
             "oscillation_yaw": oscillation(np.where(open_, recording[f"{side}_gaze_yaw_deg"], np.nan), recording.fps),
             "oscillation_pitch": oscillation(np.where(open_, recording[f"{side}_gaze_pitch_deg"], np.nan), recording.fps),
             "lids_mm": lids,
+            "covered": cover_summary(recording, side),
         }
     face = {
         "brow_height_mm": {side: _median(recording[f"{side}_brow_height_mm"]) for side in SIDES},
@@ -279,6 +289,7 @@ def _write_recording(report: Report, recording: Recording, s: dict[str, Any], ta
             ["gaze pitch, 5-95 % (deg)", *(_span(eyes[e]["gaze_pitch_range_deg"]) for e in SIDES)],
             ["oscillation, horizontal (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_yaw"]) for e in SIDES)],
             ["oscillation, vertical (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_pitch"]) for e in SIDES)],
+            ["covered (times, s)", *(f"{eyes[e]['covered']['episodes']}, {eyes[e]['covered']['seconds']:.1f}" for e in SIDES)],
         ],
     )
     deviation = s["deviation"]

@@ -11,9 +11,10 @@ margins, lips and nostrils follow real-face statistics and belong to no one.
 The texture already carries soft shading, so textured materials are mostly
 ambient; the light adds shape and a little specular.
 
-Two parts stay flat-coloured: the upper lash fringe (scene.py,
+Three parts stay flat-coloured: the upper lash fringe (scene.py,
 LASH_HANG_AT_REST), dark brown so that a model takes it for lashes rather
-than the dark inside of an open eye, and the mouth cavity.
+than the dark inside of an open eye, the mouth cavity, and the cover drawn
+over a hidden eye (scene.py, COVER_RADII).
 
 Everything is float32 because the renderers (CPU in cpu.py, CUDA in
 kernels/raster.cu) do all shading arithmetic in float32 and must agree to the
@@ -50,6 +51,8 @@ _MATERIAL_ROWS = {
     Material.BROW:           (0.0, 0.0, 0.0, 0.75, 0.35, 0.02, 1.0),
     # Dark brown, not black: see "Why these values" above.
     Material.LASH:           (60.0, 75.0, 100.0, 0.60, 0.40, 0.02, 0.0),
+    # The cover over a hidden eye: a matte neutral grey, the same for everyone.
+    Material.COVER:          (110.0, 110.0, 110.0, 0.80, 0.25, 0.0, 0.0),
 }
 
 MATERIAL_TABLE = np.array(

@@ -23,6 +23,7 @@ class Material(enum.IntEnum):
     EYE = 3
     BROW = 4
     LASH = 5
+    COVER = 6
 
 
 _NO_TEXTURE = np.zeros((1, 1, 3), np.float32)

@@ -1,9 +1,11 @@
 """MaskParams to a RenderMesh: the avatar posed, lids set, eyes turned.
 
-The topology (face skin, lash lines, mouth cavity, two eyeballs) is fixed per
-avatar and built once by AvatarRig; each frame only moves vertices and turns
-the eyeballs' texture coordinates with the gaze, so a GPU backend uploads
-triangles, materials and the texture once.
+The topology (face skin, lash lines, mouth cavity, two eyeballs, two eye
+covers) is fixed per avatar and built once by AvatarRig; each frame only
+moves vertices and turns the eyeballs' texture coordinates with the gaze, so a
+GPU backend uploads triangles, materials and the texture once. An eye cover is
+drawn only over an occluded eye (edge.occlusion); otherwise its vertices all
+sit on one point, and the rasteriser skips its triangles as degenerate.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ LASH_LIFT = 0.004  # canonical units towards the camera, so the fringe wins the 
 MOUTH_DEPTH = 0.12  # canonical units behind the inner lips
 LID_RING_FOLLOW = 0.5
 EYEBALL_CLEARANCE = 0.02  # eye widths between the drawn eyeball and the nearest skin
+# The cover drawn over a hidden eye: a flat ellipse, as a paddle held before
+# it, over the lids and the socket to below the brow; radii in eye widths,
+# standing COVER_LIFT canonical units before the nearest skin under it.
+COVER_RADII = (0.8, 0.6)
+COVER_SEGMENTS = 24
+COVER_LIFT = 0.02
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -173,6 +181,14 @@ class EyeRig:
         openness = eye.upper_aperture / self.rest_upper if abs(self.rest_upper) > 1e-6 else 1.0
         return float(np.clip(LASH_HANG_AT_REST * (2.0 - openness), 0.0, LASH_HANG_MAX))
 
+    def cover(self, skin: np.ndarray) -> np.ndarray:
+        """(COVER_SEGMENTS + 1, 3) the cover's centre, then its rim, in canonical units."""
+        angles = np.linspace(0, 2 * np.pi, COVER_SEGMENTS, endpoint=False)
+        rim = np.column_stack([np.cos(angles), np.sin(angles)]) * np.multiply(COVER_RADII, self.line.width)
+        xy = np.vstack([[0.0, 0.0], rim]) + self.line.middle[:2]
+        under = (((skin[:, :2] - self.line.middle[:2]) / np.multiply(COVER_RADII, self.line.width)) ** 2).sum(1) <= 1
+        return np.column_stack([xy, np.full(len(xy), skin[under, 2].min() - COVER_LIFT)])
+
     def gaze_axis(self, eye: EyeParams) -> np.ndarray:
         """Drawn-eyeball axis that puts the iris where the fit's eyeball had it."""
         ratio = EYEBALL_RADIUS_FRACTION / DRAWN_EYEBALL_FRACTION
@@ -195,11 +211,13 @@ class AvatarRig:
             EyeRig.build(rest, skin, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest[1]),
         )
         self.sphere_dirs, sphere_tris = _sphere()
+        self.covers = tuple(eye.cover(skin) for eye in self.eyes)
         n_face = len(rest)
         self.lash_start = n_face
         self.mouth_centre = n_face + 14
         self.sphere_start = (self.mouth_centre + 1, self.mouth_centre + 1 + len(self.sphere_dirs))
-        self.n_vertices = self.sphere_start[1] + len(self.sphere_dirs)
+        self.cover_start = self.sphere_start[1] + len(self.sphere_dirs)
+        self.n_vertices = self.cover_start + 2 * (COVER_SEGMENTS + 1)
         face_materials = np.full(len(avatar.triangles), Material.SKIN, np.uint8)
         face_materials[avatar.lip_triangles] = Material.LIPS
         face_materials[avatar.brow_triangles] = Material.BROW
@@ -213,7 +231,8 @@ class AvatarRig:
             (sphere_tris + self.sphere_start[1], Material.EYE),
             (self._lid_backs(), Material.SKIN),
         ]
-        parts = surface + behind
+        covers = [(self._cover_triangles(k), Material.COVER) for k in range(2)]
+        parts = surface + behind + covers
         self.triangles = np.concatenate([t for t, _ in parts]).astype(np.int32)
         self.materials = np.concatenate([np.broadcast_to(np.asarray(m, np.uint8), len(t)) for t, m in parts])
         self.surface_triangles = sum(len(t) for t, _ in surface)
@@ -228,6 +247,16 @@ class AvatarRig:
         margins = np.concatenate([eye.lids for eye in self.eyes])
         touching = np.isin(self.avatar.triangles, margins).any(1)
         return self.avatar.triangles[touching][:, [0, 2, 1]]
+
+    def _cover_triangles(self, k: int) -> np.ndarray:
+        """A fan over eye k's cover, facing the camera at rest."""
+        start = self.cover_start + k * (COVER_SEGMENTS + 1)
+        rim = np.arange(COVER_SEGMENTS)
+        tris = np.column_stack([np.zeros(COVER_SEGMENTS, int), 1 + rim, 1 + (rim + 1) % COVER_SEGMENTS])
+        a, b, c = (self.covers[k][tris[:, i]] for i in range(3))
+        if np.cross(b - a, c - a)[0, 2] < 0:
+            tris = tris[:, [0, 2, 1]]
+        return (tris + start).astype(np.int32)
 
     def _lash_triangles(self) -> np.ndarray:
         """A fringe from each upper lid margin to its lash tips, tapering into the corners."""
@@ -267,10 +296,15 @@ class AvatarRig:
         centre = face[LIPS_INNER].mean(0) + [0, 0, MOUTH_DEPTH]
         return np.vstack([face, *lashes, centre[None]])
 
+    def drawn_eyes(self, params: MaskParams) -> tuple[EyeParams, EyeParams]:
+        """The eyes as drawn: a hidden eye (no values) at the population's rest, under its cover."""
+        rest = self.avatar.resting_eye()
+        return tuple(rest if eye.occluded else eye for eye in (params.right_eye, params.left_eye))
+
     def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
         face = self.avatar.expressed(params.action_units)
-        eyes = tuple(zip(self.eyes, (params.right_eye, params.left_eye)))
+        eyes = tuple(zip(self.eyes, self.drawn_eyes(params)))
         for eye, eye_params in eyes:
             eye.set_lids(face, eye_params)
         return self._with_extras(face, tuple(eye.lash_hang(eye_params) for eye, eye_params in eyes))
@@ -280,15 +314,18 @@ class AvatarRig:
         vertices = self.canonical_vertices(params)
         normals = np.zeros((self.n_vertices, 3))
         normals[: len(vertices)] = vertex_normals(vertices, self.triangles[: self.surface_triangles])
+        normals[self.cover_start :] = [0.0, 0.0, -1.0]
         uv = np.zeros((self.n_vertices, 2))
         uv[: len(self.avatar.uv)] = self.avatar.uv
         spheres = []
-        for k, (eye, eye_params) in enumerate(zip(self.eyes, (params.right_eye, params.left_eye))):
+        for k, (eye, eye_params) in enumerate(zip(self.eyes, self.drawn_eyes(params))):
             spheres.append(eye.centre + eye.radius * self.sphere_dirs)
             start = self.sphere_start[k]
             normals[start : start + len(self.sphere_dirs)] = self.sphere_dirs
             uv[start : start + len(self.sphere_dirs)] = eyeball_uv(self.sphere_dirs, eye.gaze_axis(eye_params))
-        canonical = np.vstack([vertices, *spheres])
+        covered = (params.right_eye.occluded, params.left_eye.occluded)
+        covers = [cover if on else np.broadcast_to(cover[0], cover.shape) for cover, on in zip(self.covers, covered)]
+        canonical = np.vstack([vertices, *spheres, *covers])
         rotation = params.rotation.astype(np.float64)
         positions = params.scale * canonical @ rotation.T + params.translation
         return RenderMesh(

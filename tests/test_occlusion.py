@@ -1,0 +1,157 @@
+"""The cover test: an eye hidden by a palm, a glare or a paddle is drawn covered, flagged, and never guessed.
+
+A real video from ../shared/data with an occluder composited over one eye
+for stretches of frames (edge.evaluation.cover), placed each frame where a
+tracker on the uncovered frame finds that eye. The uncovered run is the
+reference for what each eye did.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.evaluation.cover import Occluder, covered
+from edge.media import VideoReader
+from edge.occlusion import lid_contrast
+from edge.pipeline import MaskPipeline
+from edge.records import EyeParams, Frame, MaskedFrame, MaskParams
+from edge.signals import SIDES, face_record
+
+VIDEO = "lp_source_s29.mp4"
+# (eye, occluder, first frame, end frame): the cover is on for first..end-1.
+STRETCHES = (("right", Occluder.PALM, 20, 45), ("left", Occluder.GLARE, 60, 80), ("right", Occluder.PADDLE, 95, 115))
+FRAMES = 125
+# The target: a cover is flagged, and released, within this many frames.
+WITHIN = 2
+DRAWN_AT = {"right": 32, "left": 70}  # a frame under each eye's cover whose picture is checked
+
+
+def eye(face: MaskParams, side: str) -> EyeParams:
+    return face.right_eye if side == SIDES[0] else face.left_eye
+
+
+def cover_on(side: str, index: int) -> bool:
+    return any(s == side and first <= index < end for s, _, first, end in STRETCHES)
+
+
+@pytest.fixture(scope="module")
+def runs(shared_data, config, models) -> tuple[list[MaskParams], list[MaskedFrame]]:
+    """The uncovered video's fitted faces, and the covered video's masked frames."""
+    reference, masking = MaskPipeline(config, models=models), MaskPipeline(config, models=models)
+    uncovered, masked = [], []
+    with VideoReader(shared_data / "videos" / VIDEO) as reader:
+        for index, frame in zip(range(FRAMES), reader):
+            seen = reference.tracker.observe(frame.image).faces[0]
+            uncovered.append(reference.fitter.fit(seen, frame.timestamp))
+            image = frame.image
+            for side, occluder, first, end in STRETCHES:
+                if first <= index < end:
+                    image = covered(image, seen.landmarks, side, occluder)
+            masked.append(masking.process(Frame(image, frame.seq, frame.timestamp)))
+    assert len(masked) == FRAMES and all(len(m.faces) == 1 for m in masked)
+    return uncovered, masked
+
+
+def test_a_cover_is_flagged_from_the_frame_it_arrives_until_it_lifts(runs):
+    uncovered, masked = runs
+    for side in SIDES:
+        assert not any(eye(face, side).occluded for face in uncovered), "an uncovered eye was flagged"
+        flagged = [eye(m.faces[0], side).occluded for m in masked]
+        for index, flag in enumerate(flagged):
+            settled = all(cover_on(side, k) == cover_on(side, index) for k in range(index - WITHIN + 1, index + 1))
+            if settled:
+                assert flag == cover_on(side, index), f"{side} eye, frame {index}: flagged {flag}"
+
+
+def test_a_covered_eye_has_no_values_and_the_signals_say_why(runs):
+    _, masked = runs
+    hidden_frames = sum(eye(m.faces[0], side).occluded for m in masked for side in SIDES)
+    assert hidden_frames >= sum(end - first - WITHIN for _, _, first, end in STRETCHES)
+    for index, frame in enumerate(masked):
+        record = face_record(frame.faces[0])
+        for side in SIDES:
+            hidden = eye(frame.faces[0], side).occluded
+            assert record[f"{side}_occluded"] == float(hidden)
+            values = [record[f"{side}_{name}"] for name in ("gaze_yaw_deg", "gaze_pitch_deg", "mrd1_mm", "mrd2_mm", "closed")]
+            if hidden:
+                assert values == [None] * 5, f"frame {index}: the hidden {side} eye has values {values}"
+                assert record["horizontal_deviation_deg"] is None and record["vertical_deviation_pd"] is None
+                assert (frame.faces[0].right_blink if side == "right" else frame.faces[0].left_blink) is None
+            else:
+                assert None not in values[:4]
+
+
+def test_the_uncovered_eye_moves_as_without_the_cover_and_the_covered_eye_resumes_at_once(runs):
+    uncovered, masked = runs
+    for side, _, first, end in STRETCHES:
+        other = SIDES[1 - SIDES.index(side)]
+        for angle in ("gaze_yaw", "gaze_pitch"):
+            truth = np.degrees([getattr(eye(f, other), angle) for f in uncovered[first:end]])
+            seen = np.degrees([getattr(eye(m.faces[0], other), angle) for m in masked[first:end]])
+            assert np.all(np.isfinite(seen))
+            assert np.abs(seen - truth).mean() < 1.5, f"{other} {angle} under the {side} cover: {seen - truth}"
+        # From the second frame after the cover lifts, the covered eye reads as it does uncovered.
+        for angle in ("gaze_yaw", "gaze_pitch"):
+            truth = np.degrees([getattr(eye(f, side), angle) for f in uncovered[end + WITHIN - 1 : end + 8]])
+            seen = np.degrees([getattr(eye(m.faces[0], side), angle) for m in masked[end + WITHIN - 1 : end + 8]])
+            assert np.abs(seen - truth).max() < 1.5, f"{side} {angle} after its cover: {seen - truth}"
+
+
+def test_the_gaze_the_uncovered_eye_makes_under_a_cover_passes(runs):
+    """A real eye movement (about 15 degrees) of the open eye while the other is covered."""
+    uncovered, masked = runs
+    _, _, first, end = STRETCHES[1]
+    truth = np.degrees([f.right_eye.gaze_yaw for f in uncovered[first:end]])
+    seen = np.degrees([m.faces[0].right_eye.gaze_yaw for m in masked[first:end]])
+    assert np.ptp(truth) > 10
+    assert np.corrcoef(truth, seen)[0, 1] > 0.95
+
+
+def drawn_eye(models, face: MaskParams, side: str) -> tuple[np.ndarray, float]:
+    """Where the avatar's eye is drawn (image pixels) and its drawn width (pixels)."""
+    line = models.rig.eyes[SIDES.index(side)].line
+    centre = face.scale * face.rotation.astype(np.float64) @ line.middle + face.translation
+    return centre[:2], face.scale * line.width
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_the_covered_eye_is_drawn_under_a_plain_cover_and_the_other_is_drawn_open(runs, models, side):
+    _, masked = runs
+    frame = masked[DRAWN_AT[side]]
+    for which in SIDES:
+        (x, y), width = drawn_eye(models, frame.faces[0], which)
+        r = max(int(0.25 * width), 2)
+        patch = frame.image[int(y) - r : int(y) + r, int(x) - r : int(x) + r].astype(np.float64)
+        if which == side:
+            grey = patch.mean((0, 1))
+            assert patch.std() < 3 and np.ptp(grey) < 3, f"the {which} eye's cover is not a plain grey: {grey}, std {patch.std():.1f}"
+        else:
+            assert patch.min() < 90 and patch.std() > 15, f"the open {which} eye shows no iris"
+
+
+def test_the_pipeline_reads_the_drawn_cover_as_a_cover(runs, config, models):
+    """What the mask draws is read back as drawn: our own chain finds that eye hidden and the other seen."""
+    _, masked = runs
+    for side, index in DRAWN_AT.items():
+        read = MaskPipeline(config, still=True, models=models).process(Frame(masked[index].image, 0, 0.0)).faces[0]
+        assert [eye(read, s).occluded for s in SIDES] == [s == side for s in SIDES]
+
+
+def test_lid_contrast_sees_a_drawn_lid_line_and_nothing_on_a_plain_crop():
+    """An almond of lids in a 64-pixel crop: drawn as a dark outline it is seen; on a plain crop nothing is."""
+    k = np.arange(1, 8)
+    corners = np.array([[12.0, 32.0], [52.0, 32.0]])
+    lower = np.column_stack([12 + 5 * k, 32 + 4 * np.sin(np.pi * k / 8)])
+    upper = np.column_stack([12 + 5 * k, 32 - 6 * np.sin(np.pi * k / 8)])
+    lids = np.vstack([corners[:1], lower, corners[1:], upper])
+    plain = np.full((64, 64, 3), 0.6, np.float32)
+    assert lid_contrast(plain, lids) == 0.0
+    assert math.isfinite(lid_contrast(np.zeros_like(plain), lids))
+    drawn = plain.copy()
+    outline = lids[[0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 14, 13, 12, 11, 10, 9]]
+    cv2.polylines(drawn, [np.round(outline).astype(np.int32)], True, (0.15, 0.15, 0.15), 2)
+    assert lid_contrast(drawn, lids) > 0.3
