@@ -22,7 +22,7 @@ import click
 import cv2
 
 from edge import __version__
-from edge.config import load_config
+from edge.config import load_config, weakened
 from edge.errors import ConfigError, DmaskError
 
 if TYPE_CHECKING:
@@ -300,11 +300,13 @@ def config_check(file: Path) -> None:
     from edge.check import check_config
 
     try:
-        check_config(load_config(file))
+        config = load_config(file)
+        check_config(config)
     except ConfigError as error:
         message = str(error)
         raise ConfigError(message if message.startswith(str(file)) else f"{file}: {message}") from error
-    click.echo(f"{file}: ok")
+    weaker = weakened(config)
+    click.echo(f"{file}: ok" + (f"; privacy weakened (acknowledged): {'; '.join(weaker)}" if weaker else ""))
 
 
 def _quiet_libraries() -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -66,6 +68,13 @@ class VideoCodec(str, enum.Enum):
         return {"h264": "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)"}[self.value]
 
 
+class Weaker(str, enum.Enum):
+    """Which side of its default a setting lets more of a person through."""
+
+    BELOW = "below"
+    ABOVE = "above"
+
+
 def setting(
     default: Any,
     *,
@@ -73,14 +82,47 @@ def setting(
     gt: float | None = None,
     le: float | None = None,
     non_empty: bool | None = None,
+    check: Callable[[Any], str | None] | None = None,
+    weaker: Weaker | None = None,
 ) -> Any:
     """A config field with its default and the values it accepts.
 
-    ge / gt / le bound numbers (each item, for a list of numbers); non_empty
-    forbids an empty list. A field typed with an enum accepts its values only.
+    ge / gt / le bound numbers (each item, for a list of numbers); every
+    number has both a lower and an upper bound, and must be finite. non_empty
+    forbids an empty list; check(value) returns what is wrong with a value
+    (each item, for a list), or None. weaker: a value on that side of the
+    default weakens the identity policy, and is accepted only when named in
+    `acknowledge_weaker_privacy` (and logged at start). A field typed with an
+    enum accepts its values only.
     """
-    rules = dict(ge=ge, gt=gt, le=le, non_empty=non_empty)
+    rules = dict(ge=ge, gt=gt, le=le, non_empty=non_empty, check=check, weaker=weaker)
     return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
+
+
+_TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")
+_IPC = re.compile(r"ipc://.+")
+
+
+def tcp_host(endpoint: str) -> str | None:
+    """The host of a tcp://HOST:PORT endpoint (brackets kept for IPv6), or None for another kind."""
+    match = _TCP.fullmatch(endpoint)
+    return match.group(1) if match else None
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """What is wrong with a ZeroMQ endpoint to bind, or None.
+
+    tcp://HOST:PORT with PORT 1..65535, or * for a free port; or ipc://PATH.
+    """
+    match = _TCP.fullmatch(endpoint)
+    if match:
+        port = match.group(2)
+        if port != "*" and not 1 <= int(port) <= 65535:
+            return f"port {port} is not between 1 and 65535 (in {endpoint!r})"
+        return None
+    if _IPC.fullmatch(endpoint):
+        return None
+    return f"{endpoint!r} is not tcp://HOST:PORT or ipc://PATH"
 
 
 @dataclass(frozen=True)
@@ -88,7 +130,7 @@ class InferenceConfig:
     # onnxruntime execution providers, in order of preference
     providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True)
     # intra-op threads
-    threads: int = setting(1, ge=1)
+    threads: int = setting(1, ge=1, le=64)
     # "" = the repository's models/ next to the package; else a path (relative
     # paths are relative to the current directory)
     models_dir: str = setting("")
@@ -114,10 +156,11 @@ class TrackingConfig:
     max_faces: int = setting(4, ge=1, le=16)
     # between detections, faces are followed from their last landmarks; the
     # detector also runs every this many frames to pick up newcomers
-    detect_interval: int = setting(10, ge=1)
+    detect_interval: int = setting(10, ge=1, le=1000)
     detection_threshold: float = setting(0.5, ge=0.0, le=1.0)
-    # landmark face-presence below this = track lost
-    presence_threshold: float = setting(0.5, ge=0.0, le=1.0)
+    # landmark face-presence below this = track lost; lower draws (and
+    # publishes the signals of) faces the landmark model is unsure of
+    presence_threshold: float = setting(0.5, ge=0.0, le=1.0, weaker=Weaker.BELOW)
 
 
 @dataclass(frozen=True)
@@ -140,30 +183,30 @@ class ClinicalConfig:
     """
 
     # MRD1 at or below this is a ptosis (functional-ptosis criterion, MRD1 <= 2 mm)
-    ptosis_mrd1_mm: float = setting(2.0, ge=0.0, le=5.0)
+    ptosis_mrd1_mm: float = setting(2.0, ge=0.0, le=5.0, weaker=Weaker.ABOVE)
     # MRD1 above this shows sclera over the iris (upper lid above the limbus:
     # MRD1 > half the 11.7 mm iris diameter)
-    retraction_mrd1_mm: float = setting(6.0, ge=4.0, le=10.0)
+    retraction_mrd1_mm: float = setting(6.0, ge=4.0, le=10.0, weaker=Weaker.BELOW)
     # MRD2 above this shows sclera under the iris (lower lid below the limbus)
-    scleral_show_mrd2_mm: float = setting(6.5, ge=4.0, le=10.0)
+    scleral_show_mrd2_mm: float = setting(6.5, ge=4.0, le=10.0, weaker=Weaker.BELOW)
     # side-to-side MRD1 or MRD2 difference beyond this is a clinical
     # asymmetry (about 1 mm is common in normal lids; 2 mm is a conventional
     # threshold for a unilateral ptosis)
-    lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0)
+    lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0, weaker=Weaker.BELOW)
     # side-to-side difference of a resting brow, mid-face (cheek, lid
     # tightening, nose) or mouth action, in mm at the unit's anchor, beyond
     # which it is a static sign (normal faces differ by 1-2 mm at rest; 3 mm
     # is a visible droop). Set with your clinic's grading scale.
-    brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
-    midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
-    mouth_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0)
+    brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
+    midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
+    mouth_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
 
 
 @dataclass(frozen=True)
 class FailClosedConfig:
     # after tracking is lost, hold the neutral avatar at the last pose this
     # long, then blank
-    hold_seconds: float = setting(0.5, ge=0.0)
+    hold_seconds: float = setting(0.5, ge=0.0, le=10.0)
 
 
 @dataclass(frozen=True)
@@ -191,21 +234,23 @@ class SourceConfig:
     # files: deliver frames at the file's own frame rate (false = as fast as possible)
     pace: bool = setting(True)
     # a failed or stalled source is reopened after this long, doubling up to reopen_max_seconds
-    reopen_seconds: float = setting(0.5, gt=0.0)
-    reopen_max_seconds: float = setting(10.0, gt=0.0)
+    reopen_seconds: float = setting(0.5, ge=0.01, le=600.0)
+    reopen_max_seconds: float = setting(10.0, ge=0.01, le=3600.0)
     # no frame for this long = the source has stalled
-    stall_seconds: float = setting(5.0, gt=0.0)
+    stall_seconds: float = setting(5.0, ge=0.1, le=3600.0)
 
 
 @dataclass(frozen=True)
 class PublishConfig:
     # ZeroMQ endpoints the PUB socket binds (tcp://HOST:PORT or ipc://PATH)
-    endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True)
+    endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True, check=endpoint_problem)
     # frame payload: jpeg, or raw bgr
     encoding: FrameEncoding = setting(FrameEncoding.JPEG)
     # messages queued per subscriber before newer ones are dropped for it
-    send_hwm: int = setting(4, ge=1)
-    status_interval_seconds: float = setting(1.0, gt=0.0)
+    send_hwm: int = setting(4, ge=1, le=1000)
+    # the status topic, and systemd's STATUS and WATCHDOG, this often: at most
+    # a third of the unit's WatchdogSec (15 s), so one late ping is not a restart
+    status_interval_seconds: float = setting(1.0, ge=0.05, le=5.0)
     # CurveZMQ: this daemon's secret key file and a directory of allowed client
     # public keys (Ironhouse); both "" = no encryption, allowed only on ipc or loopback
     curve_secret_key: str = setting("")
@@ -225,6 +270,9 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    # settings (key paths) that weaken the identity policy, accepted knowingly
+    # (see `setting`'s weaker); each is logged when the daemon starts
+    acknowledge_weaker_privacy: tuple[str, ...] = setting(())
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -245,7 +293,59 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}:{mark.line + 1}: invalid YAML: {problem}") from error
     if root is None:
         return Config()
-    return _TreeReader(path).section(Config, root, "")
+    reader = _TreeReader(path)
+    config = reader.section(Config, root, "")
+    for key_path, problem, related in _cross_problems(config):
+        reader.fail_at(key_path, problem, related)
+    return config
+
+
+# Settings that bound one another: (key path, relation, other key path).
+_CROSS = (
+    ("source.reopen_max_seconds", ">=", "source.reopen_seconds"),
+    ("clinical.retraction_mrd1_mm", ">", "clinical.ptosis_mrd1_mm"),
+)
+
+
+def settings(node: Any, prefix: str = "") -> typing.Iterator[tuple[str, dataclasses.Field, Any]]:
+    """(key path, field, value) of every leaf setting of a config (sub)tree."""
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        path = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value):
+            yield from settings(value, path)
+        else:
+            yield path, f, value
+
+
+def weakened(config: Config) -> list[str]:
+    """'key.path = value (default D)' for each setting on its privacy-weakening side of the default."""
+    found = []
+    for path, f, value in settings(config):
+        side = f.metadata.get("weaker")
+        if side is not None and (value < f.default if side is Weaker.BELOW else value > f.default):
+            found.append(f"{path} = {value} (default {f.default})")
+    return found
+
+
+def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(key path, problem, related key paths) for settings out of step with another, or with the privacy acknowledgement."""
+    values = {path: value for path, _, value in settings(config)}
+    problems = []
+    for path, relation, other in _CROSS:
+        if not (values[path] >= values[other] if relation == ">=" else values[path] > values[other]):
+            problems.append((path, f"must be {relation} {other} ({values[other]}); got {values[path]}", (other,)))
+    acknowledged = set(config.acknowledge_weaker_privacy)
+    weakening = {path for path, f, _ in settings(config) if "weaker" in f.metadata}
+    for path in sorted(acknowledged - weakening):
+        problems.append(("acknowledge_weaker_privacy", f"{path} is not a setting that weakens privacy "
+                         f"(those are: {', '.join(sorted(weakening))})", ()))
+    for entry in weakened(config):
+        path = entry.split(" = ")[0]
+        if path not in acknowledged:
+            problems.append((path, f"{entry.split(' = ')[1]} lets more of a person's own face through; "
+                             f"to accept that, list {path} under acknowledge_weaker_privacy", ()))
+    return problems
 
 
 class _TreeReader:
@@ -254,10 +354,20 @@ class _TreeReader:
     def __init__(self, file: Path) -> None:
         self.file = file
         self.constructor = yaml.constructor.SafeConstructor()
+        self.lines: dict[str, int] = {}
 
     def fail(self, node: yaml.Node, key_path: str, problem: str) -> typing.NoReturn:
-        line = node.start_mark.line + 1
+        self.fail_line(node.start_mark.line + 1, key_path, problem)
+
+    def fail_line(self, line: int, key_path: str, problem: str) -> typing.NoReturn:
         raise ConfigError(f"{self.file}:{line} {key_path or '(top level)'}: {problem}")
+
+    def fail_at(self, key_path: str, problem: str, related: tuple[str, ...] = ()) -> typing.NoReturn:
+        """At the line the key was written on; else a related key's (the one it was
+        checked against), else its section's; line 1 when none was written."""
+        candidates = [key_path, *related, *(".".join(key_path.split(".")[:k]) for k in range(key_path.count("."), 0, -1))]
+        written = [self.lines[path] for path in candidates if path in self.lines]
+        self.fail_line(written[0] if written else 1, key_path, problem)
 
     def section(self, cls: type, node: yaml.Node, key_path: str) -> Any:
         if _is_null(node):
@@ -278,6 +388,7 @@ class _TreeReader:
                 self.fail(key_node, child_path, f"unknown key (expected one of: {known})")
             if key in values:
                 self.fail(key_node, child_path, "duplicate key")
+            self.lines[child_path] = key_node.start_mark.line + 1
             values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
         return cls(**values)
 
@@ -316,7 +427,9 @@ class _TreeReader:
             self.fail(node, key_path, wrong_type + self.describe(node, key_path))
         if is_choice:
             return self.choice(kind, value, node, key_path)
-        problem = _rule_violation(value, rules)
+        if kind is float and not math.isfinite(value):
+            self.fail(node, key_path, f"must be a finite number; got {node.value}")
+        problem = _rule_violation(value, rules) or (rules["check"](value) if "check" in rules else None)
         if problem:
             self.fail(node, key_path, problem)
         return float(value) if kind is float else value

@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from edge import __version__
-from edge.config import Config, InferenceEngine
+from edge.config import Config, InferenceEngine, weakened
 from edge.notify import Notifier
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
@@ -202,6 +202,8 @@ def run_until_stopped(config: Config) -> None:
     parse_source(config.source.uri)
     daemon = Daemon(config, ModelSet.load(config))
     log.info("%s", daemon.describe())
+    for entry in weakened(config):
+        log.warning("privacy weakened by the config (acknowledged): %s", entry)
     try:
         daemon.start()
         while True:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from edge.config import PublishConfig
+from edge.config import PublishConfig, endpoint_problem, tcp_host
 from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
@@ -35,8 +34,6 @@ from edge.signals import SCHEMA, face_record
 WIRE_VERSION = 3
 TOPICS = (b"frame", b"signals", b"status")
 
-_TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")
-_IPC = re.compile(r"ipc://.+")
 _PLAIN_TCP_REFUSED = (
     "publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not {endpoint}; "
     "bind 127.0.0.1 or set publish.curve_secret_key and publish.curve_allowed_keys"
@@ -287,17 +284,16 @@ def check_publish(config: PublishConfig) -> _CurveServer | None:
 
 
 def _check_endpoint(endpoint: str) -> None:
-    if not (_TCP.fullmatch(endpoint) or _IPC.fullmatch(endpoint)):
-        raise ConfigError(
-            f"publish.endpoints: {endpoint!r} is not tcp://HOST:PORT or ipc://PATH"
-        )
+    problem = endpoint_problem(endpoint)
+    if problem:
+        raise ConfigError(f"publish.endpoints: {problem}")
 
 
 def _refuse_plain_network(endpoints: tuple[str, ...]) -> None:
     """Without CURVE, nothing may leave the machine unencrypted."""
     for endpoint in endpoints:
-        match = _TCP.fullmatch(endpoint)
-        if match and not _is_loopback(match.group(1)):
+        host = tcp_host(endpoint)
+        if host is not None and not _is_loopback(host):
             raise ConfigError(_PLAIN_TCP_REFUSED.format(endpoint=endpoint))
 
 

@@ -172,18 +172,18 @@ def test_ctrl_c_while_masking_leaves_no_partial_files(tmp_path, shared_data):
 @pytest.mark.parametrize(
     "text,message",
     [
-        ('publish:\n  endpoints: ["tcp://0.0.0.0:5555"]\n', "publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not tcp://0.0.0.0:5555"),
-        ('publish:\n  endpoints: ["udp://127.0.0.1:5555"]\n', "publish.endpoints: 'udp://127.0.0.1:5555' is not tcp://HOST:PORT or ipc://PATH"),
-        ("publish:\n  curve_secret_key: /nonexistent/server.key_secret\n  curve_allowed_keys: /tmp\n", "publish.curve_secret_key: no such file: /nonexistent/server.key_secret"),
-        ("source:\n  uri: notes.txt\n", "source.uri: notes.txt: not a camera"),
-        ("inference:\n  models_dir: /nonexistent\n", "inference.models_dir: /nonexistent/face_detection_short_range.onnx is missing"),
+        ('publish:\n  endpoints: ["tcp://0.0.0.0:5555"]\n', " publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not tcp://0.0.0.0:5555"),
+        ('publish:\n  endpoints: ["udp://127.0.0.1:5555"]\n', "2 publish.endpoints[0]: 'udp://127.0.0.1:5555' is not tcp://HOST:PORT or ipc://PATH"),
+        ("publish:\n  curve_secret_key: /nonexistent/server.key_secret\n  curve_allowed_keys: /tmp\n", " publish.curve_secret_key: no such file: /nonexistent/server.key_secret"),
+        ("source:\n  uri: notes.txt\n", " source.uri: notes.txt: not a camera"),
+        ("inference:\n  models_dir: /nonexistent\n", " inference.models_dir: /nonexistent/face_detection_short_range.onnx is missing"),
     ],
 )
 def test_config_check_finds_what_would_stop_the_daemon(work, text, message):
     (work / "dmask.yaml").write_text(text)
     result = dmask(work, "config", "check", "dmask.yaml")
     assert result.returncode == 2
-    assert result.stderr.startswith(f"dmask: error: dmask.yaml: {message}")
+    assert result.stderr.startswith(f"dmask: error: dmask.yaml:{message}")
     assert "Traceback" not in result.stderr
 
 

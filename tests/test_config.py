@@ -64,7 +64,8 @@ def test_values_are_read_and_integers_accepted_as_numbers(tmp_path):
          "5 render.colour: unknown key (expected one of: backend, background)"),
         ("infer:\n  threads: 4\n",
          "1 infer: unknown key "
-         "(expected one of: inference, tracking, fit, clinical, fail_closed, render, output, source, publish)"),
+         "(expected one of: inference, tracking, fit, clinical, fail_closed, render, output, source, publish, "
+         "acknowledge_weaker_privacy)"),
         ("inference:\n  threads: 2.5\n", "2 inference.threads: expected an integer, got 2.5"),
         ("inference:\n  threads: true\n", "2 inference.threads: expected an integer, got true"),
         ("inference:\n  threads:\n", "2 inference.threads: expected an integer, got nothing"),
@@ -89,7 +90,7 @@ def test_wrong_keys_and_types(tmp_path, text, expected):
     "text, expected",
     [
         ("tracking:\n  max_faces: 40\n", "2 tracking.max_faces: must be between 1 and 16; got 40"),
-        ("inference:\n  threads: 0\n", "2 inference.threads: must be >= 1; got 0"),
+        ("inference:\n  threads: 0\n", "2 inference.threads: must be between 1 and 64; got 0"),
         ("fit:\n  baseline_seconds: 0\n", "2 fit.baseline_seconds: must be > 0.0 and <= 3600.0; got 0"),
         ("tracking:\n  detection_threshold: 1.5\n",
          "2 tracking.detection_threshold: must be between 0.0 and 1.0; got 1.5"),
@@ -104,6 +105,79 @@ def test_wrong_keys_and_types(tmp_path, text, expected):
 def test_out_of_range_and_bad_choices(tmp_path, text, expected):
     path = write(tmp_path, text)
     assert error_of(path) == f"{path}:{expected}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("publish:\n  status_interval_seconds: .nan\n",
+         "2 publish.status_interval_seconds: must be a finite number; got .nan"),
+        ("source:\n  reopen_seconds: .NaN\n", "2 source.reopen_seconds: must be a finite number; got .NaN"),
+        ("fail_closed:\n  hold_seconds: .inf\n", "2 fail_closed.hold_seconds: must be a finite number; got .inf"),
+        ("clinical:\n  lid_asymmetry_mm: -.inf\n", "2 clinical.lid_asymmetry_mm: must be a finite number; got -.inf"),
+        ("publish:\n  status_interval_seconds: 60\n",
+         "2 publish.status_interval_seconds: must be between 0.05 and 5.0; got 60"),
+        ("inference:\n  threads: 100000\n", "2 inference.threads: must be between 1 and 64; got 100000"),
+        ("publish:\n  send_hwm: 99999999\n", "2 publish.send_hwm: must be between 1 and 1000; got 99999999"),
+        ("tracking:\n  detect_interval: 1000000\n",
+         "2 tracking.detect_interval: must be between 1 and 1000; got 1000000"),
+        ("source:\n  reopen_seconds: 5\n  reopen_max_seconds: 2\n",
+         "3 source.reopen_max_seconds: must be >= source.reopen_seconds (5.0); got 2.0"),
+        ("source:\n  reopen_seconds: 20\n",
+         "2 source.reopen_max_seconds: must be >= source.reopen_seconds (20.0); got 10.0"),
+        ("clinical:\n  ptosis_mrd1_mm: 4.5\n  retraction_mrd1_mm: 4.0\n"
+         "acknowledge_weaker_privacy: [clinical.ptosis_mrd1_mm, clinical.retraction_mrd1_mm]\n",
+         "3 clinical.retraction_mrd1_mm: must be > clinical.ptosis_mrd1_mm (4.5); got 4.0"),
+        ("publish:\n  endpoints:\n    - tcp://127.0.0.1:5555\n    - tcp://127.0.0.1:99999\n",
+         "4 publish.endpoints[1]: port 99999 is not between 1 and 65535 (in 'tcp://127.0.0.1:99999')"),
+        ("publish:\n  endpoints: [tcp://127.0.0.1:0]\n",
+         "2 publish.endpoints[0]: port 0 is not between 1 and 65535 (in 'tcp://127.0.0.1:0')"),
+        ("publish:\n  endpoints: [udp://127.0.0.1:5555]\n",
+         "2 publish.endpoints[0]: 'udp://127.0.0.1:5555' is not tcp://HOST:PORT or ipc://PATH"),
+    ],
+)
+def test_numbers_are_finite_and_bounded_and_settings_agree(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    assert error_of(path) == f"{path}:{expected}"
+
+
+def test_every_number_has_both_bounds():
+    """A setting without an upper bound is how .inf or 10**9 got in: every int and float has both."""
+    from edge.config import settings
+
+    for path, f, value in settings(Config()):
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        items = isinstance(value, tuple) and value and isinstance(value[0], int)
+        if numeric or items:
+            assert ("ge" in f.metadata or "gt" in f.metadata) and "le" in f.metadata, path
+
+
+@pytest.mark.parametrize(
+    "text, key, line",
+    [
+        ("tracking:\n  presence_threshold: 0.0\n", "tracking.presence_threshold", 2),
+        ("clinical:\n  lid_asymmetry_mm: 1.0\n", "clinical.lid_asymmetry_mm", 2),
+        ("clinical:\n  ptosis_mrd1_mm: 3.0\n", "clinical.ptosis_mrd1_mm", 2),
+        ("clinical:\n  retraction_mrd1_mm: 5.0\n", "clinical.retraction_mrd1_mm", 2),
+        ("fit:\n  baseline_seconds: 5\nclinical:\n  mouth_asymmetry_mm: 0.5\n", "clinical.mouth_asymmetry_mm", 4),
+    ],
+)
+def test_a_setting_that_weakens_privacy_needs_an_acknowledgement(tmp_path, text, key, line):
+    path = write(tmp_path, text)
+    error = error_of(path)
+    assert error.startswith(f"{path}:{line} {key}: ") and f"list {key} under acknowledge_weaker_privacy" in error
+    from edge.config import weakened
+
+    config = load_config(write(tmp_path, text + f"acknowledge_weaker_privacy: [{key}]\n"))
+    assert [entry.split(" = ")[0] for entry in weakened(config)] == [key]
+
+
+def test_stronger_settings_need_no_acknowledgement_and_a_wrong_one_is_named(tmp_path):
+    from edge.config import weakened
+
+    assert weakened(load_config(write(tmp_path, "tracking:\n  presence_threshold: 0.8\n"))) == []
+    path = write(tmp_path, "acknowledge_weaker_privacy: [tracking.max_faces]\n")
+    assert error_of(path).startswith(f"{path}:1 acknowledge_weaker_privacy: tracking.max_faces is not a setting that weakens privacy")
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
