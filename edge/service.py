@@ -10,7 +10,9 @@ publishes blank `source_down` frames once a second, so a recorder sees the
 outage rather than silence. Every loop beats a heartbeat.
 
 Under systemd (Type=notify) the daemon says READY=1 once the models are
-loaded and the first frame is processed, a STATUS= line with each status
+loaded and the publisher is bound, even with the camera unplugged (a unit
+that waited for a frame would be restarted in a loop), a STATUS= line (with
+the source's state) with each status
 message, WATCHDOG=1 only while frames are being processed or the source is
 being reopened (so a wedged pipeline is restarted), and STOPPING=1 on stop.
 """
@@ -87,6 +89,7 @@ class Daemon:
         self.published = 0
         self.latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._threads = [
             threading.Thread(target=self._process_loop, name="process", daemon=True),
             threading.Thread(target=self._publish_loop, name="publish", daemon=True),
@@ -104,9 +107,13 @@ class Daemon:
         )
 
     def start(self) -> None:
+        """Capture, process and publish threads; then READY=1: the models are loaded and
+        the publisher is bound, whether or not the source is up (STATUS= says how it is)."""
         self.capture.start()
         for thread in self._threads:
             thread.start()
+        self.notifier.send("READY=1")
+        self._ready.set()
 
     def stop(self, timeout: float = 3.0) -> None:
         self.notifier.send("STOPPING=1")
@@ -126,8 +133,6 @@ class Daemon:
             frame = self.frames.take(TAKE_TIMEOUT)
             if frame is not None:
                 self.masked.put(self.pipeline.process(frame))
-                if not self.beats.frame_processed:
-                    self.notifier.send("READY=1")
                 self.beats.frame_processed = time.monotonic()
             elif self.capture.state().state is SourceState.DOWN and time.monotonic() - last_outage >= 1.0:
                 last_outage = time.monotonic()
@@ -158,7 +163,7 @@ class Daemon:
 
     def _tell_systemd(self, status: DaemonStatus) -> None:
         """STATUS= (and WATCHDOG=1 while alive), only after READY=1 has gone."""
-        if not self.beats.frame_processed:
+        if not self._ready.is_set():
             return
         line = f"STATUS=source {status.source.state.value}, {status.fps_out} fps out, {status.counts.failed_closed} failed closed"
         self.notifier.send(*([line, "WATCHDOG=1"] if self.alive() else [line]))

@@ -153,7 +153,7 @@ class SourceStatus:
 
     frames: frames delivered so far (all opens together).
     reopen_attempts: opens tried after the first one.
-    last_error: why the source last went down ("" if it never did).
+    last_error: why the source is down or ended ("" while it is up).
     retry_seconds: the current backoff before the next reopen.
     """
 
@@ -388,6 +388,7 @@ class CaptureStage:
         self._last_timestamp = timestamp
         self._set(
             state=SourceState.UP,
+            last_error="",  # recovered: the error was then, not now
             frames=self._state.frames + 1,  # only this thread changes frames
             retry_seconds=self._config.reopen_seconds,  # backoff resets on a good frame
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,6 +148,27 @@ def test_systemd_hears_ready_status_and_watchdog(tmp_path, shared_data):
     assert heard[-1] == "STOPPING=1"
 
 
+def test_systemd_hears_ready_with_the_camera_unplugged_at_boot(tmp_path):
+    """READY=1 once the models are loaded, STATUS= saying the source is down, and WATCHDOG=1 while it is reopened."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(60)
+    config = tmp_path / "dmask.yaml"
+    config.write_text(f"source:\n  uri: /dev/video9\n  reopen_seconds: 0.2\npublish:\n  endpoints: [ipc://{tmp_path / 'pub'}]\n"
+                      "  status_interval_seconds: 0.2\n")
+    env = {**dmask_env(), "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    process = subprocess.Popen(dmask_command("run", "--config", config), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        heard = drain_until(notify, lambda heard: sum("WATCHDOG=1" in m for m in heard) >= 3)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(5) == 0, process.stderr.read()
+    finally:
+        process.kill()
+        notify.close()
+    assert heard[0] == "READY=1"
+    assert any(m.startswith("STATUS=source down") for m in heard)
+
+
 def drain(sock: socket.socket) -> list[str]:
     """What is already waiting on the socket (a short pause ends it)."""
     sock.settimeout(0.2)
@@ -212,7 +235,42 @@ def test_a_missing_source_is_reported_and_published_as_source_down(daemon, tmp_p
     assert [h["status"] for h, _ in messages["frame"][:2]] == ["source_down", "source_down"]
     assert all((image == 96).all() for _, image in messages["frame"])
     source = messages["status"][-1][0]["source"]
-    assert source["state"] == "down" and "no such file" in source["last_error"] and source["reopen_attempts"] >= 1
+    # a file by its name: the status topic's subscribers do not learn the appliance's paths
+    assert source["state"] == "down" and source["last_error"] == "no such file: unplugged.mp4" and source["reopen_attempts"] >= 1
+    assert str(tmp_path) not in json.dumps([header for header, _ in messages["status"]])
+
+
+def test_a_source_that_comes_back_is_reported_up_with_no_error(daemon, tmp_path, shared_data):
+    source = tmp_path / "later.mp4"
+    endpoint = daemon(source)
+    with Subscriber(endpoint, topics=(b"status",)) as subscriber:
+        assert next_status(subscriber)["source"]["state"] in ("starting", "down")
+        shutil.copy(shared_data / "videos/lp_driving_d1.mp4", source)
+        for _ in range(60):
+            status = next_status(subscriber)["source"]
+            if status["state"] == "up":
+                break
+    assert status["state"] == "up" and status["last_error"] == ""
+
+
+def test_a_camera_password_never_reaches_the_status_topic_or_dmask_status(tmp_path):
+    endpoint = f"ipc://{tmp_path / 'pub'}"
+    config = tmp_path / "dmask.yaml"
+    config.write_text("source:\n  uri: 'rtsp://admin:hunter2@127.0.0.1:9/live?token=s3cret'\n  reopen_seconds: 0.2\n"
+                      f"publish:\n  endpoints: [{endpoint}]\n  status_interval_seconds: 0.2\n")
+    process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        with Subscriber(endpoint, topics=(b"status",)) as subscriber:
+            statuses = [next_status(subscriber) for _ in range(3)]
+        shown = dmask(tmp_path, "status", endpoint, "--count", "2")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(5)
+        process.kill()
+    assert statuses[-1]["source"]["last_error"] == "cannot open rtsp source rtsp://127.0.0.1:9/live"
+    text = json.dumps(statuses) + shown.stdout + shown.stderr + process.stderr.read()
+    assert "hunter2" not in text and "s3cret" not in text and "admin" not in text
+    assert shown.returncode == 0 and "rtsp://127.0.0.1:9/live" in shown.stdout
 
 
 def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shared_data, monkeypatch, models):
