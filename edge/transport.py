@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 from edge.config import PublishConfig, endpoint_problem, tcp_host
 from edge.errors import ConfigError, DmaskError, StageError
@@ -32,6 +34,7 @@ from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
 
 WIRE_VERSION = 3
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOPICS = (b"frame", b"signals", b"status")
 
 _PLAIN_TCP_REFUSED = (
@@ -204,10 +207,8 @@ class Subscriber:
             raise
 
     def _set_curve_client(self, client_secret_key: Path, server_public_key: Path) -> None:
-        public, secret = _load_key(client_secret_key, "client secret key")
-        if secret is None:
-            raise DmaskError(f"{client_secret_key}: holds no secret key (give the .key_secret file)")
-        server_public, _ = _load_key(server_public_key, "server public key")
+        public, secret = read_key(client_secret_key, "client secret key", secret=True)
+        server_public, _ = read_key(server_public_key, "server public key")
         self._socket.curve_publickey = public
         self._socket.curve_secretkey = secret
         self._socket.curve_serverkey = server_public
@@ -251,16 +252,27 @@ def decode_frame(message: Message) -> np.ndarray:
 
 
 def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
-    """Writes NAME.key (public) and NAME.key_secret (secret, 0600) into directory.
+    """Writes NAME.key (public) and NAME.key_secret (secret, 0600) into directory (0700).
 
-    Refuses to overwrite: replacing a deployed key silently locks clients out.
+    name is a plain file name: no path, so nothing is written outside
+    directory. An existing directory that others can read is made 0700 if
+    it is ours, else refused. Refuses to overwrite: replacing a deployed key
+    silently locks clients out.
     """
     directory = Path(directory)
+    if not _KEY_NAME.fullmatch(name):
+        raise DmaskError(f"--name {name!r}: a key name is letters, digits, '.', '_' and '-', not a path; "
+                         "choose a plain name like 'recorder-1'")
     public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
     for path in (public, secret):
         if path.exists():
             raise DmaskError(f"{path}: already exists; refusing to overwrite a key")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        if directory.stat().st_uid != os.getuid():
+            raise DmaskError(f"{directory}: others can read this directory and it is not ours to chmod; "
+                             "give a directory only you can read")
+        directory.chmod(0o700)
     old_umask = os.umask(0o077)
     try:
         public_file, secret_file = zmq.auth.create_certificates(directory, name)
@@ -322,23 +334,51 @@ def _load_curve_server(config: PublishConfig) -> _CurveServer | None:
     if not path.is_file():
         raise ConfigError(f"publish.curve_secret_key: no such file: {path}")
     try:
-        public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"publish.curve_secret_key: {path} is not a key file") from error
-    if secret is None:
-        raise ConfigError(
-            f"publish.curve_secret_key: {path} holds no secret key (give the .key_secret file)"
-        )
+        public, secret = read_key(path, "the daemon's secret key", secret=True)
+    except DmaskError as error:
+        raise ConfigError(f"publish.curve_secret_key: {error}") from error
+    try:
+        clients = [read_key(key, "an allowed client's public key")[0] for key in sorted(allowed_dir.glob("*.key"))]
+    except DmaskError as error:
+        raise ConfigError(f"publish.curve_allowed_keys: {error}") from error
+    if not clients:
+        raise ConfigError(f"publish.curve_allowed_keys: {allowed_dir} holds no client public key (*.key); "
+                          "copy each subscriber's NAME.key there (dmask keys generate makes them)")
     return _CurveServer(public, allowed_dir, secret)
 
 
-def _load_key(path: Path, what: str) -> tuple[bytes, bytes | None]:
+def read_key(path: Path, what: str, secret: bool = False) -> tuple[bytes, bytes | None]:
+    """(public, secret) Z85 keys of a ZeroMQ certificate file, checked by content.
+
+    Each key is 40 Z85 characters (32 bytes); a secret key must match its
+    public key and be readable by its owner only. DmaskError names the file.
+    """
     if not path.is_file():
         raise DmaskError(f"{path}: no such file ({what})")
     try:
-        return zmq.auth.load_certificate(path)
+        public, secret_key = zmq.auth.load_certificate(path)
     except (OSError, ValueError) as error:
-        raise DmaskError(f"{path}: not a key file ({what})") from error
+        raise DmaskError(f"{path}: not a CURVE key file ({what})") from error
+    if not _is_z85_key(public):
+        raise DmaskError(f"{path}: its public key is not 40 Z85 characters ({what}); make a new pair with dmask keys generate")
+    if not secret:
+        return public, None
+    if secret_key is None:
+        raise DmaskError(f"{path}: holds no secret key ({what}; give the .key_secret file)")
+    if not _is_z85_key(secret_key) or zmq.curve_public(secret_key) != public:
+        raise DmaskError(f"{path}: its secret key is malformed or does not match its public key ({what}); "
+                         "make a new pair with dmask keys generate")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise DmaskError(f"{path}: others can read this secret key (mode {mode:04o}); chmod 600 {path}")
+    return public, secret_key
+
+
+def _is_z85_key(key: bytes) -> bool:
+    try:
+        return len(key) == 40 and len(z85.decode(key)) == 32
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _json(body: dict) -> bytes:

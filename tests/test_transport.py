@@ -8,6 +8,7 @@ in a bounded loop until the first message arrives, drains, then checks.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import stat
 import time
@@ -22,7 +23,7 @@ from edge.errors import ConfigError, DmaskError
 from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
 from edge.action_units import CHANNEL_NAMES
 from edge.signals import FIELD_NAMES
-from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys
+from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
 from support import mask_params, rotation
 
 JOIN_SECONDS = 2.0
@@ -239,3 +240,80 @@ def test_generate_keys_writes_private_secret_and_refuses_overwrite(tmp_path: Pat
     public.unlink()
     with pytest.raises(DmaskError, match="edge.key_secret: already exists"):
         generate_keys(directory, "edge")
+
+
+def _edited(path: Path, field: str, value: str) -> Path:
+    """A copy of a key file with one key replaced, as a hand edit or a truncated copy would leave it."""
+    text = re.sub(rf'({field} = ")[^"]*(")', rf"\g<1>{value}\g<2>", path.read_text())
+    edited = path.with_name("edited" + path.suffix)
+    edited.write_text(text)
+    edited.chmod(0o600)
+    return edited
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("secret-key", "tooshort", "its secret key is malformed or does not match its public key"),
+    ("public-key", "x" * 39, "its public key is not 40 Z85 characters"),
+])
+def test_a_malformed_secret_key_is_refused_by_content(tmp_path: Path, field, value, problem) -> None:
+    _, secret = generate_keys(tmp_path / "server", "server")
+    client_public, _ = generate_keys(tmp_path / "clients", "viewer")
+    bad = _edited(secret, field, value)
+    config = _config("tcp://127.0.0.1:*", curve_secret_key=str(bad), curve_allowed_keys=str(tmp_path / "clients"))
+    with pytest.raises(ConfigError) as raised:
+        Publisher(config, jpeg_quality=95)
+    assert str(raised.value).startswith(f"publish.curve_secret_key: {bad}: {problem}")
+
+
+def test_a_secret_key_that_does_not_match_its_public_key_is_refused(tmp_path: Path) -> None:
+    _, secret = generate_keys(tmp_path / "server", "server")
+    _, other = generate_keys(tmp_path / "other", "other")
+    foreign = re.search(r'secret-key = "([^"]*)"', other.read_text()).group(1)
+    bad = _edited(secret, "secret-key", foreign)
+    with pytest.raises(DmaskError, match="does not match its public key"):
+        read_key(bad, "test", secret=True)
+
+
+def test_a_secret_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    _, secret = generate_keys(tmp_path / "server", "server")
+    generate_keys(tmp_path / "clients", "viewer")
+    secret.chmod(0o644)
+    config = _config("tcp://127.0.0.1:*", curve_secret_key=str(secret), curve_allowed_keys=str(tmp_path / "clients"))
+    with pytest.raises(ConfigError) as raised:
+        Publisher(config, jpeg_quality=95)
+    assert str(raised.value) == f"publish.curve_secret_key: {secret}: others can read this secret key (mode 0644); chmod 600 {secret}"
+
+
+def test_allowed_keys_must_hold_valid_client_keys(tmp_path: Path) -> None:
+    _, secret = generate_keys(tmp_path / "server", "server")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = _config("tcp://127.0.0.1:*", curve_secret_key=str(secret), curve_allowed_keys=str(empty))
+    with pytest.raises(ConfigError, match="holds no client public key"):
+        Publisher(config, jpeg_quality=95)
+    (empty / "junk.key").write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=r"publish.curve_allowed_keys: .*junk.key: "):
+        Publisher(config, jpeg_quality=95)
+
+
+def test_a_subscriber_with_a_bad_client_key_names_the_file(tmp_path: Path) -> None:
+    server_public, _ = generate_keys(tmp_path / "server", "server")
+    _, client_secret = generate_keys(tmp_path / "client", "client")
+    bad = _edited(client_secret, "secret-key", "short")
+    with pytest.raises(DmaskError, match=f"{bad}: its secret key is malformed"):
+        Subscriber("tcp://127.0.0.1:5555", client_secret_key=bad, server_public_key=server_public)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "", ".hidden", "x" * 65])
+def test_a_key_name_is_a_plain_file_name(tmp_path: Path, name: str) -> None:
+    with pytest.raises(DmaskError, match="not a path"):
+        generate_keys(tmp_path / "keys", name)
+    assert not (tmp_path / "escaped.key").exists() and not (tmp_path / "keys").exists()
+
+
+def test_an_existing_open_key_directory_is_made_private(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    generate_keys(directory, "edge")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
