@@ -218,6 +218,13 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class InputConfig:
+    # photos whose header claims more pixels than this are refused before
+    # decoding (a 20000x20000 PNG takes 5.5 GB); edge.media.DEFAULT_MAX_MEGAPIXELS
+    max_photo_megapixels: float = setting(50.0, ge=1.0, le=250.0)
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     # codec of the written videos: h264 (yuv420p MP4), or mp4v as a fallback
     video_codec: VideoCodec = setting(VideoCodec.H264)
@@ -267,6 +274,7 @@ class Config:
     clinical: ClinicalConfig = field(default_factory=ClinicalConfig)
     fail_closed: FailClosedConfig = field(default_factory=FailClosedConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    input: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import math
 import os
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,8 @@ from edge.records import Frame
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 FALLBACK_FPS = 30.0
+DEFAULT_MAX_MEGAPIXELS = 50.0  # config input.max_photo_megapixels
+_UNDECODABLE = "{path}: cannot be decoded as a photo; check the file is a complete image"
 
 
 class MediaKind(str, enum.Enum):
@@ -71,19 +74,57 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_photo(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 BGR; grey and 16-bit photos are converted."""
+def read_photo(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 BGR; grey and 16-bit photos are converted.
+
+    The size the file's header claims is checked against max_megapixels
+    before anything is decoded (a 20000x20000 PNG would take 5.5 GB, and a
+    header may lie), and Pillow checks the file's structure and decodes it
+    once, so a corrupt file is refused with one line instead of the
+    decoder's own message on the terminal; OpenCV then decodes it as before
+    (16-bit scaling, EXIF orientation).
+    """
     path = Path(path)
+    _check_photo(path, max_megapixels, decode=True)
     try:
         data = np.fromfile(path, np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except OSError as error:
         raise InputError(f"{path}: cannot read the file ({error.strerror})") from error
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:
+        image = None
     if image is None:
-        raise InputError(
-            f"{path}: cannot be decoded as a photo; check the file is a complete image"
-        )
+        raise InputError(_UNDECODABLE.format(path=path))
     return image
+
+
+def _check_photo(path: Path, max_megapixels: float, decode: bool = False) -> None:
+    """InputError unless the header parses, the size is within the limit, the
+    structure verifies and (decode) Pillow decodes the pixels: a file that
+    OpenCV's decoders would complain about on stderr (libpng's "Not enough
+    image data") is refused here first, in one line."""
+    from PIL import Image, UnidentifiedImageError
+
+    too_big = (f"{path}: {{size}} is over the limit of {max_megapixels:g} megapixels; shrink it, "
+               "or raise input.max_photo_megapixels")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_megapixels * 1e6:
+                    raise InputError(too_big.format(size=f"{width}x{height}"))
+                image.verify()
+            if decode:
+                with Image.open(path) as image:
+                    image.load()
+    except Image.DecompressionBombError as error:
+        claimed = f"a size over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+        raise InputError(too_big.format(size=claimed)) from error
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: no such file") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(_UNDECODABLE.format(path=path)) from error
 
 
 class VideoReader:
@@ -133,11 +174,11 @@ class VideoReader:
         self.close()
 
 
-def check_decodable(source: str | Path) -> None:
-    """Decode the start of source, so that an undecodable file fails a run
-    before any work rather than after the inputs before it."""
+def check_decodable(source: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> None:
+    """Check source (a photo's header and structure, a video's first frame), so
+    that a bad file fails a run before any work rather than after the inputs before it."""
     if kind_of_suffix(Path(source)) is MediaKind.PHOTO:
-        read_photo(source)
+        _check_photo(Path(source), max_megapixels)
     else:
         VideoReader(source).close()
 

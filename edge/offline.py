@@ -112,7 +112,7 @@ class OfflineMasker:
 
     def mask_photo(self, source: Path, destination: Path) -> None:
         """A photo is a stream of one frame with no temporal state."""
-        frame = Frame(image=read_photo(source), seq=0, timestamp=0.0, source_id=source.name)
+        frame = Frame(image=read_photo(source, self.config.input.max_photo_megapixels), seq=0, timestamp=0.0, source_id=source.name)
         masked = MaskPipeline(self.config, still=True, models=self.models).process(frame)
         write_photo_atomic(destination, masked.image, self.config.output.jpeg_quality)
         self._record(masked, source.name)
@@ -181,7 +181,7 @@ def mask_inputs(
     if not overwrite:
         _refuse_existing([destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []))
     for source, _ in plan:
-        check_decodable(source)
+        check_decodable(source, config.input.max_photo_megapixels)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(SignalCsvWriter(signals_path)) if signals_path else None
         masker = OfflineMasker(config, models or ModelSet.load(config), signals, progress)

@@ -4,9 +4,11 @@ line `dmask: error: ...` on stderr, never a traceback, and leaves no output."""
 from __future__ import annotations
 
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 
 import pytest
 
@@ -49,6 +51,40 @@ def test_unreadable_photo(work):
         dmask(work, "mask", "broken.jpg", "-o", "out.jpg"),
         "broken.jpg: cannot be decoded as a photo; check the file is a complete image",
     )
+
+
+def png_claiming(width: int, height: int, corrupt: bool = False) -> bytes:
+    """A real 8x8 PNG whose header says width x height (with a valid checksum); corrupt flips a byte of its pixel data."""
+    import cv2
+    import numpy as np
+
+    data = bytearray(cv2.imencode(".png", np.full((8, 8, 3), 128, np.uint8))[1].tobytes())
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data[16:33] = header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    if corrupt:
+        data[data.index(b"IDAT") + 6] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("size, shown", [((100000, 100000), "a size over 179 megapixels"), ((10000, 6000), "10000x6000")])
+def test_a_photo_claiming_too_many_pixels_is_refused_before_decoding(work, size, shown):
+    (work / "big.png").write_bytes(png_claiming(*size))
+    assert_error(dmask(work, "mask", "big.png", "-o", "out.png"),
+                 f"big.png: {shown} is over the limit of 50 megapixels; shrink it, or raise input.max_photo_megapixels")
+    assert not (work / "out.png").exists()
+
+
+def test_a_corrupt_png_gives_one_line_and_no_decoder_message(work):
+    (work / "corrupt.png").write_bytes(png_claiming(8, 8, corrupt=True))
+    assert_error(dmask(work, "mask", "corrupt.png", "-o", "out.png"),
+                 "corrupt.png: cannot be decoded as a photo; check the file is a complete image")
+
+
+def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
+    (work / "big.png").write_bytes(png_claiming(10000, 6000))
+    (work / "dmask.yaml").write_text("input:\n  max_photo_megapixels: 100\n")
+    assert_error(dmask(work, "mask", "big.png", "-o", "out.png", "--config", "dmask.yaml"),
+                 "big.png: cannot be decoded as a photo; check the file is a complete image")
 
 
 @pytest.mark.parametrize("name", ["empty.mp4", "junk.mp4"])

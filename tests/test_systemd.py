@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,13 @@ def test_example_config_is_the_defaults_but_for_what_an_install_must_set():
         ),
     )
     assert example == expected
+
+
+def test_the_longest_status_interval_leaves_the_watchdog_two_spare_pings():
+    """WATCHDOG=1 goes with each status message: its longest interval must fit WatchdogSec three times."""
+    from edge.config import PublishConfig
+
+    unit = (SYSTEMD / "dmask.service").read_text()
+    watchdog = float(re.search(r"^WatchdogSec=(\d+)$", unit, re.M).group(1))
+    longest = next(f for f in dataclasses.fields(PublishConfig) if f.name == "status_interval_seconds").metadata["le"]
+    assert 3 * longest <= watchdog
