@@ -28,10 +28,10 @@ import numpy as np
 
 from edge.config import Config
 from edge.errors import DmaskError
-from edge.media import make_output_dir
+from edge.media import make_output_dir, signals_path
 from edge.models import ModelSet
 from edge.records import Frame
-from edge.recorder import Recorder, RecordSummary, signals_path
+from edge.recorder import Recorder, RecordSummary
 from edge.service import Daemon
 from edge.slot import NewestSlot
 from edge.sources import SourceState, SourceStatus

@@ -25,6 +25,7 @@ from edge.records import Frame
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 FALLBACK_FPS = 30.0
+SIGNALS_SUFFIX = ".signals.jsonl"
 DEFAULT_MAX_MEGAPIXELS = 50.0  # config input.max_photo_megapixels
 _UNDECODABLE = "{path}: cannot be decoded as a photo; check the file is a complete image"
 
@@ -187,6 +188,11 @@ def _positive(value: float, fallback: float) -> float:
     return value if math.isfinite(value) and value > 0 else fallback
 
 
+def signals_path(video: Path) -> Path:
+    """The signals sidecar of a recorded video: `<stem>.signals.jsonl` beside it."""
+    return video.with_name(video.stem + SIGNALS_SUFFIX)
+
+
 def partial_path(final_path: Path) -> Path:
     """Where final_path is written until complete: hidden, same directory
     (so the rename is atomic) and same suffix (which picks the container)."""
@@ -235,12 +241,20 @@ class AtomicOutput:
         """Close the temp file, flush it to disk and rename it into place."""
         try:
             self._close()
-            _fsync(self.temp_path)
+            fsync_path(self.temp_path)
             os.replace(self.temp_path, self.final_path)
         except Exception as error:  # a full disk, or an encoder failing at its flush
             self.abort()
             reason = getattr(error, "strerror", None) or error
             raise OutputError(f"{self.final_path}: cannot be written ({reason})") from error
+
+    def sync(self) -> None:
+        """Push what is written so far to the disk, the file still open and unnamed."""
+        self._flush()
+        fsync_path(self.temp_path)
+
+    def _flush(self) -> None:
+        """Hand buffered data to the kernel (subclasses that buffer)."""
 
     def abort(self) -> None:
         """Close and delete the temp file; the final name is left untouched."""
@@ -257,9 +271,9 @@ class AtomicOutput:
             self.abort()
 
 
-def _fsync(path: Path) -> None:
-    """Make the data durable before the rename, so a power cut cannot leave
-    an empty file under the final name."""
+def fsync_path(path: Path) -> None:
+    """Make a file's data durable (before a rename, so a power cut cannot leave
+    an empty file under the final name; or as a recording goes)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -276,6 +290,9 @@ class AtomicFile(AtomicOutput):
             self.file = open(self.temp_path, mode, **open_args)
         except OSError as error:
             raise OutputError(f"{self.final_path}: cannot be written ({error.strerror})") from error
+
+    def _flush(self) -> None:
+        self.file.flush()
 
     def _close(self) -> None:
         self.file.close()

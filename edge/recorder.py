@@ -3,13 +3,17 @@
 The recorder is a subscriber: it only ever sees masked frames and their
 signals (docs/WIRE.md), and writes them to MP4 files with a JSON-lines signal
 sidecar beside each. Every file is written atomically (edge.media): stopping
-cleanly commits them under their final names; an exception removes them.
+cleanly commits them under their final names; an exception removes them. A
+recorder killed outright leaves its partial files, fragmented MP4 synced every
+second; the next recorder into the same output finishes them (edge.recovery).
 
 File names, for output `out.mp4`:
 
 - without segment_minutes the first file is `out.mp4` itself; should the frame
   size change mid-recording, the following files are `out-0002.mp4`,
   `out-0003.mp4`, ...
+- a name already taken (an earlier recording, a recovered one) is skipped for
+  the next number: nothing recorded is ever overwritten.
 - with segment_minutes every file is numbered: `out-0001.mp4`, `out-0002.mp4`,
   ... (a new file every segment_minutes of frames at fps, and at a size change)
 - each video's signals go to `<video stem>.signals.jsonl` beside it
@@ -37,8 +41,9 @@ import zmq
 
 from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
-from edge.media import VIDEO_SUFFIXES, AtomicFile, ensure_writable_dir
+from edge.media import VIDEO_SUFFIXES, AtomicFile, ensure_writable_dir, signals_path
 from edge.records import FrameStatus
+from edge.recovery import recover_partials
 from edge.status import DaemonStatus
 from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame
 from edge.video_out import AtomicVideoWriter
@@ -47,7 +52,6 @@ from edge.wording import count
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25  # how often run() looks at its stop event, at most
-SIGNALS_SUFFIX = ".signals.jsonl"
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,15 @@ def describe_statuses(statuses: dict[str, int]) -> str:
 
 
 class _Segment:
-    """One video file and its signals sidecar, both atomic."""
+    """One video file and its signals sidecar, both atomic; fragmented and synced
+    to disk every second of frames, so a killed recorder loses about 2 s (edge.recovery)."""
 
     def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec) -> None:
         self.path = path
         self.size = (width, height)
         self.frames = 0
-        self.video = AtomicVideoWriter(path, fps, width, height, codec)
+        self.sync_every = max(1, round(fps))
+        self.video = AtomicVideoWriter(path, fps, width, height, codec, fragmented=True)
         try:
             self.signals = AtomicFile(signals_path(path), "w", encoding="utf-8")
         except BaseException:
@@ -108,6 +114,13 @@ class _Segment:
 
     def write_signals(self, body: dict) -> None:
         self.signals.file.write(json.dumps(body, separators=(",", ":")) + "\n")
+
+    def write_frame(self, image) -> None:
+        self.video.write(image)
+        self.frames += 1
+        if self.frames % self.sync_every == 0:
+            self.video.sync()
+            self.signals.sync()
 
     def commit(self) -> None:
         try:
@@ -132,11 +145,6 @@ def subscribe(
         raise DmaskError(
             f"{endpoint}: cannot connect ({error}); give tcp://HOST:PORT or ipc://PATH"
         ) from error
-
-
-def signals_path(video: Path) -> Path:
-    """The signals sidecar of a video: `<stem>.signals.jsonl` beside it."""
-    return video.with_name(video.stem + SIGNALS_SUFFIX)
 
 
 class Recorder:
@@ -203,6 +211,8 @@ class Recorder:
         nothing half-written is left under a final name.
         """
         self._reset()
+        for line in recover_partials(self.output):
+            log.warning("%s", line)
         started = time.monotonic()
         client_key, server_key = self._keys
         try:
@@ -264,8 +274,7 @@ class Recorder:
             self._close_segment()
         if self._segment is None:
             self._open_segment(width, height)
-        self._segment.video.write(image)
-        self._segment.frames += 1
+        self._segment.write_frame(image)
         self._frames += 1
         self._statuses[str(header.get("status", "unknown"))] += 1
 
@@ -283,10 +292,14 @@ class Recorder:
         self._last_seq = seq
 
     def _next_path(self) -> Path:
+        """The next file's name; never one already there (an earlier or recovered recording keeps its file)."""
         number = len(self._written) + 1
-        if self.segment_frames is None and number == 1:
-            return self.output
-        return self.output.with_name(f"{self.output.stem}-{number:04d}{self.output.suffix}")
+        while True:
+            path = (self.output if self.segment_frames is None and number == 1
+                    else self.output.with_name(f"{self.output.stem}-{number:04d}{self.output.suffix}"))
+            if not path.exists() and not signals_path(path).exists():
+                return path
+            number += 1
 
     def _open_segment(self, width: int, height: int) -> None:
         segment = _Segment(self._next_path(), self.fps, width, height, self.codec)

@@ -37,6 +37,7 @@ _ENCODERS = {VideoCodec.H264: "libx264", VideoCodec.MP4V: "mpeg4"}
 _X264_OPTIONS = {"crf": "18", "preset": "veryfast"}
 _MPEG4_BIT_RATE = 8_000_000
 _FASTSTART_SUFFIXES = (".mp4", ".mov")
+_FRAGMENTED = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 _PIXEL_FORMAT = "yuv420p"
 
 
@@ -55,15 +56,22 @@ class AtomicVideoWriter(AtomicOutput):
     codec_for_size).
     """
 
-    def __init__(self, final_path: str | Path, fps: float, width: int, height: int, codec: VideoCodec) -> None:
+    def __init__(self, final_path: str | Path, fps: float, width: int, height: int, codec: VideoCodec,
+                 fragmented: bool = False) -> None:
+        """fragmented: MP4 in fragments of one second (a keyframe each), each
+        written out as it completes, so a file cut short by a crash plays up to
+        its last fragment (the recorder); else one index, put first (faststart)."""
         super().__init__(final_path)
         self.size = (width, height)
         self.codec = codec_for_size(codec, width, height)
-        options = {"movflags": "+faststart"} if self.final_path.suffix.lower() in _FASTSTART_SUFFIXES else {}
+        mp4 = self.final_path.suffix.lower() in _FASTSTART_SUFFIXES
+        options = (_FRAGMENTED if fragmented else {"movflags": "+faststart"}) if mp4 else {}
         self._container: av.container.OutputContainer | None = None
         try:
             self._container = av.open(str(self.temp_path), "w", container_options=options)
             self._stream = self._add_stream(fps)
+            if fragmented:
+                self._stream.codec_context.gop_size = max(1, round(fps))
             # open the file and write the header now, not at the first packet
             # (x264 holds frames back), so a path that cannot be written fails here
             self._container.start_encoding()

@@ -339,3 +339,46 @@ def test_status_against_nothing_is_a_one_line_error(tmp_path):
         f"dmask: error: {endpoint}: no status message within 0.5 s; "
         "is `dmask run` publishing there (and are the keys right)?\n"
     )
+
+
+def test_a_killed_recorder_loses_at_most_two_seconds_and_the_next_one_finishes_its_files(publisher, tmp_path):
+    """SIGKILL mid-recording: the partial files stay; the next `dmask record` into the same output
+    makes them whole files (all but the last ~2 s), says so, and records on beside them."""
+    output = tmp_path / "visit.mp4"
+    process = subprocess.Popen(dmask_command("record", publisher.endpoints[0], "-o", output), env=dmask_env(),
+                               stderr=subprocess.PIPE, text=True)
+    sent = 0
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not list(tmp_path.glob(".visit.partial-*.mp4")):  # the recorder has subscribed and opened its file
+            assert time.monotonic() < deadline and process.poll() is None, "the recorder never started a file"
+            publish(publisher, [masked(sent)])
+            sent += 1
+            time.sleep(1 / 30)
+        for _ in range(150):  # 5 s more at 30 fps
+            publish(publisher, [masked(sent, colour=(sent % 256, 80, 160))])
+            sent += 1
+            time.sleep(1 / 30)
+        time.sleep(0.5)
+    finally:
+        process.kill()
+        process.wait(10)
+    partial = list(tmp_path.glob(".visit.partial-*.mp4"))
+    assert len(partial) == 1 and list(tmp_path.glob(".visit.signals.partial-*.jsonl"))
+    assert not output.exists()
+
+    again = dmask(tmp_path, "record", publisher.endpoints[0], "-o", "visit.mp4", "--duration", "1")
+    assert again.returncode == 0, again.stderr
+    pid = partial[0].name.split("partial-")[1].split(".")[0]
+    recovered = [line for line in again.stderr.splitlines() if "recovered" in line]
+    assert recovered[0].startswith("dmask: recovered visit.mp4: ") and f"(pid {pid})" in recovered[0]
+    assert recovered[1].startswith("dmask: recovered visit.signals.jsonl: ")
+    assert not list(tmp_path.glob(".*partial*"))
+    capture = cv2.VideoCapture(str(output))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert sent - 2 * 30 <= frames <= sent, f"{frames} of {sent} frames recovered"
+    lines = (tmp_path / "visit.signals.jsonl").read_text().splitlines()
+    assert len(lines) >= sent - 2 * 30 and all(json.loads(line)["status"] == "ok" for line in lines)

@@ -1,0 +1,126 @@
+"""What a recorder killed mid-file left behind, finished on the next start.
+
+A recorder writes each video and its signals sidecar under hidden partial
+names (edge.media.partial_path) and renames them when it stops cleanly. Killed
+(SIGKILL, a power cut, an out-of-memory kill), it leaves them. The video is
+fragmented MP4 (edge.video_out), so it holds every fragment but the last;
+the sidecar holds every line but the last. The next `dmask record` into the
+same output finds the partial files of recorders that are no longer running,
+copies what can be read into files under the final names (with `-recovered`
+before the suffix where a final name is taken), removes the partial ones,
+and says so. Nothing is re-encoded, and nothing raw was ever in them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+
+import av
+
+from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, signals_path
+
+_PARTIAL = re.compile(r"\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]+)")
+
+
+def recover_partials(output: Path) -> list[str]:
+    """Finish the partial files of dead recorders of output (out.mp4, out-0001.mp4, ...); one line each."""
+    found = [(m, path) for path in sorted(output.parent.glob(f".{output.stem}*.partial-*"))
+             if (m := _PARTIAL.fullmatch(path.name)) and _ours(m["stem"], output.stem) and not _running(int(m["pid"]))]
+    lines, renamed = [], {}
+    for m, path in found:
+        if m["suffix"].lower() in VIDEO_SUFFIXES:
+            target = _free(output.parent / f"{m['stem']}{m['suffix']}")
+            frames = _remux(path, target)
+            renamed[m["stem"]] = target
+            lines.append(f"recovered {target.name}: {frames} frames from a recorder that stopped without finishing "
+                         f"(pid {m['pid']})" if frames else
+                         f"removed {path.name}: a recorder stopped (pid {m['pid']}) before any of it could be read")
+    for m, path in found:
+        if m["suffix"] == ".jsonl" and m["stem"].endswith(".signals"):
+            video_stem = m["stem"][: -len(".signals")]
+            video = renamed.get(video_stem)
+            target = _free(output.parent / f"{m['stem']}.jsonl") if video is None else signals_path(video)
+            kept = _complete_lines(path, target)
+            lines.append(f"recovered {target.name}: {kept} signal lines")
+    return lines
+
+
+def _ours(stem: str, output_stem: str) -> bool:
+    """stem is the output's, a numbered segment's, or either one's signals."""
+    return re.fullmatch(rf"{re.escape(output_stem)}(-\d{{4}})?(\.signals)?", stem) is not None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def _free(path: Path) -> Path:
+    """path, or path with -recovered (then -recovered-2, ...) before its suffix when it is taken."""
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-recovered{'' if n == 1 else f'-{n}'}{path.suffix}")
+        n += 1
+    return candidate
+
+
+class _Copy(AtomicOutput):
+    """The remuxed video, atomically under its final name."""
+
+    def __init__(self, final_path: Path) -> None:
+        super().__init__(final_path)
+        self.container = av.open(str(self.temp_path), "w", container_options={"movflags": "+faststart"})
+
+    def _close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
+
+def _remux(partial: Path, target: Path) -> int:
+    """The video packets that can be read from partial, copied into target; 0 (and no target) if none."""
+    frames = 0
+    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(partial)) as source:
+        copy = _Copy(target)
+        try:
+            stream = copy.container.add_stream_from_template(source.streams.video[0])
+            with contextlib.suppress(av.FFmpegError):
+                for packet in source.demux(source.streams.video[0]):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = stream
+                    copy.container.mux(packet)
+                    frames += 1
+        except BaseException:
+            copy.abort()
+            raise
+        if frames:
+            copy.commit()
+        else:
+            copy.abort()
+    partial.unlink(missing_ok=True)
+    return frames
+
+
+def _complete_lines(partial: Path, target: Path) -> int:
+    """partial's whole JSON lines (a line cut short by the kill is dropped) into target."""
+    kept = 0
+    with AtomicFile(target, "w", encoding="utf-8") as out:
+        for line in partial.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+            if not line.endswith("\n"):
+                break
+            with contextlib.suppress(ValueError):
+                json.loads(line)
+                out.file.write(line)
+                kept += 1
+    partial.unlink(missing_ok=True)
+    return kept
