@@ -207,6 +207,8 @@ class FaceDetector:
         """
         small, factor = shrunk(image, TILE_SOURCE_SIDE)
         every = tiles(small.shape)
+        if not every:
+            return []
         x, y, width, height = tile = every[index % len(every)]
         boxes, points, scores = self._raw_tile(small, tile)
         inside = (boxes[:, 0] >= x) & (boxes[:, 1] >= y) & (boxes[:, 2] <= x + width - 1) & (boxes[:, 3] <= y + height - 1)
@@ -240,6 +242,7 @@ class FaceDetector:
 
 TILE_GRIDS = (2, 3)
 TILE_SOURCE_SIDE = 640
+MIN_TILE = 32  # pixels; smaller tiles are not searched
 
 
 def tiles(shape: tuple[int, ...], grids: tuple[int, ...] = TILE_GRIDS) -> list[tuple[int, int, int, int]]:
@@ -253,6 +256,8 @@ def tiles(shape: tuple[int, ...], grids: tuple[int, ...] = TILE_GRIDS) -> list[t
     found = []
     for n in grids:
         tw, th = min(w, round(1.5 * w / n)), min(h, round(1.5 * h / n))
+        if min(tw, th) < MIN_TILE:  # a tiny frame: nothing in it a tile could magnify
+            continue
         for y in np.linspace(0, h - th, n).round().astype(int):
             for x in np.linspace(0, w - tw, n).round().astype(int):
                 found.append((int(x), int(y), tw, th))
