@@ -55,13 +55,14 @@ def _ours(stem: str, output_stem: str) -> bool:
 
 
 def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    """Is the recorder that wrote these files still at it? This process, or a live dmask process of that pid."""
+    if pid == os.getpid():
         return True
-    return pid != os.getpid()
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"dmask" in command or b"edge.cli" in command
 
 
 def _free(path: Path) -> Path:
@@ -87,26 +88,35 @@ class _Copy(AtomicOutput):
 
 
 def _remux(partial: Path, target: Path) -> int:
-    """The video packets that can be read from partial, copied into target; 0 (and no target) if none."""
+    """The video packets that can be read from partial, copied into target; 0 (and no target) if none.
+
+    A partial file that cannot be read at all holds nothing to keep and is
+    removed; a target that cannot be written raises, and the partial stays.
+    """
+    try:
+        source = av.open(str(partial))
+    except (av.FFmpegError, OSError):
+        partial.unlink(missing_ok=True)
+        return 0
     frames = 0
-    with contextlib.suppress(av.FFmpegError, OSError), av.open(str(partial)) as source:
-        copy = _Copy(target)
-        try:
-            stream = copy.container.add_stream_from_template(source.streams.video[0])
-            with contextlib.suppress(av.FFmpegError):
-                for packet in source.demux(source.streams.video[0]):
-                    if packet.dts is None:
-                        continue
-                    packet.stream = stream
-                    copy.container.mux(packet)
-                    frames += 1
-        except BaseException:
-            copy.abort()
-            raise
-        if frames:
-            copy.commit()
-        else:
-            copy.abort()
+    with source:
+        if source.streams.video:
+            copy = _Copy(target)
+            try:
+                stream = copy.container.add_stream_from_template(source.streams.video[0])
+                with contextlib.suppress(av.FFmpegError):  # the fragment the kill cut short
+                    for packet in source.demux(source.streams.video[0]):
+                        if packet.dts is not None:
+                            packet.stream = stream
+                            copy.container.mux(packet)
+                            frames += 1
+            except BaseException:
+                copy.abort()
+                raise
+            if frames:
+                copy.commit()
+            else:
+                copy.abort()
     partial.unlink(missing_ok=True)
     return frames
 
