@@ -52,7 +52,8 @@ class _Track:
 
 @dataclass(frozen=True)
 class TrackResult:
-    """faces: observations in frame pixels; dropped: faces over max_faces."""
+    """faces: observations in frame pixels; dropped: faces over max_faces;
+    lost_tracks: the ids of last frame's tracks that ended this frame."""
 
     faces: list[FaceObservation]
     dropped: int
@@ -72,6 +73,7 @@ class FaceTracker:
 
     def observe(self, image: np.ndarray) -> TrackResult:
         work, factor = shrunk(image, WORKING_MAX_SIDE)
+        before = {track.track_id for track in self.tracks}
         kept, lost = self._follow_tracks(work)
         kept = _without_duplicates(kept + self._new_tracks(work, kept, self._detections(work, kept, lost)))
         self.frames += 1
@@ -79,7 +81,10 @@ class FaceTracker:
         dropped = max(0, len(kept) - self.config.max_faces)
         self.tracks = kept[: self.config.max_faces]
         faces = [self._observe_eyes(work, track, factor) for track in self.tracks]
-        return TrackResult(faces, dropped, lost)
+        # Every track that ended: lost, merged into an older one, or beyond max_faces
+        # (so whoever keeps per-track state can let it go; a long run meets many people).
+        ended = sorted(before - {track.track_id for track in self.tracks})
+        return TrackResult(faces, dropped, ended)
 
     def _follow_tracks(self, work: np.ndarray) -> tuple[list[_Track], list[int]]:
         kept, lost = [], []
