@@ -27,7 +27,11 @@ from edge.render.mesh import RenderMesh
 log = logging.getLogger(__name__)
 
 
-TIMES_KEPT = 100_000
+# Stage timings kept per stage: about 5.5 minutes at 30 fps, what `dmask bench`
+# and the status's p50 read. Each is a float object (about 32 bytes with its
+# slot), so 100,000 per stage grew a daemon's memory by 10 MB over its first
+# hour (tools/soak.py), which looked like a leak.
+TIMES_KEPT = 10_000
 
 
 def _recent() -> deque[float]:
