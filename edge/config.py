@@ -326,14 +326,19 @@ def settings(node: Any, prefix: str = "") -> typing.Iterator[tuple[str, dataclas
             yield path, f, value
 
 
-def weakened(config: Config) -> list[str]:
-    """'key.path = value (default D)' for each setting on its privacy-weakening side of the default."""
+def _weakening(config: Config) -> list[tuple[str, Any, Any]]:
+    """(key path, value, default) of each setting on its privacy-weakening side of the default."""
     found = []
     for path, f, value in settings(config):
         side = f.metadata.get("weaker")
         if side is not None and (value < f.default if side is Weaker.BELOW else value > f.default):
-            found.append(f"{path} = {value} (default {f.default})")
+            found.append((path, value, f.default))
     return found
+
+
+def weakened(config: Config) -> list[str]:
+    """'key.path = value (default D)' for each setting on its privacy-weakening side of the default."""
+    return [f"{path} = {value} (default {default})" for path, value, default in _weakening(config)]
 
 
 def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -348,10 +353,9 @@ def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
     for path in sorted(acknowledged - weakening):
         problems.append(("acknowledge_weaker_privacy", f"{path} is not a setting that weakens privacy "
                          f"(those are: {', '.join(sorted(weakening))})", ()))
-    for entry in weakened(config):
-        path = entry.split(" = ")[0]
+    for path, value, default in _weakening(config):
         if path not in acknowledged:
-            problems.append((path, f"{entry.split(' = ')[1]} lets more of a person's own face through; "
+            problems.append((path, f"{value} (default {default}) lets more of a person's own face through; "
                              f"to accept that, list {path} under acknowledge_weaker_privacy", ()))
     return problems
 
