@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from edge.config import Config, InferenceEngine
+from edge.config import Config
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def machine_findings() -> list[Finding]:
         Finding("pycuda", _version("pycuda"), "on a Jetson: pip install pycuda against JetPack's CUDA (README)"),
         Finding("CuPy", _version("cupy"), "pip install cupy-cuda12x (or the build for your CUDA)"),
         Finding("TensorRT", _version("tensorrt"), "on a Jetson: apt install python3-libnvinfer (README)"),
+        Finding("LiteRT", _version("ai_edge_litert"), "pip install ai-edge-litert (onnxruntime runs the networks without it)"),
         Finding("onnxruntime", f"version {onnxruntime.__version__}, providers {', '.join(onnxruntime.get_available_providers())}"),
     ]
 
@@ -68,10 +69,9 @@ def stage_choices(config: Config) -> list[Finding]:
     from edge.render import make_renderer
 
     models = InferenceModels.load(config)
-    inference = "TensorRT engines" if models.engine is InferenceEngine.TENSORRT else f"onnxruntime ({', '.join(config.inference.providers)})"
     renderer = make_renderer(config.render)
     render = f"cuda ({renderer.launcher.name})" if renderer.name == "cuda" else renderer.name
-    return [Finding("inference", inference), Finding("render", render)]
+    return [Finding("inference", models.label), Finding("render", render)]
 
 
 def check_config(config: Config) -> None:

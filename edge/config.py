@@ -31,11 +31,23 @@ _PLURAL_TYPE_NAMES = {bool: "booleans", int: "integers", float: "numbers", str: 
 
 
 class InferenceEngine(str, enum.Enum):
-    """Which runtime runs the networks; AUTO is TensorRT when it and pycuda
-    import and an engine builds, else onnxruntime."""
+    """Where the networks run; AUTO is TensorRT when it and pycuda import and
+    an engine builds, else the CPU, each network on its `inference.cpu_runtime`."""
 
     AUTO = "auto"
     TENSORRT = "tensorrt"
+    CPU = "cpu"
+
+
+class CpuRuntime(str, enum.Enum):
+    """Which CPU runtime runs one network.
+
+    LITERT runs MediaPipe's own TFLite file through LiteRT's XNNPACK delegate,
+    the runtime MediaPipe itself uses (20 to 35% faster than onnxruntime on
+    these three models here; tools/bench_models.py); ONNXRUNTIME runs the ONNX
+    conversion with `inference.providers`."""
+
+    LITERT = "litert"
     ONNXRUNTIME = "onnxruntime"
 
 
@@ -126,19 +138,31 @@ def endpoint_problem(endpoint: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class CpuRuntimes:
+    """The CPU runtime of each network (litert falls back to onnxruntime, with one
+    warning, where ai-edge-litert is not installed)."""
+
+    detector: CpuRuntime = setting(CpuRuntime.LITERT)
+    mesh: CpuRuntime = setting(CpuRuntime.LITERT)
+    iris: CpuRuntime = setting(CpuRuntime.LITERT)
+
+
+@dataclass(frozen=True)
 class InferenceConfig:
     # onnxruntime execution providers, in order of preference
     providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True)
-    # intra-op threads
+    # threads per network (onnxruntime intra-op, LiteRT's XNNPACK)
     threads: int = setting(1, ge=1, le=64)
     # "" = the repository's models/ next to the package; else a path (relative
     # paths are relative to the current directory)
     models_dir: str = setting("")
-    # tensorrt (engines built from models/, cached), onnxruntime, or auto
-    # (TensorRT when it and pycuda import and an engine builds, else onnxruntime)
+    # tensorrt (engines built from models/, cached), cpu, or auto
+    # (TensorRT when it and pycuda import and an engine builds, else the CPU)
     engine: InferenceEngine = setting(InferenceEngine.AUTO)
     # where TensorRT engines and the timing cache are kept; "" = ~/.cache/dmask/engines
     engine_cache: str = setting("")
+    # on the CPU: litert or onnxruntime, per network
+    cpu_runtime: CpuRuntimes = field(default_factory=CpuRuntimes)
 
     @property
     def models_path(self) -> Path:

@@ -1,9 +1,10 @@
 """Everything loaded from models/: the three networks and the avatar, loaded
 once per process and shared by every stream (ModelSet.load).
 
-The networks run as TensorRT engines or onnxruntime sessions, chosen by
-`inference.engine` through edge.backends' one rule; both have the same
-`run` interface, so the tracker does not know which it drives.
+The networks run as TensorRT engines, or on the CPU (each network on its
+`inference.cpu_runtime`: LiteRT or onnxruntime), chosen through
+edge.backends' one rule; all have the same `run` interface, so the tracker
+does not know which it drives.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 from edge.avatar import Avatar
 from edge.backends import preferred_or_cpu
-from edge.config import Config, InferenceConfig, InferenceEngine
+from edge.config import Config, CpuRuntime, InferenceConfig, InferenceEngine
 from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
+from edge.litert import LiteRTModel
 from edge.render.scene import AvatarRig
 from edge.tracking import FaceTracker
 
@@ -22,19 +24,20 @@ MODEL_FILES = (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE)
 
 @dataclass(frozen=True)
 class InferenceModels:
-    """The three networks, and which runtime runs them."""
+    """The three networks, where they run, and that said in words (for `dmask check` and the daemon's start line)."""
 
     detector: Network
     landmarks: Network
     iris: Network
     engine: InferenceEngine
+    label: str
 
     @staticmethod
     def load(config: Config) -> "InferenceModels":
         inference = config.inference
         return preferred_or_cpu(
             "inference.engine", inference.engine, InferenceEngine.TENSORRT,
-            lambda: _tensorrt_models(inference), lambda: _onnx_models(inference), "onnxruntime",
+            lambda: _tensorrt_models(inference), lambda: _cpu_models(inference), "the CPU",
         )
 
     def tracker(self, config: Config, still: bool) -> FaceTracker:
@@ -52,12 +55,32 @@ def _tensorrt_models(inference: InferenceConfig) -> InferenceModels:
     from edge.engines import TensorRTModel
 
     networks = [TensorRTModel(inference.models_path / name, inference.engine_cache_path) for name in MODEL_FILES]
-    return InferenceModels(*networks, engine=InferenceEngine.TENSORRT)
+    return InferenceModels(*networks, engine=InferenceEngine.TENSORRT, label="TensorRT engines")
 
 
-def _onnx_models(inference: InferenceConfig) -> InferenceModels:
-    networks = [OnnxModel(inference.models_path / name, list(inference.providers), inference.threads) for name in MODEL_FILES]
-    return InferenceModels(*networks, engine=InferenceEngine.ONNXRUNTIME)
+def _cpu_models(inference: InferenceConfig) -> InferenceModels:
+    """Each network on its CPU runtime; if LiteRT will not start, onnxruntime for all, said once."""
+    asked = (inference.cpu_runtime.detector, inference.cpu_runtime.mesh, inference.cpu_runtime.iris)
+    onnx_only = (CpuRuntime.ONNXRUNTIME,) * len(asked)
+    runtimes = preferred_or_cpu(
+        "inference.cpu_runtime", CpuRuntime.LITERT if CpuRuntime.LITERT in asked else CpuRuntime.ONNXRUNTIME, CpuRuntime.LITERT,
+        lambda: (_cpu_networks(inference, asked), asked), lambda: (_cpu_networks(inference, onnx_only), onnx_only), "onnxruntime",
+    )
+    networks, chosen = runtimes
+    label = ", ".join(f"{role} {runtime.value}" for role, runtime in zip(("detector", "mesh", "iris"), chosen))
+    if CpuRuntime.ONNXRUNTIME in chosen:
+        label += f" (onnxruntime on {', '.join(inference.providers)})"
+    return InferenceModels(*networks, engine=InferenceEngine.CPU, label=label)
+
+
+def _cpu_networks(inference: InferenceConfig, runtimes: tuple[CpuRuntime, ...]) -> list[Network]:
+    """LiteRT runs the wheel's TFLite file; onnxruntime the ONNX conversion."""
+    folder = inference.models_path
+    return [
+        LiteRTModel(folder / name.replace(".onnx", ".tflite"), inference.threads) if runtime is CpuRuntime.LITERT
+        else OnnxModel(folder / name, list(inference.providers), inference.threads)
+        for runtime, name in zip(runtimes, MODEL_FILES)
+    ]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from edge import __version__
-from edge.config import Config, InferenceEngine, weakened
+from edge.config import Config, weakened
 from edge.notify import Notifier
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
@@ -97,13 +97,11 @@ class Daemon:
 
     def describe(self) -> str:
         """The start-up log line: version, source, endpoints, CURVE, backends; no key, no credential."""
-        inference = self.pipeline.models.inference
-        providers = f" ({', '.join(self.config.inference.providers)})" if inference.engine is InferenceEngine.ONNXRUNTIME else ""
         return (
             f"started: version {__version__}; source {self.capture.description}; "
             f"publishing {self.config.publish.encoding.value} frames on {', '.join(self.publisher.endpoints)} "
             f"(CURVE {'on' if self.publisher.curve else 'off'}); "
-            f"inference {inference.engine.value}{providers}; render {self.pipeline.renderer.name}"
+            f"inference {self.pipeline.models.inference.label}; render {self.pipeline.renderer.name}"
         )
 
     def start(self) -> None:

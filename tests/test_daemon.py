@@ -417,7 +417,7 @@ def test_the_daemon_logs_its_start_and_a_missing_source_without_credentials(tmp_
         process.kill()
     assert lines[0] == (
         f"dmask: started: version {__version__}; source {kind} {shown}; publishing jpeg frames on {endpoint} (CURVE off); "
-        "inference onnxruntime (CPUExecutionProvider); render cpu"
+        "inference detector litert, mesh litert, iris litert; render cpu"
     )
     assert lines[1] == f"dmask: source down: cannot open {kind} source {shown}; reopening in 0.2 s (attempt 1)"
     assert lines[-1].startswith("dmask: stopped: 0 frames processed, ")

@@ -34,19 +34,19 @@ def test_an_engine_is_keyed_by_model_tensorrt_version_gpu_and_precision(config):
 
 
 @needs_no_gpu_stack
-def test_tensorrt_asked_for_but_missing_falls_back_to_onnxruntime_with_one_warning(config, caplog):
+def test_tensorrt_asked_for_but_missing_falls_back_to_the_cpu_with_one_warning(config, caplog):
     wanted = dataclasses.replace(config, inference=dataclasses.replace(config.inference, engine=InferenceEngine.TENSORRT))
     with caplog.at_level(logging.WARNING):
         models = InferenceModels.load(wanted)
-    assert models.engine is InferenceEngine.ONNXRUNTIME
+    assert models.engine is InferenceEngine.CPU
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith("inference.engine tensorrt is not available (No module named")
 
 
 @needs_no_gpu_stack
-def test_auto_without_tensorrt_uses_onnxruntime_quietly(config, caplog):
+def test_auto_without_tensorrt_uses_the_cpu_quietly(config, caplog):
     with caplog.at_level(logging.WARNING):
-        assert InferenceModels.load(config).engine is InferenceEngine.ONNXRUNTIME
+        assert InferenceModels.load(config).engine is InferenceEngine.CPU
     assert caplog.records == []
 
 
@@ -58,4 +58,4 @@ def test_check_says_what_is_missing_and_what_each_stage_uses(tmp_path):
     assert lines[0] == "GPU: none found (the CPU path runs everything)"
     assert any(line.startswith("TensorRT: not installed (on a Jetson: apt install python3-libnvinfer") for line in lines)
     assert any(line.startswith("pycuda: not installed") for line in lines)
-    assert lines[-2:] == ["stage inference: onnxruntime (CPUExecutionProvider)", "stage render: cpu"]
+    assert lines[-2:] == ["stage inference: detector litert, mesh litert, iris litert", "stage render: cpu"]

@@ -17,7 +17,8 @@ Steps:
     canonical initializer names/order, exact PRelu decomposition (speed), dynamic iris batch;
  6. verify: TFLite interpreter vs straight conversion vs post-processed model on a real face
     (scikit-image's astronaut), iris batch-2 vs two batch-1 calls;
- 7. write ``models/*.onnx``, ``models/manifest.json`` and ``models/MODELS.md``.
+ 7. write ``models/*.onnx``, the three .tflite files as shipped (LiteRT runs them: see
+    ``inference.cpu_runtime``), ``models/manifest.json`` and ``models/MODELS.md``.
 
 The committed .onnx files are plain ONNX graphs (opset 17, no ORT-specific ops or layouts) so they
 stay portable to TensorRT / the CUDA execution provider.
@@ -594,10 +595,27 @@ def manifest_data(out_dir: Path, versions: dict) -> dict:
             "inputs": m["inputs"],
             "outputs": m["outputs"],
         })
+        models.append(tflite_entry(m, out_dir, models[-1]))
     return {
         "generator": "tools/build_models.py",
         "converter_versions": {k: versions[k] for k in CONVERTER_PINS},
         "models": models,
+    }
+
+
+def tflite_entry(m: dict, out_dir: Path, onnx_entry: dict) -> dict:
+    """The wheel's own TFLite file, copied unchanged, for the LiteRT runner.
+
+    Same tensors as the ONNX file except the iris model's batch, which LiteRT sets by
+    resizing the input (its output Reshape keeps batch 1, so the runner splits the rows).
+    """
+    file = Path(m["source_path"]).name
+    return onnx_entry | {
+        "file": file,
+        "sha256": sha256_file(out_dir / file),
+        "opset": None,
+        "conversion": "none: the file as shipped in the wheel",
+        "postprocess": [],
     }
 
 
@@ -614,7 +632,9 @@ def render_md(man: dict, verification: dict) -> str:
         "Do not edit by hand. -->",
         "",
         "ONNX conversions of MediaPipe's face detection, face mesh and iris TFLite models "
-        f"(licence {LICENCE}), taken from the PyPI wheel `{SOURCE_PACKAGE}=={SOURCE_VERSION}`.",
+        f"(licence {LICENCE}), taken from the PyPI wheel `{SOURCE_PACKAGE}=={SOURCE_VERSION}`, "
+        "and the three TFLite files themselves, unchanged, which LiteRT (`ai-edge-litert`, XNNPACK) "
+        "runs where `inference.cpu_runtime` says `litert`.",
         "",
         "Rebuild (needs PyPI; creates a throwaway venv under /tmp with TensorFlow, a large download):",
         "",
@@ -658,7 +678,7 @@ def render_md(man: dict, verification: dict) -> str:
             f"- Source sha256: `{m['source_sha256']}`",
             f"- Licence: {m['licence']}",
             f"- Conversion: `{m['conversion']}`",
-            "- Post-processing: " + ", ".join(f"`{p}`" for p in m["postprocess"]),
+            "- Post-processing: " + (", ".join(f"`{p}`" for p in m["postprocess"]) or "none"),
             "",
             "| tensor | name | shape | dtype | layout / range / meaning |",
             "| --- | --- | --- | --- | --- |",
@@ -669,7 +689,7 @@ def render_md(man: dict, verification: dict) -> str:
         for o in m["outputs"]:
             L.append(f"| output | `{o['name']}` | {_shape(o['shape'])} | {o['dtype']} | "
                      f"{o['meaning']} |")
-        v = verification.get(m["name"])
+        v = verification.get(m["name"]) if m["file"].endswith(".onnx") else None
         if v:
             L += ["", "Verification at build time (" + v["input"] + "; max abs diff):", ""]
             L.append(f"- TFLite interpreter vs straight tf2onnx conversion (onnxruntime): "
@@ -724,6 +744,7 @@ def inner_main(args: argparse.Namespace) -> int:
         verification = verify(tflite, raw, final)
         for m in MODELS:
             shutil.copyfile(final[m["name"]], out_dir / m["file"])
+            shutil.copyfile(tflite[m["name"]], out_dir / tflite[m["name"]].name)
         man = manifest_data(out_dir, versions)
         (out_dir / "manifest.json").write_text(json.dumps(man, indent=2) + "\n")
         (out_dir / "MODELS.md").write_text(render_md(man, verification))

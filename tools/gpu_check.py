@@ -9,7 +9,7 @@
    of the same share of the frame; also the whole render call with the mesh
    upload and the frame download.
 3. Where TensorRT and pycuda are installed, builds the engines (cached) and
-   times the networks of a tracked frame against onnxruntime on the same frame.
+   times the networks of a tracked frame against the CPU runtimes on the same frame.
 Writes a table to stdout and every number to OUT/gpu_check.json.
 
 On the lent machine, with a video copied into an ignored folder that is carried:
@@ -92,9 +92,9 @@ def time_kernels(gpu: CudaRenderer, mesh: RenderMesh, size: tuple[int, int], run
 
 
 def time_inference(video: Path, runs: int) -> dict:
-    """Median ms of mesh + both irises on one tracked frame, TensorRT against onnxruntime."""
+    """Median ms of mesh + both irises on one tracked frame, TensorRT against the CPU runtimes."""
     results = {}
-    for engine in (InferenceEngine.TENSORRT, InferenceEngine.ONNXRUNTIME):
+    for engine in (InferenceEngine.TENSORRT, InferenceEngine.CPU):
         base = load_config(None)
         config = dataclasses.replace(base, inference=dataclasses.replace(base.inference, engine=engine))
         pipeline = MaskPipeline(config, ModelSet.load(config))

@@ -15,8 +15,12 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 python3 -m venv "$scratch/uv"
 "$scratch/uv/bin/pip" install --quiet 'uv==0.13.9'
+# backports-strenum 1.3 (ai-edge-litert's) installs on Python < 3.11 only, yet the
+# universal resolution offers it to every Python; 1.2.8 installs on all of them.
+echo 'backports-strenum==1.2.8' > "$scratch/overrides.txt"
 "$scratch/uv/bin/uv" pip compile pyproject.toml \
     --extra dev --extra demo --universal --python-version 3.10 \
+    --override "$scratch/overrides.txt" \
     --no-header --output-file constraints.txt --quiet
 sed -i '1i # Tested pins; refresh with tools/lock.sh (uv pip compile --universal). Install with -c constraints.txt.' constraints.txt
 echo "wrote constraints.txt ($(grep -c '==' constraints.txt) pins)"
