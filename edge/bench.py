@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -25,6 +26,10 @@ from edge.pipeline import MaskPipeline
 from edge.video_out import AtomicVideoWriter
 
 PERCENTILES = (50, 95, 99)
+WARMUP_FRAMES = 5  # masked first and not counted (JIT, caches)
+# Inference on the frames where the detector did not run: what MediaPipe's
+# FaceMesh does on a frame it tracks (edge.evaluation.mediapipe_peer).
+TRACKED = "  on tracked frames"
 
 
 class TimedModel:
@@ -88,6 +93,9 @@ class BenchReport:
             "frame_ms": {f"p{p}": float(np.percentile(self.frame_ms, p)) for p in PERCENTILES} if self.frames else {},
         }
 
+    def stage(self, name: str) -> StageStats:
+        return next(s for s in self.stages if s.name == name)
+
     def table(self) -> str:
         head = (
             f"{self.video}: {self.width}x{self.height}, {self.frames} frames, {self.faces_per_frame:.2f} faces/frame, "
@@ -100,7 +108,15 @@ class BenchReport:
         return "\n".join([head, *rows, tail])
 
 
-def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | None, warmup: int = 5) -> BenchReport:
+def bench_video(
+    path: Path, config: Config, models: ModelSet, max_frames: int | None,
+    warmup: int = WARMUP_FRAMES, after_frame: Callable[[], None] | None = None,
+) -> BenchReport:
+    """Each stage's times over the video's frames, one after another.
+
+    after_frame: called after each frame, outside the timing (a peer
+    runtime's turn on the same frame, edge.evaluation.mediapipe_peer).
+    """
     pipeline = MaskPipeline(config, models=models)
     tracker = pipeline.tracker
     timed = {
@@ -109,7 +125,8 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
         "  iris (both eyes)": TimedModel(tracker.iris.model),
     }
     tracker.detector.model, tracker.mesh.model, tracker.iris.model = timed.values()
-    decode, encode, whole, faces = [], [], [], 0
+    decode, encode, whole, tracked, faces = [], [], [], [], 0
+    detector_calls = timed["  detector"].seconds
     with VideoReader(path) as reader, tempfile.TemporaryDirectory() as scratch:
         writer = AtomicVideoWriter(Path(scratch) / "bench.mp4", reader.fps, reader.width, reader.height, config.output.video_codec)
         with writer:
@@ -121,10 +138,13 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
                 if frame is None:
                     break
                 t1 = time.perf_counter()
+                calls = len(detector_calls)
                 masked = pipeline.process(frame)
                 t2 = time.perf_counter()
                 writer.write(masked.image)
                 t3 = time.perf_counter()
+                if after_frame is not None:
+                    after_frame()
                 count += 1
                 if count == warmup:
                     started = t3
@@ -135,12 +155,15 @@ def bench_video(path: Path, config: Config, models: ModelSet, max_frames: int | 
                     encode.append(t3 - t2)
                     whole.append(t3 - t0)
                     faces += len(masked.faces)
+                    if len(detector_calls) == calls and masked.faces:
+                        tracked.append(pipeline.times.inference[-1])
             elapsed = time.perf_counter() - started
     measured = max(count - warmup, 0)
     times = pipeline.times
     stages = (
         StageStats.of("decode", decode),
         StageStats.of("inference", list(times.inference)),
+        StageStats.of(TRACKED, tracked),
         *(StageStats.of(name, t.seconds) for name, t in timed.items()),
         StageStats.of("fit", list(times.fit)),
         StageStats.of("render", list(times.render)),

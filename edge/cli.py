@@ -10,6 +10,7 @@ load the inference runtime.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -105,12 +106,18 @@ def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]
     help="deface executable to time beside dmask (default: .venv-deface from tools/install_deface.sh, or PATH).",
 )
 @click.option("--no-deface", is_flag=True, help="Do not time deface.")
+@click.option("--against-mediapipe", is_flag=True, help="Also time MediaPipe's FaceMesh with iris on the same frames.")
+@click.option(
+    "--mediapipe-python", type=click.Path(path_type=Path),
+    help="python of a venv with mediapipe (default: .venv-mediapipe from tools/install_mediapipe.sh).",
+)
 def bench(
     videos: tuple[Path, ...], frames: int | None, config_path: Path | None, output: Path | None,
-    deface_path: Path | None, no_deface: bool,
+    deface_path: Path | None, no_deface: bool, against_mediapipe: bool, mediapipe_python: Path | None,
 ) -> None:
-    """Time each stage of `dmask mask` on videos (p50/p95/p99, fps, memory) and deface beside it."""
-    from edge.bench import bench_video
+    """Time each stage of `dmask mask` on videos (p50/p95/p99, fps, memory), deface and MediaPipe beside it."""
+    from edge.bench import WARMUP_FRAMES, bench_video
+    from edge.evaluation import mediapipe_peer
     from edge.evaluation.speed import INSTALL_HINT, compare_with_deface, locate_deface, write_bench_report
     from edge.media import require_video
     from edge.models import ModelSet
@@ -120,17 +127,22 @@ def bench(
     deface = None if no_deface else locate_deface(deface_path)
     if deface is None and not no_deface:
         click.echo(f"deface: not found, not compared ({INSTALL_HINT})")
+    peer = mediapipe_peer.locate_mediapipe(mediapipe_python) if against_mediapipe else None
     config = load_config(config_path)
     models = ModelSet.load(config)
-    benches, comparisons = [], []
+    benches, comparisons, peers = [], [], []
     for video in videos:
-        benches.append(bench_video(video, config, models, frames))
+        with mediapipe_peer.MediaPipeStepper(peer, video, WARMUP_FRAMES) if peer else contextlib.nullcontext() as stepper:
+            benches.append(bench_video(video, config, models, frames, after_frame=stepper.step if stepper else None))
         click.echo(benches[-1].table())
+        if stepper is not None:
+            peers.append(mediapipe_peer.compare(benches[-1], stepper))
+            click.echo(peers[-1].line())
         if deface is not None:
             comparisons.append(compare_with_deface(video, deface, config_path))
             click.echo(comparisons[-1].line())
     if output is not None:
-        click.echo(f"wrote {write_bench_report(output, benches, comparisons)}")
+        click.echo(f"wrote {write_bench_report(output, benches, comparisons, peers)}")
 
 
 @cli.group("eval")

@@ -95,3 +95,63 @@ def test_bench_compares_with_deface_and_writes_a_report(tmp_path, shared_data, s
 def test_bench_refuses_a_deface_that_is_not_there(tmp_path, shared_data):
     result = dmask(tmp_path, "bench", shared_data / "videos/lp_driving_d1.mp4", "--deface", tmp_path / "nope")
     assert_error(result, f"{tmp_path / 'nope'}: not an executable deface; run tools/install_deface.sh or pass --deface PATH")
+
+
+# A stand-in mediapipe: the real timer script runs against it, so the lock-step
+# protocol, the frame counts and the report are checked without MediaPipe.
+FAKE_MEDIAPIPE = """
+import time, types
+class FaceMesh:
+    def __init__(self, **options):
+        assert options == dict(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
+    def process(self, image):
+        assert image.shape == (480, 480, 3)  # lp_driving_d5, RGB
+        time.sleep(0.004)
+        return types.SimpleNamespace(multi_face_landmarks=[object()])
+    def close(self):
+        pass
+"""
+
+
+@pytest.fixture
+def fake_mediapipe_python(tmp_path):
+    package = tmp_path / "fake" / "mediapipe"
+    (package / "solutions").mkdir(parents=True)
+    (package / "__init__.py").write_text("__version__ = '0.0-stand-in'\nfrom mediapipe import solutions\n")
+    (package / "solutions" / "__init__.py").write_text("from mediapipe.solutions import face_mesh\n")
+    (package / "solutions" / "face_mesh.py").write_text(FAKE_MEDIAPIPE)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nPYTHONPATH={tmp_path / 'fake'} exec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    return python
+
+
+def test_bench_times_mediapipe_frame_by_frame_beside_ours(tmp_path, shared_data, fake_mediapipe_python):
+    video = shared_data / "videos/lp_driving_d5.mp4"
+    result = dmask(tmp_path, "bench", video, "--frames", "12", "--no-deface", "--against-mediapipe",
+                   "--mediapipe-python", fake_mediapipe_python, "-o", "report")
+    assert result.returncode == 0, result.stderr
+    line = re.search(r"inference on a tracked frame: dmask ([\d.]+) ms p50 \((\d+) frames\); "
+                     r"MediaPipe 0.0-stand-in FaceMesh with iris ([\d.]+) ms p50 .*: ([\d.]+)x MediaPipe's time", result.stdout)
+    assert line, result.stdout
+    numbers = json.loads((tmp_path / "report/results.json").read_text())["bench"]
+    peer = numbers["mediapipe"][video.name]
+    assert peer["mediapipe_frames"] == 12  # one MediaPipe frame per measured frame of ours, warm-up excluded
+    assert peer["mediapipe_p50_ms"] >= 4.0  # the stand-in sleeps 4 ms a frame
+    tracked = numbers["videos"][video.name]["stages_ms"]["on tracked frames"]
+    assert 0 < tracked["calls"] < 12  # the detector ran on the other frames
+    assert peer["ratio"] == pytest.approx(tracked["p50"] / peer["mediapipe_p50_ms"])
+    assert "## Against MediaPipe's runtime" in (tmp_path / "report/report.md").read_text()
+
+
+def test_bench_says_where_mediapipe_is_missing(tmp_path, shared_data):
+    result = dmask(tmp_path, "bench", shared_data / "videos/lp_driving_d1.mp4", "--against-mediapipe",
+                   "--mediapipe-python", tmp_path / "nope")
+    assert_error(result, f"{tmp_path / 'nope'}: no python with mediapipe there; run tools/install_mediapipe.sh or pass --mediapipe-python PATH")
+
+
+def test_a_mediapipe_that_fails_to_start_is_one_line(tmp_path, shared_data):
+    result = dmask(tmp_path, "bench", shared_data / "videos/lp_driving_d1.mp4", "--no-deface", "--against-mediapipe",
+                   "--mediapipe-python", sys.executable)  # this venv has no mediapipe
+    assert_error(result, "mediapipe did not start: ModuleNotFoundError: No module named 'mediapipe'; "
+                         "run tools/install_mediapipe.sh or pass --mediapipe-python PATH")

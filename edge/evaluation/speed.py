@@ -31,6 +31,8 @@ import numpy as np
 
 from edge.bench import PERCENTILES, BenchReport
 from edge.errors import EvaluationError
+from edge.evaluation.mediapipe_peer import TARGET_RATIO as MEDIAPIPE_TARGET
+from edge.evaluation.mediapipe_peer import MediaPipeComparison
 from edge.evaluation.report import Report, pyplot
 from edge.media import VideoReader
 
@@ -192,7 +194,9 @@ def _whole_and_prefix(video: Path, prefix: Path) -> dict[str, tuple[Path, int]]:
     return {"whole": (video, reader.frame_count), "prefix": (prefix, frames)}
 
 
-def write_bench_report(out_dir: Path, benches: Sequence[BenchReport], comparisons: Sequence[DefaceComparison]) -> Path:
+def write_bench_report(
+    out_dir: Path, benches: Sequence[BenchReport], comparisons: Sequence[DefaceComparison], peers: Sequence[MediaPipeComparison] = (),
+) -> Path:
     """report.md, results.json and the latency histogram for one `dmask bench` run."""
     report = Report(out_dir, "Speed: dmask bench")
     report.paragraph(
@@ -211,7 +215,12 @@ def write_bench_report(out_dir: Path, benches: Sequence[BenchReport], comparison
     if benches:
         report.figure("latency", _histogram(benches), "Per-frame latency, decode to encode, one colour per video")
     _deface_section(report, comparisons)
-    numbers = {"videos": {b.video: b.numbers() for b in benches}, "deface": {c.video: c.numbers() for c in comparisons}}
+    _mediapipe_section(report, peers)
+    numbers = {
+        "videos": {b.video: b.numbers() for b in benches},
+        "deface": {c.video: c.numbers() for c in comparisons},
+        "mediapipe": {p.video: p.numbers() for p in peers},
+    }
     return report.write({"bench": numbers | {"target_ratio": TARGET_RATIO}})
 
 
@@ -234,6 +243,27 @@ def _deface_section(report: Report, comparisons: Sequence[DefaceComparison]) -> 
              c.dmask.marginal_fps, c.dmask.startup_seconds, c.dmask.whole.peak_rss_mib, c.ratio,
              c.whole_command_ratio, _verdict(c.ratio)]
             for c in comparisons
+        ],
+    )
+
+
+def _mediapipe_section(report: Report, peers: Sequence[MediaPipeComparison]) -> None:
+    report.heading("Against MediaPipe's runtime")
+    if not peers:
+        report.paragraph("MediaPipe was not timed in this run (`--against-mediapipe`).")
+        return
+    report.paragraph(
+        "Inference on a tracked frame (no detector run): our crops, face mesh, both eyes' iris model and eye "
+        "evidence, against MediaPipe's own FaceMesh with iris (`refine_landmarks=True`) on the same frames, "
+        "in its own venv and process, frame by frame in turn with ours. Target: at most "
+        f"{MEDIAPIPE_TARGET:.1f}x MediaPipe's time."
+    )
+    report.table(
+        ["video", "dmask p50 ms", "MediaPipe p50 ms", "MediaPipe CPU ms (mean)", "ratio", "target met"],
+        [
+            [p.video, p.ours_p50_ms, p.mediapipe_p50_ms, float(np.mean(p.mediapipe_cpu_ms)), p.ratio,
+             "yes" if p.ratio <= MEDIAPIPE_TARGET else "no"]
+            for p in peers
         ],
     )
 
