@@ -32,11 +32,11 @@ from edge import __version__
 from edge.config import Config, weakened
 from edge.notify import Notifier
 from edge.models import ModelSet
-from edge.pipeline import MaskPipeline
+from edge.pipeline import MaskPipeline, StageTimes
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.slot import NewestSlot
 from edge.sources import CaptureStage, SourceState, SourceStatus
-from edge.status import Counts, DaemonStatus, Drops, Latencies
+from edge.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
 from edge.transport import Publisher
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ class Daemon:
         self.started = time.monotonic()
         self.published = 0
         self.latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.cpu = CpuMeter()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._threads = [
@@ -177,7 +178,7 @@ class Daemon:
         return self.capture.state().state in waiting and now - self.capture.last_beat <= ALIVE_SECONDS
 
     def status(self) -> DaemonStatus:
-        """What the status topic says: rates, drops, latencies, the source, uptime."""
+        """What the status topic says: rates, drops, latencies, CPU use since the last call, the source, uptime."""
         uptime = max(time.monotonic() - self.started, 1e-9)
         times, counts = self.pipeline.times, self.pipeline.counts
         return DaemonStatus(
@@ -185,17 +186,24 @@ class Daemon:
             fps_in=round(self.frames.put_count / uptime, 2),
             fps_out=round(self.published / uptime, 2),
             dropped=Drops(self.frames.dropped, self.masked.dropped, self.publisher.dropped),
-            latency_ms_p50=Latencies(_p50_ms(times.inference), _p50_ms(times.fit), _p50_ms(times.render), _p50_ms(self.latency)),
+            latency_ms_p50=_latencies(50, times, self.latency),
+            latency_ms_p99=_latencies(99, times, self.latency),
+            cpu_cores=self.cpu.cores(),
             source=self.capture.state(),
             counts=Counts(counts.frames, counts.faces, counts.failed_closed, counts.no_face),
         )
 
 
-def _p50_ms(seconds: deque[float]) -> float | None:
-    """Median of the last LATENCY_WINDOW values in milliseconds; None for none."""
+def _latencies(percentile: int, times: StageTimes, capture_to_publish: deque[float]) -> Latencies:
+    return Latencies(*(_percentile_ms(percentile, s) for s in (times.inference, times.fit, times.render, capture_to_publish)))
+
+
+def _percentile_ms(percentile: int, seconds: deque[float]) -> float | None:
+    """The percentile of the last LATENCY_WINDOW values in milliseconds; None for none."""
     if not seconds:
         return None
-    return round(1e3 * float(np.median(list(seconds)[-LATENCY_WINDOW:])), 2)
+    return round(1e3 * float(np.percentile(list(seconds)[-LATENCY_WINDOW:], percentile)), 2)
+
 
 
 def run_until_stopped(config: Config) -> None:

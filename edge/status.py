@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import time
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ class Drops:
 
 @dataclass(frozen=True)
 class Latencies:
-    """Median milliseconds over the recent frames; None before any frame."""
+    """Milliseconds over the recent frames, at one percentile; None before any frame."""
 
     inference: float | None = None
     fit: float | None = None
@@ -50,13 +51,19 @@ class Counts:
 
 @dataclass(frozen=True)
 class DaemonStatus:
-    """Rates (frames per second since start), drops, latencies, the source, uptime."""
+    """Rates (frames per second since start), drops, latencies, the source, uptime.
+
+    cpu_cores: the daemon process's CPU time (all threads) per second of wall
+    time since the previous status: 1.0 is one core kept busy.
+    """
 
     uptime_s: float | None = None
     fps_in: float | None = None
     fps_out: float | None = None
     dropped: Drops = field(default_factory=Drops)
     latency_ms_p50: Latencies = field(default_factory=Latencies)
+    latency_ms_p99: Latencies = field(default_factory=Latencies)
+    cpu_cores: float | None = None
     source: SourceStatus | None = None
     counts: Counts = field(default_factory=Counts)
 
@@ -70,7 +77,8 @@ class DaemonStatus:
 
     def line(self) -> str:
         """One readable line, e.g. `source up | 29.8 fps in, 29.7 fps out |
-        dropped 0/0/0 | inference 5.4 ms, render 4.1 ms | uptime 12.0 s`."""
+        dropped 0/0/0 | inference 5.4 ms, render 4.1 ms | capture to publish
+        12.0 ms (p99 19.4) | cpu 0.8 cores | uptime 12.0 s`."""
         source = self.source
         state = f"source {source.state.value if source else '?'}"
         if source and source.last_error and source.state is not SourceState.UP:
@@ -82,8 +90,24 @@ class DaemonStatus:
             f"{_num(self.fps_in)} fps in, {_num(self.fps_out)} fps out",
             f"dropped {drops}",
             f"inference {_num(latency.inference)} ms, render {_num(latency.render)} ms",
+            f"capture to publish {_num(latency.capture_to_publish)} ms (p99 {_num(self.latency_ms_p99.capture_to_publish)})",
+            f"cpu {_num(self.cpu_cores)} cores",
             f"uptime {_num(self.uptime_s)} s",
         ])
+
+
+class CpuMeter:
+    """This process's CPU time (all its threads) per second of wall time, between readings."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+
+    def cores(self) -> float | None:
+        """Cores kept busy since the last reading (None if no time has passed)."""
+        wall, cpu = time.monotonic(), time.process_time()
+        elapsed, used = wall - self.wall, cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+        return round(used / elapsed, 3) if elapsed > 0 else None
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import socket
@@ -344,6 +345,10 @@ def test_a_subscriber_that_stops_reading_does_not_stall_the_daemon(tmp_path, sha
         assert later["uptime_s"] > earlier["uptime_s"]
         assert later["source"]["frames"] > earlier["source"]["frames"], "capture went on"
         assert later["counts"]["frames"] > earlier["counts"]["frames"], "processing went on"
+        # CPU per wall second between the two messages: some, and no more than the machine has.
+        assert 0 < later["cpu_cores"] <= os.cpu_count()
+        p50, p99 = later["latency_ms_p50"]["capture_to_publish"], later["latency_ms_p99"]["capture_to_publish"]
+        assert 0 < p50 <= p99
     assert memory_after - memory_before < 30
 
 

@@ -31,12 +31,14 @@ STATUS = {
     "fps_out": 29.7,
     "dropped": {"before_processing": 0, "before_publishing": 1, "publisher": 2},
     "latency_ms_p50": {"inference": 5.4, "fit": 0.3, "render": 4.1, "capture_to_publish": 12.0},
+    "latency_ms_p99": {"inference": 7.9, "fit": 0.5, "render": 6.2, "capture_to_publish": 19.4},
+    "cpu_cores": 0.83,
     "source": {"state": "up", "frames": 357, "reopen_attempts": 0, "last_error": ""},
     "counts": {"frames": 357, "faces": 350, "failed_closed": 2, "no_face": 5},
 }
 STATUS_LINE = (
     "source up | 29.8 fps in, 29.7 fps out | dropped 0/1/2 | "
-    "inference 5.4 ms, render 4.1 ms | uptime 12.0 s"
+    "inference 5.4 ms, render 4.1 ms | capture to publish 12.0 ms (p99 19.4) | cpu 0.8 cores | uptime 12.0 s"
 )
 
 
@@ -306,10 +308,10 @@ def test_status_lines_are_readable(publisher):
     assert DaemonStatus.from_wire({"v": 1, **STATUS}).line() == STATUS_LINE
     assert DaemonStatus.from_wire({"v": 1, **STATUS}).to_wire() == {**STATUS, "source": {**STATUS["source"], "retry_seconds": 0.0}}
     assert DaemonStatus.from_wire({"v": 1, "fps_in": "fast", "source": {"state": "exploded"}}).line() == (
-        "source starting | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | uptime ? s"
+        "source starting | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
     )
     assert DaemonStatus.from_wire({"v": 1}).line() == (
-        "source ? | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | uptime ? s"
+        "source ? | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
     )
     stop = threading.Event()
 
