@@ -29,7 +29,7 @@ from edge.media import (
 )
 from edge.overlap import ReadAhead, WriteBehind
 from edge.models import ModelSet
-from edge.pipeline import MaskPipeline
+from edge.pipeline import MaskPipeline, Measured
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.signals import SignalCsvWriter
 from edge.video_out import AtomicVideoWriter
@@ -121,7 +121,10 @@ class OfflineMasker:
     def mask_video(self, frames: FrameSource, destination: Path, label: str) -> None:
         """Frames in order through one pipeline into one video of their size and rate.
 
-        Decoding runs ahead and encoding behind on helper threads (edge.overlap).
+        Four threads, in order, each handing on through a bounded queue
+        (edge.overlap): decoding, measuring (tracking and the fit, here),
+        drawing, encoding. On two cores the two heavy halves of a frame,
+        measuring and drawing with encoding, each get a core.
         """
         pipeline = MaskPipeline(self.config, still=False, models=self.models)
         codec = self.config.output.video_codec
@@ -130,6 +133,7 @@ class OfflineMasker:
             AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
             ReadAhead(frames) as decoded,
             WriteBehind(writer.write) as encoder,
+            WriteBehind(lambda measured: self._draw(pipeline, measured, encoder, label)) as drawer,
             tqdm(
                 decoded,
                 total=frames.frame_count or None,
@@ -141,13 +145,16 @@ class OfflineMasker:
             ) as bar,
         ):
             for frame in bar:
-                masked = pipeline.process(frame)
-                encoder.put(masked.image)
-                self._record(masked, label)
+                drawer.put(pipeline.measure(frame))
         self.videos += 1
         self.codecs.add(writer.codec)
         self.video_frames += self.frames - frames_before
         self.video_seconds += time.perf_counter() - started
+
+    def _draw(self, pipeline: MaskPipeline, measured: Measured, encoder: WriteBehind, label: str) -> None:
+        masked = pipeline.draw(measured)
+        encoder.put(masked.image)
+        self._record(masked, label)
 
     def _record(self, masked: MaskedFrame, label: str) -> None:
         self.frames += 1

@@ -6,6 +6,10 @@ is only ever read by the tracker. Whatever goes wrong inside a frame (no
 face, a lost track, a stage raising) becomes a status on the MaskedFrame and
 an image with no camera pixels: for `fail_closed.hold_seconds` after the last
 good fit the neutral avatar is held at the last pose, then a blank frame.
+
+`process` is `draw(measure(frame))`. The halves may run on two threads (one
+each, in frame order: `dmask mask` draws behind measuring), since what
+crosses between them is a `Measured` record with no camera pixels.
 """
 
 from __future__ import annotations
@@ -56,8 +60,29 @@ class PipelineCounts:
     faces_dropped: int = 0
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One frame after tracking, the fit and the fail-closed policy, before drawing.
+
+    size: (height, width) pixels; status: OK, NO_FACE or FAILED_CLOSED so far;
+    faces: what to draw (fitted, or held neutral; empty: the background);
+    fitted: how many faces were fitted.
+    """
+
+    seq: int
+    timestamp: float
+    size: tuple[int, int]
+    status: FrameStatus
+    faces: tuple[MaskParams, ...]
+    fitted: int
+
+
 class MaskPipeline:
-    """Masks the frames of one stream in order (or one photo, with still=True)."""
+    """Masks the frames of one stream in order (or one photo, with still=True).
+
+    `measure` and `draw` each keep their own state (the tracker and fit; the
+    renderer), so each half belongs to one thread at a time.
+    """
 
     def __init__(
         self, config: Config, models: ModelSet, still: bool = False, resting: RestingPolicy = RestingPolicy.POPULATION
@@ -77,20 +102,37 @@ class MaskPipeline:
         self.last_size: tuple[int, int] | None = None
 
     def process(self, frame: Frame) -> MaskedFrame:
+        return self.draw(self.measure(frame))
+
+    def measure(self, frame: Frame) -> Measured:
+        """Track and fit; what to draw. Any stage raising fails the frame closed."""
         self.counts.frames += 1
-        height, width = self.last_size = frame.image.shape[:2]
+        size = self.last_size = frame.image.shape[:2]
         try:
             faces = self._fit(frame)
             status, drawn = self._policy(faces, frame.timestamp)
-            image = self._render(drawn, height, width)
         except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
             log.warning("frame %d failed closed: %s: %s", frame.seq, type(error).__name__, error)
+            return Measured(frame.seq, frame.timestamp, size, FrameStatus.FAILED_CLOSED, (), 0)
+        return Measured(frame.seq, frame.timestamp, size, status, drawn, len(faces))
+
+    def draw(self, measured: Measured) -> MaskedFrame:
+        """The avatars drawn from the parameters alone, or the background when the frame failed closed."""
+        height, width = measured.size
+        status = measured.status
+        if status is not FrameStatus.FAILED_CLOSED:
+            try:
+                image = self._render(measured.faces, height, width)
+            except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
+                log.warning("frame %d failed closed: %s: %s", measured.seq, type(error).__name__, error)
+                self._leave_the_gpu()
+                status = FrameStatus.FAILED_CLOSED
+        if status is FrameStatus.FAILED_CLOSED:
             self.counts.failed_closed += 1
-            self._leave_the_gpu()
-            return MaskedFrame(self.blank(height, width), frame.seq, frame.timestamp, FrameStatus.FAILED_CLOSED)
-        self.counts.faces += len(faces)
+            return MaskedFrame(self.blank(height, width), measured.seq, measured.timestamp, status)
+        self.counts.faces += measured.fitted
         self.counts.no_face += status is FrameStatus.NO_FACE
-        return MaskedFrame(image, frame.seq, frame.timestamp, status, drawn)
+        return MaskedFrame(image, measured.seq, measured.timestamp, status, measured.faces)
 
     def blank(self, height: int, width: int) -> np.ndarray:
         """The background alone; made without the renderer, which may be what failed."""

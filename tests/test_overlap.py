@@ -83,3 +83,26 @@ def test_overlapped_masking_writes_the_same_video_as_one_thread(tmp_path, shared
         pairs = list(zip(a, b, strict=True))
     assert len(pairs) == 16
     assert all(np.array_equal(x.image, y.image) for x, y in pairs)
+
+
+def test_a_render_failure_on_the_drawing_thread_fails_that_frame_closed(tmp_path, shared_data, config, models, monkeypatch):
+    """Drawing runs behind measuring: its failure still blanks exactly its own frame, in order."""
+    render = MaskPipeline._render
+    calls = []
+
+    def fails_on_the_fifth(self, *args):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise RuntimeError("rasteriser exploded")
+        return render(self, *args)
+
+    monkeypatch.setattr(MaskPipeline, "_render", fails_on_the_fifth)
+    masker = OfflineMasker(config, models, signals=None, progress=False)
+    with VideoReader(shared_data / "videos/lp_driving_d1.mp4") as reader:
+        masker.mask_video(reader, tmp_path / "out.mp4", "d1")
+    assert set(calls) == {"dmask-write-behind"}, "drawing ran on its own thread"
+    assert masker.summary().failed_closed == 1
+    with VideoReader(tmp_path / "out.mp4") as reader:
+        frames = [frame.image for frame in reader]
+    blank = [bool((np.abs(f.astype(int) - config.render.background).max(axis=2) < 12).all()) for f in frames]
+    assert blank == [i == 4 for i in range(16)]
