@@ -1,11 +1,12 @@
-"""Decoding ahead and encoding behind the masking thread, for `dmask mask`.
+"""Decoding ahead, and drawing and encoding behind, the measuring thread, for `dmask mask`.
 
-OpenCV's decoder and encoder, onnxruntime and the numba renderer all release
-the GIL, so on a 2-core box a frame can be decoded and another encoded while a
-third is masked. Offline, no frame may be dropped and order must hold, so
-these are bounded blocking queues (unlike the daemon's NewestSlot): a slow
-stage makes the others wait, memory stays at `depth` frames a side. An error
-in a helper thread is raised again in the masking thread, in order.
+OpenCV's decoder, the networks' runtimes, the numba renderer and x264 (through
+PyAV) release the GIL while they work, so on a 2-core box one frame is
+measured while the one before is drawn and the one before that encoded.
+Offline, no frame may be dropped and order must hold, so these are bounded
+blocking queues (unlike the daemon's NewestSlot): a slow stage makes the
+others wait, memory stays at `depth` frames a side. An error in a helper
+thread is raised again in the thread that feeds it, in order.
 """
 
 from __future__ import annotations
