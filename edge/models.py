@@ -62,11 +62,10 @@ def _cpu_models(inference: InferenceConfig) -> InferenceModels:
     """Each network on its CPU runtime; if LiteRT will not start, onnxruntime for all, said once."""
     asked = (inference.cpu_runtime.detector, inference.cpu_runtime.mesh, inference.cpu_runtime.iris)
     onnx_only = (CpuRuntime.ONNXRUNTIME,) * len(asked)
-    runtimes = preferred_or_cpu(
+    networks, chosen = preferred_or_cpu(
         "inference.cpu_runtime", CpuRuntime.LITERT if CpuRuntime.LITERT in asked else CpuRuntime.ONNXRUNTIME, CpuRuntime.LITERT,
         lambda: (_cpu_networks(inference, asked), asked), lambda: (_cpu_networks(inference, onnx_only), onnx_only), "onnxruntime",
     )
-    networks, chosen = runtimes
     label = ", ".join(f"{role} {runtime.value}" for role, runtime in zip(("detector", "mesh", "iris"), chosen))
     if CpuRuntime.ONNXRUNTIME in chosen:
         label += f" (onnxruntime on {', '.join(inference.providers)})"
