@@ -1,8 +1,9 @@
 """The one rule for a stage that has a faster backend than the CPU: the
 preferred backend where it starts, else the CPU, said once.
 
-Inference (TensorRT, else onnxruntime) and rendering (CUDA, else numba on the
-CPU) both follow it, and `dmask check` reports what it chose, so what check
+Inference (TensorRT, else the CPU; there, LiteRT, else onnxruntime) and
+rendering (CUDA, else numba on the CPU) follow it, and `dmask check`
+reports what it chose, so what check
 says is what a run does. A setting names the preferred backend (fall back
 with one warning: it was asked for), AUTO (fall back quietly where it is
 simply not installed) or the CPU (never try the GPU). A backend that is

@@ -212,7 +212,7 @@ def _summarise(recordings: list[Path], output: Path) -> None:
 @cli.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
 def check(config_path: Path | None) -> None:
-    """Say what this machine has (GPU, CUDA, pycuda, CuPy, TensorRT, onnxruntime) and what each stage will use."""
+    """Say what this machine has (GPU, CUDA, pycuda, CuPy, TensorRT, LiteRT, onnxruntime) and what each stage will use."""
     from edge.check import report
 
     click.echo(report(load_config(config_path)))

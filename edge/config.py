@@ -43,9 +43,9 @@ class CpuRuntime(str, enum.Enum):
     """Which CPU runtime runs one network.
 
     LITERT runs MediaPipe's own TFLite file through LiteRT's XNNPACK delegate,
-    the runtime MediaPipe itself uses (20 to 35% faster than onnxruntime on
-    these three models here; tools/bench_models.py); ONNXRUNTIME runs the ONNX
-    conversion with `inference.providers`."""
+    the runtime MediaPipe itself uses (12 to 35% faster than onnxruntime on
+    each of the three models here; tools/bench_models.py); ONNXRUNTIME runs
+    the ONNX conversion with `inference.providers`."""
 
     LITERT = "litert"
     ONNXRUNTIME = "onnxruntime"

@@ -1,7 +1,7 @@
 """LiteRT (ai-edge-litert): MediaPipe's own TFLite files on the CPU, through XNNPACK.
 
 MediaPipe runs these networks with XNNPACK; onnxruntime runs their ONNX
-conversions 20 to 35% slower on these small convolutional models
+conversions 12 to 35% slower on these small convolutional models
 (tools/bench_models.py). The runner has the same `run` interface as
 `inference.OnnxModel`, so the tracker does not know which it drives.
 """
