@@ -43,8 +43,8 @@ class CpuRuntime(str, enum.Enum):
     """Which CPU runtime runs one network.
 
     LITERT runs MediaPipe's own TFLite file through LiteRT's XNNPACK delegate,
-    the runtime MediaPipe itself uses (12 to 35% faster than onnxruntime on
-    each of the three models here; tools/bench_models.py); ONNXRUNTIME runs
+    the runtime MediaPipe itself uses (12 to 35% less time than onnxruntime
+    on each of the three models here; tools/bench_models.py); ONNXRUNTIME runs
     the ONNX conversion with `inference.providers`."""
 
     LITERT = "litert"
