@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import math
 import os
+import threading
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -21,6 +23,8 @@ import numpy as np
 
 from edge.errors import InputError, OutputError
 from edge.records import Frame
+
+log = logging.getLogger(__name__)
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -248,13 +252,9 @@ class AtomicOutput:
             reason = getattr(error, "strerror", None) or error
             raise OutputError(f"{self.final_path}: cannot be written ({reason})") from error
 
-    def sync(self) -> None:
-        """Push what is written so far to the disk, the file still open and unnamed."""
-        self._flush()
-        fsync_path(self.temp_path)
-
-    def _flush(self) -> None:
-        """Hand buffered data to the kernel (subclasses that buffer)."""
+    def flush(self) -> None:
+        """Hand what is written so far to the kernel (subclasses that buffer), the file
+        still open and unnamed; fsync_path(temp_path), from any thread, then makes it durable."""
 
     def abort(self) -> None:
         """Close and delete the temp file; the final name is left untouched."""
@@ -281,6 +281,52 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+class BackgroundSync:
+    """fsync of files by path on a helper thread, so the thread that writes them
+    never waits for the disk (an SD card can take a second or more to sync).
+
+    `request(paths)` returns at once. A request made while a sync runs waits
+    for it, and replaces any request waiting before it: the later fsync makes
+    durable everything the earlier would have. A file renamed or removed in the
+    meantime is skipped (its writer syncs it before the rename anyway).
+    """
+
+    def __init__(self) -> None:
+        self._waiting: tuple[Path, ...] | None = None
+        self._stopped = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="dmask-fsync", daemon=True)
+        self._thread.start()
+
+    def request(self, paths: tuple[Path, ...]) -> None:
+        with self._changed:
+            self._waiting = paths
+            self._changed.notify()
+
+    def close(self) -> None:
+        """Finish the sync under way and any waiting one, then stop."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._waiting is None and not self._stopped:
+                    self._changed.wait()
+                paths, self._waiting = self._waiting, None
+                if paths is None:
+                    return
+            for path in paths:
+                try:
+                    fsync_path(path)
+                except FileNotFoundError:
+                    continue
+                except OSError as error:  # the writer's commit will meet it too, and say so
+                    log.warning("%s: cannot sync to disk (%s)", path.name, error.strerror or error)
+
+
 class AtomicFile(AtomicOutput):
     """An ordinary file object (attribute `file`) written atomically."""
 
@@ -291,7 +337,7 @@ class AtomicFile(AtomicOutput):
         except OSError as error:
             raise OutputError(f"{self.final_path}: cannot be written ({error.strerror})") from error
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         self.file.flush()
 
     def _close(self) -> None:

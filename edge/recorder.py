@@ -41,7 +41,7 @@ import zmq
 
 from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
-from edge.media import VIDEO_SUFFIXES, AtomicFile, ensure_writable_dir, signals_path
+from edge.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writable_dir, signals_path
 from edge.records import FrameStatus
 from edge.recovery import recover_partials
 from edge.status import DaemonStatus
@@ -98,10 +98,12 @@ def describe_statuses(statuses: dict[str, int]) -> str:
 
 class _Segment:
     """One video file and its signals sidecar, both atomic; fragmented and synced
-    to disk every second of frames, so a killed recorder loses about 2 s (edge.recovery)."""
+    to disk every second of frames (by a helper thread, so that a slow disk does
+    not hold up receiving), so a killed recorder loses about 2 s (edge.recovery)."""
 
-    def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec) -> None:
+    def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec, syncer: BackgroundSync) -> None:
         self.path = path
+        self.syncer = syncer
         self.size = (width, height)
         self.frames = 0
         self.sync_every = max(1, round(fps))
@@ -118,9 +120,10 @@ class _Segment:
     def write_frame(self, image) -> None:
         self.video.write(image)
         self.frames += 1
-        if self.frames % self.sync_every == 0:
-            self.video.sync()
-            self.signals.sync()
+        if self.frames % self.sync_every == 0:  # to the kernel here, to the disk on the helper
+            self.video.flush()
+            self.signals.flush()
+            self.syncer.request((self.video.temp_path, self.signals.temp_path))
 
     def commit(self) -> None:
         try:
@@ -215,6 +218,7 @@ class Recorder:
             log.warning("%s", line)
         started = time.monotonic()
         client_key, server_key = self._keys
+        self._syncer = BackgroundSync()
         try:
             with subscribe(self.endpoint, (b"frame", b"signals", b"status"), client_key, server_key) as sub:
                 while not stop.is_set():
@@ -228,6 +232,8 @@ class Recorder:
                 self._segment.abort()
                 self._segment = None
             raise
+        finally:
+            self._syncer.close()
         return RecordSummary(
             frames=self._frames,
             segments=tuple(self._written),
@@ -302,7 +308,7 @@ class Recorder:
             number += 1
 
     def _open_segment(self, width: int, height: int) -> None:
-        segment = _Segment(self._next_path(), self.fps, width, height, self.codec)
+        segment = _Segment(self._next_path(), self.fps, width, height, self.codec, self._syncer)
         self._codec_written = segment.video.codec
         for body in self._pending_signals:
             segment.write_signals(body)

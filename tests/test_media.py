@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import threading
 
 import av
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from edge.errors import InputError, OutputError, StageError
 from edge.config import VideoCodec
 from edge.media import (
+    BackgroundSync,
     MediaKind,
     VideoReader,
     input_kind,
@@ -297,3 +300,29 @@ def test_the_temp_file_exists_from_the_start_and_an_interrupted_open_removes_it(
     with pytest.raises(KeyboardInterrupt):
         AtomicVideoWriter(tmp_path / "out.mp4", 25.0, 64, 48, VideoCodec.H264)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_background_sync_never_makes_the_writer_wait(tmp_path, monkeypatch):
+    """A disk that takes its time to sync holds up the helper thread, never the caller;
+    requests made meanwhile fold into one, and a file gone by then is skipped."""
+    entered, release, synced = threading.Event(), threading.Event(), []
+
+    def slow_fsync(fd: int) -> None:
+        entered.set()
+        assert release.wait(10)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    first, second, gone = (tmp_path / name for name in ("a.mp4", "b.jsonl", "gone.mp4"))
+    first.write_text("x")
+    second.write_text("y")
+    syncer = BackgroundSync()
+    syncer.request((first,))
+    assert entered.wait(10), "the helper started syncing"
+    caller = threading.Thread(target=lambda: [syncer.request((first, gone, second)) for _ in range(3)])
+    caller.start()
+    caller.join(5)
+    assert not caller.is_alive(), "request() waited for the disk"
+    release.set()
+    syncer.close()
+    assert synced == [str(first), str(first), str(second)]
