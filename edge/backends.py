@@ -3,11 +3,11 @@ preferred backend where it starts, else the CPU, said once.
 
 Inference (TensorRT, else the CPU; there, LiteRT, else onnxruntime) and
 rendering (CUDA, else numba on the CPU) follow it, and `dmask check`
-reports what it chose, so what check
-says is what a run does. A setting names the preferred backend (fall back
-with one warning: it was asked for), AUTO (fall back quietly where it is
-simply not installed) or the CPU (never try the GPU). A backend that is
-installed but fails to start is always a warning.
+reports what it chose, so what check says is what a run does. A setting
+names the preferred backend (fall back with one warning: it was asked for),
+AUTO (fall back quietly where it is simply not installed) or the CPU (never
+try the GPU). A backend that is installed but fails to start is always a
+warning.
 """
 
 from __future__ import annotations

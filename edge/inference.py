@@ -55,11 +55,7 @@ class OnnxModel:
                 f"execution provider(s) {', '.join(missing)} not available in this "
                 f"onnxruntime; available: {', '.join(available)}; fix inference.providers"
             )
-        if not path.is_file():
-            raise ModelError(
-                f"model file {path} is missing; restore models/ from the repository "
-                "or rebuild it with tools/build_models.py"
-            )
+        require_model_file(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -76,6 +72,12 @@ class OnnxModel:
         x = np.ascontiguousarray(images.transpose(0, 3, 1, 2) if self.channels_first else images)
         outputs = self.session.run(self.output_names, {self.input_name: x})
         return [o.reshape(len(images), -1) for o in outputs]
+
+
+def require_model_file(path: Path) -> None:
+    """ModelError naming the fix, before a runtime fails on the file with its own words."""
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing; restore models/ from the repository or rebuild it with tools/build_models.py")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from edge.backends import BackendUnavailable
-from edge.errors import ModelError
+from edge.inference import require_model_file
 
 
 class LiteRTModel:
@@ -32,8 +32,7 @@ class LiteRTModel:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as error:
             raise BackendUnavailable(f"ai-edge-litert is not installed ({error})") from error
-        if not path.is_file():
-            raise ModelError(f"model file {path} is missing; restore models/ from the repository or rebuild it with tools/build_models.py")
+        require_model_file(path)
         with _quiet_stderr():  # the first allocation announces the XNNPACK delegate on stderr
             self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
             self.interpreter.allocate_tensors()

@@ -112,7 +112,7 @@ class MaskPipeline:
             faces = self._fit(frame)
             status, drawn = self._policy(faces, frame.timestamp)
         except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
-            log.warning("frame %d failed closed: %s: %s", frame.seq, type(error).__name__, error)
+            _log_failure(frame.seq, error)
             return Measured(frame.seq, frame.timestamp, size, FrameStatus.FAILED_CLOSED, (), 0)
         return Measured(frame.seq, frame.timestamp, size, status, drawn, len(faces))
 
@@ -124,7 +124,7 @@ class MaskPipeline:
             try:
                 image = self._render(measured.faces, height, width)
             except Exception as error:  # noqa: BLE001 - fail closed on any stage failure, by design
-                log.warning("frame %d failed closed: %s: %s", measured.seq, type(error).__name__, error)
+                _log_failure(measured.seq, error)
                 self._leave_the_gpu()
                 status = FrameStatus.FAILED_CLOSED
         if status is FrameStatus.FAILED_CLOSED:
@@ -175,3 +175,7 @@ class MaskPipeline:
         image = self.renderer.render(mesh, height, width)
         self.times.render.append(time.perf_counter() - start)
         return image
+
+
+def _log_failure(seq: int, error: Exception) -> None:
+    log.warning("frame %d failed closed: %s: %s", seq, type(error).__name__, error)

@@ -181,29 +181,32 @@ class Daemon:
         """What the status topic says: rates, drops, latencies, CPU use since the last call, the source, uptime."""
         uptime = max(time.monotonic() - self.started, 1e-9)
         times, counts = self.pipeline.times, self.pipeline.counts
+        p50, p99 = _latencies(times, self.latency)
         return DaemonStatus(
             uptime_s=round(uptime, 1),
             fps_in=round(self.frames.put_count / uptime, 2),
             fps_out=round(self.published / uptime, 2),
             dropped=Drops(self.frames.dropped, self.masked.dropped, self.publisher.dropped),
-            latency_ms_p50=_latencies(50, times, self.latency),
-            latency_ms_p99=_latencies(99, times, self.latency),
+            latency_ms_p50=p50,
+            latency_ms_p99=p99,
             cpu_cores=self.cpu.cores(),
             source=self.capture.state(),
             counts=Counts(counts.frames, counts.faces, counts.failed_closed, counts.no_face),
         )
 
 
-def _latencies(percentile: int, times: StageTimes, capture_to_publish: deque[float]) -> Latencies:
-    return Latencies(*(_percentile_ms(percentile, s) for s in (times.inference, times.fit, times.render, capture_to_publish)))
+def _latencies(times: StageTimes, capture_to_publish: deque[float]) -> tuple[Latencies, Latencies]:
+    """p50 and p99 of each stage's last LATENCY_WINDOW times, in milliseconds (None for none)."""
+    series = (times.inference, times.fit, times.render, capture_to_publish)
+    per_series = [_p50_p99_ms(seconds) for seconds in series]
+    return Latencies(*(p50 for p50, _ in per_series)), Latencies(*(p99 for _, p99 in per_series))
 
 
-def _percentile_ms(percentile: int, seconds: deque[float]) -> float | None:
-    """The percentile of the last LATENCY_WINDOW values in milliseconds; None for none."""
+def _p50_p99_ms(seconds: deque[float]) -> tuple[float | None, float | None]:
     if not seconds:
-        return None
-    return round(1e3 * float(np.percentile(list(seconds)[-LATENCY_WINDOW:], percentile)), 2)
-
+        return None, None
+    p50, p99 = np.percentile(list(seconds)[-LATENCY_WINDOW:], (50, 99))
+    return round(1e3 * float(p50), 2), round(1e3 * float(p99), 2)
 
 
 def run_until_stopped(config: Config) -> None:
