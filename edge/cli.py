@@ -24,7 +24,7 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
-from edge.errors import ConfigError, DmaskError
+from edge.errors import ConfigError, DmaskError, InputError
 
 if TYPE_CHECKING:
     from edge.evaluation.fidelity import FidelityResult
@@ -246,16 +246,23 @@ def keys_generate(directory: Path, name: str) -> None:
 @click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Then write the clinical summary of what was recorded here (as `dmask report`).")
+@click.option("--pacs", is_flag=True, help="Send each finished segment to the PACS in the config (pacs, dicom), through its spool.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (for --pacs).")
+@click.option("--patient-id", help="With --pacs: the patient's pseudonym or worklist ID (overrides dicom.patient_id).")
+@click.option("--study-uid", help="With --pacs: the study to file into (overrides dicom.study_instance_uid).")
 def record(
     endpoint: str, output: Path, segment_minutes: float | None, fps: float,
     client_key: Path | None, server_key: Path | None, duration: float | None, report_dir: Path | None,
+    pacs: bool, config_path: Path | None, patient_id: str | None, study_uid: str | None,
 ) -> None:
     """Record a daemon's masked frames to MP4, with a .signals.jsonl sidecar per file."""
     import threading
 
     from edge.recorder import Recorder
 
-    recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key)
+    archiver = _archiver(load_config(config_path), patient_id, study_uid) if pacs else None
+    recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
+                        on_segment=archiver.submit if archiver else None)
     stop, done = threading.Event(), threading.Event()
     result: dict = {}
 
@@ -270,6 +277,8 @@ def record(
     # The recorder runs in a thread so that Ctrl-C / SIGTERM (a KeyboardInterrupt
     # here, in the main thread) stops it cleanly: its files are committed.
     thread = threading.Thread(target=work, name="dmask-record")
+    if archiver:
+        archiver.start()
     thread.start()
     try:
         done.wait(duration)
@@ -279,9 +288,12 @@ def record(
     while not done.wait(0.5):
         pass
     thread.join()
+    archived = archiver.stop() if archiver else None
     if "error" in result:
         raise result["error"]
     click.echo(result["summary"].line())
+    if archived:
+        click.echo(archived.line(archiver.spool))
     if report_dir is not None and result["summary"].segments:
         _summarise(list(result["summary"].segments), report_dir)
 
@@ -292,12 +304,68 @@ def record(
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for each.")
 @click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
 @click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
-def status(endpoint: str, count: int, timeout: float, client_key: Path | None, server_key: Path | None) -> None:
-    """Print a daemon's next status reports, one readable line each."""
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file: also show its PACS spool's backlog.")
+def status(endpoint: str, count: int, timeout: float, client_key: Path | None, server_key: Path | None,
+           config_path: Path | None) -> None:
+    """Print a daemon's next status reports, one readable line each (and the PACS spool's backlog)."""
     from edge.recorder import iter_status_lines
 
+    spool_dir = Path(load_config(config_path).pacs.spool_dir)
+    if spool_dir.is_dir():
+        from edge.export.spool import Spool
+
+        click.echo(Spool(spool_dir).backlog().line())
     for line in iter_status_lines(endpoint, count, timeout, client_key, server_key):
         click.echo(line)
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Masked recordings into hospital systems."""
+
+
+@export_group.command("dicom")
+@click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the DICOM files into this directory.")
+@click.option("--pacs", is_flag=True, help="Send them (and anything waiting in the spool) to the PACS in the config.")
+@click.option("--signals", type=click.Path(path_type=Path), help="One video's signals CSV (default: the .signals.jsonl beside each video).")
+@click.option("--patient-id", help="The patient's pseudonym or worklist ID (overrides dicom.patient_id).")
+@click.option("--study-uid", help="The study to file into (overrides dicom.study_instance_uid; default a new study).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (dicom, pacs).")
+@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+def export_dicom(
+    videos: tuple[Path, ...], output: Path | None, pacs: bool, signals: Path | None, patient_id: str | None,
+    study_uid: str | None, config_path: Path | None, no_progress: bool,
+) -> None:
+    """Masked videos (with their signals) as DICOM video, PDF summary and SR, in one study; with no
+    videos and --pacs, deliver what waits in the spool."""
+    from edge.export.commands import export_dicom as run_export
+
+    config = load_config(config_path)
+    identity = _identity(config, patient_id, study_uid) if videos else None
+    for line in run_export(list(videos), config, identity, signals, output, pacs, not no_progress).lines:
+        click.echo(line)
+
+
+def _identity(config, patient_id: str | None, study_uid: str | None):
+    """The study identity from config and CLI, the CLI's study UID checked like the config's."""
+    from edge.export.identity import StudyIdentity
+    from edge.export.vr import long_string_problem, uid_problem
+
+    for option, value, check in (("--patient-id", patient_id, long_string_problem), ("--study-uid", study_uid, uid_problem)):
+        if value is not None and (problem := check(value)):
+            raise InputError(f"{option}: {problem}")
+    return StudyIdentity.from_config(config.dicom, patient_id, study_uid)
+
+
+def _archiver(config, patient_id: str | None, study_uid: str | None):
+    """dmask record --pacs: the stage that exports, spools and delivers each finished segment."""
+    from edge.export.archiver import Archiver
+    from edge.export.package import StudyExport
+    from edge.export.spool import Spool
+
+    return Archiver(StudyExport(_identity(config, patient_id, study_uid)), Spool(config.pacs.spool_dir),
+                    config.pacs)
 
 
 @cli.group("config")

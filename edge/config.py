@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -22,12 +21,12 @@ from typing import Any, Callable
 
 import yaml
 
+from edge.config_reader import TreeReader
 from edge.errors import ConfigError
+from edge.export.vr import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
-_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-_PLURAL_TYPE_NAMES = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
 
 
 class InferenceEngine(str, enum.Enum):
@@ -288,6 +287,74 @@ class PublishConfig:
     curve_allowed_keys: str = setting("")
 
 
+class DatePolicy(str, enum.Enum):
+    """What a DICOM export keeps of the recording's date (PS3.15 E.3.6); never the time of day."""
+
+    YEAR = "year"  # 1 January of the recording's year
+    SHIFT = "shift"  # the recording's date moved by dicom.date_shift_days
+
+
+class PacsProtocol(str, enum.Enum):
+    """How instances reach the PACS."""
+
+    CSTORE = "cstore"  # DIMSE C-STORE (pynetdicom), the one every PACS speaks
+    STOW = "stow"  # DICOMweb STOW-RS to pacs.stow_url
+
+
+def _url_problem(url: str) -> str | None:
+    """An empty string (none) or an http(s) URL without a user name or password in it."""
+    if url == "":
+        return None
+    if not re.fullmatch(r"https?://[^/@\s]+(/\S*)?", url):
+        return f"{url!r} is not http(s)://HOST[:PORT]/PATH without a user name or password"
+    return None
+
+
+@dataclass(frozen=True)
+class DicomConfig:
+    """Who and what a DICOM export files the recording under; nothing here comes from the video."""
+
+    # the patient's pseudonym or worklist ID (required to export; --patient-id)
+    patient_id: str = setting("", check=long_string_problem)
+    # a pseudonym shown as the patient's name ("" = none)
+    patient_name: str = setting("", check=long_string_problem)
+    # the study to file into, e.g. a worklist entry's ("" = a new study per export or recording; --study-uid)
+    study_instance_uid: str = setting("", check=uid_problem)
+    accession_number: str = setting("", check=short_string_problem)
+    # the organisation's UID root for generated series and instance UIDs ("" = 2.25, from a random UUID)
+    uid_root: str = setting("", check=uid_root_problem)
+    # the recording's date in the files: year (1 January of its year) or shift (moved by date_shift_days)
+    dates: DatePolicy = setting(DatePolicy.YEAR)
+    date_shift_days: int = setting(0, ge=-36500, le=36500)
+    # keep the exact date and time of the recording instead (identifying: acknowledge it)
+    keep_recording_time: bool = setting(False, weaker=Weaker.ABOVE)
+
+
+@dataclass(frozen=True)
+class PacsConfig:
+    """Where `dmask record --pacs` and `dmask export dicom --pacs` deliver, and the spool that holds what is not yet there."""
+
+    protocol: PacsProtocol = setting(PacsProtocol.CSTORE)
+    host: str = setting("127.0.0.1", check=lambda v: None if v.strip() else "must not be empty")
+    port: int = setting(104, ge=1, le=65535)
+    called_ae: str = setting("PACS", check=ae_problem)
+    calling_ae: str = setting("DMASK", check=ae_problem)
+    # DICOM TLS (PS3.15 B.1): the CA bundle that signs the PACS's certificate ("" = plain TCP),
+    # and this box's own certificate and key where the PACS asks for one
+    tls_ca_file: str = setting("")
+    tls_cert_file: str = setting("")
+    tls_key_file: str = setting("")
+    # DICOMweb root for protocol stow, e.g. https://pacs.example/dicom-web
+    stow_url: str = setting("", check=_url_problem)
+    # instances wait here (written atomically) until the PACS holds them
+    spool_dir: str = setting("/var/spool/dmask", check=lambda v: None if v.strip() else "must not be empty")
+    # a failed delivery is tried again after this long, doubling up to retry_max_seconds
+    retry_seconds: float = setting(5.0, ge=0.1, le=3600.0)
+    retry_max_seconds: float = setting(300.0, ge=0.1, le=86400.0)
+    # network timeout of one association or request
+    timeout_seconds: float = setting(30.0, ge=1.0, le=3600.0)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole tree; each section is a top-level key of the YAML file."""
@@ -302,6 +369,8 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    dicom: DicomConfig = field(default_factory=DicomConfig)
+    pacs: PacsConfig = field(default_factory=PacsConfig)
     # settings (key paths) that weaken the identity policy, accepted knowingly
     # (see `setting`'s weaker); each is logged when the daemon starts
     acknowledge_weaker_privacy: tuple[str, ...] = setting(())
@@ -325,7 +394,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}:{mark.line + 1}: invalid YAML: {problem}") from error
     if root is None:
         return Config()
-    reader = _TreeReader(path)
+    reader = TreeReader(path)
     config = reader.section(Config, root, "")
     for key_path, problem, related in _cross_problems(config):
         reader.fail_at(key_path, problem, related)
@@ -336,6 +405,7 @@ def load_config(path: str | Path | None) -> Config:
 _CROSS = (
     ("source.reopen_max_seconds", ">=", "source.reopen_seconds"),
     ("clinical.retraction_mrd1_mm", ">", "clinical.ptosis_mrd1_mm"),
+    ("pacs.retry_max_seconds", ">=", "pacs.retry_seconds"),
 )
 
 
@@ -372,6 +442,11 @@ def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
     for path, relation, other in _CROSS:
         if not (values[path] >= values[other] if relation == ">=" else values[path] > values[other]):
             problems.append((path, f"must be {relation} {other} ({values[other]}); got {values[path]}", (other,)))
+    if config.dicom.dates is DatePolicy.SHIFT and config.dicom.date_shift_days == 0:
+        problems.append(("dicom.date_shift_days", "must not be 0 when dicom.dates is shift "
+                         "(a shift of 0 keeps the real date)", ("dicom.dates",)))
+    if config.pacs.protocol is PacsProtocol.STOW and not config.pacs.stow_url:
+        problems.append(("pacs.stow_url", "must be set when pacs.protocol is stow", ("pacs.protocol",)))
     acknowledged = set(config.acknowledge_weaker_privacy)
     weakening = {path for path, f, _ in settings(config) if "weaker" in f.metadata}
     for path in sorted(acknowledged - weakening):
@@ -382,144 +457,3 @@ def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
             problems.append((path, f"{value} (default {default}) lets more of a person's own face through; "
                              f"to accept that, list {path} under acknowledge_weaker_privacy", ()))
     return problems
-
-
-class _TreeReader:
-    """Builds config dataclasses from YAML nodes, failing at the first problem."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.constructor = yaml.constructor.SafeConstructor()
-        self.lines: dict[str, int] = {}
-
-    def fail(self, node: yaml.Node, key_path: str, problem: str) -> typing.NoReturn:
-        self.fail_line(node.start_mark.line + 1, key_path, problem)
-
-    def fail_line(self, line: int, key_path: str, problem: str) -> typing.NoReturn:
-        raise ConfigError(f"{self.file}:{line} {key_path or '(top level)'}: {problem}")
-
-    def fail_at(self, key_path: str, problem: str, related: tuple[str, ...] = ()) -> typing.NoReturn:
-        """At the line the key was written on; else a related key's (the one it was
-        checked against), else its section's; line 1 when none was written."""
-        candidates = [key_path, *related, *(".".join(key_path.split(".")[:k]) for k in range(key_path.count("."), 0, -1))]
-        written = [self.lines[path] for path in candidates if path in self.lines]
-        self.fail_line(written[0] if written else 1, key_path, problem)
-
-    def section(self, cls: type, node: yaml.Node, key_path: str) -> Any:
-        if _is_null(node):
-            return cls()
-        if not isinstance(node, yaml.MappingNode):
-            got = self.describe(node, key_path)
-            self.fail(node, key_path, f"expected a mapping of settings, got {got}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.fail(key_node, key_path, "keys must be plain names")
-            key = key_node.value
-            child_path = f"{key_path}.{key}" if key_path else key
-            if key not in fields:
-                known = ", ".join(fields)
-                self.fail(key_node, child_path, f"unknown key (expected one of: {known})")
-            if key in values:
-                self.fail(key_node, child_path, "duplicate key")
-            self.lines[child_path] = key_node.start_mark.line + 1
-            values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
-        return cls(**values)
-
-    def value(self, kind: Any, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
-        if dataclasses.is_dataclass(kind):
-            return self.section(kind, node, key_path)
-        if typing.get_origin(kind) is tuple:
-            return self.sequence(typing.get_args(kind), rules, node, key_path)
-        return self.scalar(kind, rules, node, key_path)
-
-    def sequence(
-        self, item_kinds: tuple, rules: typing.Mapping, node: yaml.Node, key_path: str
-    ) -> tuple:
-        """A list of one item type: tuple[T, ...] any length, tuple[T, T, T] exactly 3."""
-        kind = item_kinds[0]
-        length = None if item_kinds[-1] is Ellipsis else len(item_kinds)
-        wanted = f"a list of {f'{length} ' if length else ''}{_PLURAL_TYPE_NAMES[kind]}"
-        if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, key_path, f"expected {wanted}, got {self.describe(node, key_path)}")
-        items = node.value
-        if length is not None and len(items) != length:
-            self.fail(node, key_path, f"expected {wanted}, got {len(items)} items")
-        if rules.get("non_empty") and not items:
-            self.fail(node, key_path, "must not be empty")
-        return tuple(
-            self.scalar(kind, rules, item, f"{key_path}[{i}]") for i, item in enumerate(items)
-        )
-
-    def scalar(self, kind: type, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
-        is_choice = issubclass(kind, enum.Enum)
-        wrong_type = f"expected {_TYPE_NAMES[str if is_choice else kind]}, got "
-        if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, key_path, wrong_type + self.describe(node, key_path))
-        value = self.construct(node, key_path)
-        if not _has_type(value, str if is_choice else kind):
-            self.fail(node, key_path, wrong_type + self.describe(node, key_path))
-        if is_choice:
-            return self.choice(kind, value, node, key_path)
-        if kind is float and not math.isfinite(value):
-            self.fail(node, key_path, f"must be a finite number; got {node.value}")
-        problem = _rule_violation(value, rules) or (rules["check"](value) if "check" in rules else None)
-        if problem:
-            self.fail(node, key_path, problem)
-        return float(value) if kind is float else value
-
-    def choice(self, kind: type[enum.Enum], value: str, node: yaml.Node, key_path: str) -> enum.Enum:
-        """The enum member named by value; the choices come from the enum itself."""
-        try:
-            return kind(value)
-        except ValueError:
-            names = ", ".join(member.value for member in kind)
-            self.fail(node, key_path, f"must be one of {names}; got {value!r}")
-
-    def construct(self, node: yaml.Node, key_path: str) -> Any:
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as error:
-            self.fail(node, key_path, f"invalid value ({getattr(error, 'problem', error)})")
-
-    def describe(self, node: yaml.Node, key_path: str) -> str:
-        """How the user wrote a value, for 'expected X, got Y' messages."""
-        if isinstance(node, yaml.MappingNode):
-            return "a mapping"
-        if isinstance(node, yaml.SequenceNode):
-            return "a list"
-        value = self.construct(node, key_path)
-        if value is None:
-            return "nothing"
-        return repr(value) if isinstance(value, str) else node.value
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-
-
-def _has_type(value: Any, kind: type) -> bool:
-    if isinstance(value, bool) or kind is bool:
-        return isinstance(value, bool) and kind is bool
-    if kind is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, kind)
-
-
-def _rule_violation(value: Any, rules: typing.Mapping) -> str | None:
-    """What is wrong with a well-typed value, or None if it is acceptable."""
-    ge, gt, le = rules.get("ge"), rules.get("gt"), rules.get("le")
-    too_low = (ge is not None and value < ge) or (gt is not None and value <= gt)
-    if too_low or (le is not None and value > le):
-        return f"must be {_range_text(ge, gt, le)}; got {value}"
-    return None
-
-
-def _range_text(ge: float | None, gt: float | None, le: float | None) -> str:
-    if ge is not None and le is not None:
-        return f"between {ge} and {le}"
-    bounds = [f">= {ge}" if ge is not None else None, f"> {gt}" if gt is not None else None,
-              f"<= {le}" if le is not None else None]
-    return " and ".join(b for b in bounds if b)

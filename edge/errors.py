@@ -34,3 +34,11 @@ class StageError(DmaskError):
 
 class EvaluationError(DmaskError):
     """An evaluation cannot run: missing extra, unusable data set or models."""
+
+
+class DeliveryError(DmaskError):
+    """The PACS cannot be reached, refuses the association, or refuses an instance."""
+
+
+class RefusedError(DeliveryError):
+    """The PACS refused one instance (its status says why); the others may still be delivered."""

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import threading
 import warnings
 from collections import Counter
@@ -197,10 +198,25 @@ def signals_path(video: Path) -> Path:
     return video.with_name(video.stem + SIGNALS_SUFFIX)
 
 
+# partial_path's names: the final stem, the writer's pid and the suffix.
+PARTIAL_NAME = re.compile(r"\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]+)")
+
+
 def partial_path(final_path: Path) -> Path:
     """Where final_path is written until complete: hidden, same directory
     (so the rename is atomic) and same suffix (which picks the container)."""
     return final_path.with_name(f".{final_path.stem}.partial-{os.getpid()}{final_path.suffix}")
+
+
+def writer_running(pid: int) -> bool:
+    """Is the writer of a partial file (its pid in the name, see partial_path) still at it? This process, or a live dmask process of that pid."""
+    if pid == os.getpid():
+        return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"dmask" in command or b"edge.cli" in command
 
 
 def ensure_writable_dir(directory: Path) -> None:

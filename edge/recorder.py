@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +162,9 @@ class Recorder:
         client_secret_key: Path | None = None,
         server_public_key: Path | None = None,
         codec: VideoCodec = VideoCodec.H264,
+        on_segment: Callable[[Path], None] | None = None,
     ) -> None:
+        """on_segment: called with each video as soon as it is committed (dmask record --pacs); must not block."""
         output = Path(output)
         if output.suffix.lower() not in VIDEO_SUFFIXES:
             raise OutputError(f"{output}: not a video name; give one ending in {' '.join(VIDEO_SUFFIXES)}")
@@ -180,6 +182,7 @@ class Recorder:
             None if segment_minutes is None else max(1, round(segment_minutes * 60.0 * self.fps))
         )
         self.codec = codec
+        self._on_segment = on_segment
         self._keys = (client_secret_key, server_public_key)
         self.received = threading.Event()  # set at the first message of any topic
         self._reset()
@@ -320,6 +323,8 @@ class Recorder:
         if segment is not None:
             segment.commit()
             self._written.append(segment.path)
+            if self._on_segment is not None:
+                self._on_segment(segment.path)
 
 
 def iter_status_lines(

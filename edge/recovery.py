@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from pathlib import Path
 
 import av
 
-from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, signals_path
+from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, PARTIAL_NAME, signals_path, writer_running
+from edge.video_out import is_masked, mark_masked
 
-_PARTIAL = re.compile(r"\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]+)")
 
 
 def recover_partials(output: Path) -> list[str]:
     """Finish the partial files of dead recorders of output (out.mp4, out-0001.mp4, ...); one line each."""
     found = [(m, path) for path in sorted(output.parent.glob(f".{output.stem}*.partial-*"))
-             if (m := _PARTIAL.fullmatch(path.name)) and _ours(m["stem"], output.stem) and not _running(int(m["pid"]))]
+             if (m := PARTIAL_NAME.fullmatch(path.name)) and _ours(m["stem"], output.stem) and not writer_running(int(m["pid"]))]
     lines, renamed = [], {}
     for m, path in found:
         if m["suffix"].lower() in VIDEO_SUFFIXES:
@@ -52,17 +51,6 @@ def recover_partials(output: Path) -> list[str]:
 def _ours(stem: str, output_stem: str) -> bool:
     """stem is the output's, a numbered segment's, or either one's signals."""
     return re.fullmatch(rf"{re.escape(output_stem)}(-\d{{4}})?(\.signals)?", stem) is not None
-
-
-def _running(pid: int) -> bool:
-    """Is the recorder that wrote these files still at it? This process, or a live dmask process of that pid."""
-    if pid == os.getpid():
-        return True
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"dmask" in command or b"edge.cli" in command
 
 
 def _free(path: Path) -> Path:
@@ -102,6 +90,8 @@ def _remux(partial: Path, target: Path) -> int:
     with source:
         if source.streams.video:
             copy = _Copy(target)
+            if is_masked(source):
+                mark_masked(copy.container)
             try:
                 stream = copy.container.add_stream_from_template(source.streams.video[0])
                 with contextlib.suppress(av.FFmpegError):  # the fragment the kill cut short

@@ -43,6 +43,20 @@ _MPEG4_BIT_RATE = 8_000_000
 _FASTSTART_SUFFIXES = (".mp4", ".mov")
 _FRAGMENTED = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 _PIXEL_FORMAT = "yuv420p"
+# Every video dmask writes says so in its container: `dmask export dicom`
+# files only these into a PACS as free of recognisable features.
+MASKED_KEY = "comment"
+MASKED_TAG = "digital-mask: rendered avatar frames only"
+
+
+def mark_masked(container: av.container.OutputContainer) -> None:
+    """Tag an output container, before its header is written, as holding only rendered frames."""
+    container.metadata[MASKED_KEY] = MASKED_TAG
+
+
+def is_masked(container: av.container.InputContainer) -> bool:
+    """Whether a video was written by dmask (see mark_masked)."""
+    return container.metadata.get(MASKED_KEY) == MASKED_TAG
 
 
 def codec_for_size(codec: VideoCodec, width: int, height: int) -> VideoCodec:
@@ -73,6 +87,7 @@ class AtomicVideoWriter(AtomicOutput):
         self._container: av.container.OutputContainer | None = None
         try:
             self._container = av.open(str(self.temp_path), "w", container_options=options)
+            mark_masked(self._container)
             self._stream = self._add_stream(fps)
             if fragmented:
                 self._stream.codec_context.gop_size = max(1, round(fps))

@@ -35,3 +35,15 @@ def models(config: Config):
     from edge.models import ModelSet
 
     return ModelSet.load(config)
+
+
+@pytest.fixture(scope="session")
+def masked_visit(shared_data: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """(video, signals CSV): a real clip masked by `dmask mask`, as a clinic would export it."""
+    from support import dmask
+
+    directory = tmp_path_factory.mktemp("visit")
+    result = dmask(directory, "mask", shared_data / "videos" / "lp_driving_d1.mp4", "-o", "visit.mp4",
+                   "--signals", "visit.csv", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return directory / "visit.mp4", directory / "visit.csv"

@@ -90,6 +90,12 @@ def mask_params(**changes) -> MaskParams:
     return dataclasses.replace(face, **changes)
 
 
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    """A video file's frames as FFmpeg decodes them, BGR: what a player shows."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+
+
 def video_streams(path: Path) -> list[tuple[str, str, str | None]]:
     """(type, codec, pixel format) of every stream in a media file, as FFmpeg reads it."""
     with av.open(str(path)) as container:

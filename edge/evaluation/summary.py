@@ -38,6 +38,10 @@ MIN_OSCILLATION_HZ = 1.0
 OSCILLATION_POWER_SHARE = 0.25
 
 
+class NoFaceTracked(InputError):
+    """A recording's signals hold no face in any frame: there is nothing to measure."""
+
+
 @dataclass(frozen=True)
 class Recording:
     """One face's per-frame signals: seconds (N,) and each schema field (N,), NaN without a face."""
@@ -67,7 +71,7 @@ def load_recording(path: Path) -> Recording:
         raise InputError(f"{path}: holds no frames")
     tracks = Counter(face["track_id"] for _, faces in frames for face in faces)
     if not tracks:
-        raise InputError(f"{path}: no face in any frame; there is nothing to summarise")
+        raise NoFaceTracked(f"{path}: no face in any frame; there is nothing to summarise")
     track = tracks.most_common(1)[0][0]
     seconds = np.array([t for t, _ in frames], np.float64)
     fields = {name: np.full(len(frames), np.nan) for name in FIELD_NAMES}
@@ -253,7 +257,19 @@ def write_clinical_report(paths: list[Path], out_dir: Path) -> ClinicalReport:
     recordings = [load_recording(Path(path)) for path in paths]
     require_eval_extra()
     report = Report(out_dir, "Clinical summary")
-    report.paragraph(
+    report.paragraph(method_paragraph())
+    summaries = []
+    for index, recording in enumerate(recordings):
+        summary = summarise(recording)
+        summaries.append(summary)
+        write_recording(report, recording, summary, f"r{index + 1}")
+    report.write({"clinical_summary": summaries})
+    return ClinicalReport(tuple(summaries), report.directory / "report.md")
+
+
+def method_paragraph() -> str:
+    """What the summary's figures mean: the first paragraph of every clinical summary (report.md, the PDF)."""
+    return (
         f"From the published signals only (schema `{SCHEMA}`, docs/WIRE.md); no image was read. Right and left are "
         "the subject's. Resting levels are the population's unless a clinical criterion let them through "
         "(config `clinical`); movements are as measured. Blinks: the lid opening falls below "
@@ -262,16 +278,10 @@ def write_clinical_report(paths: list[Path], out_dir: Path) -> ClinicalReport:
         f"from {MIN_OSCILLATION_HZ:g} Hz to the Nyquist frequency, if it holds at least "
         f"{OSCILLATION_POWER_SHARE:.0%} of that band's power; amplitude peak to peak."
     )
-    summaries = []
-    for index, recording in enumerate(recordings):
-        summary = summarise(recording)
-        summaries.append(summary)
-        _write_recording(report, recording, summary, f"r{index + 1}")
-    report.write({"clinical_summary": summaries})
-    return ClinicalReport(tuple(summaries), report.directory / "report.md")
 
 
-def _write_recording(report: Report, recording: Recording, s: dict[str, Any], tag: str) -> None:
+def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: str) -> None:
+    """One recording's section, into anything with Report's heading, paragraph, table and figure (the PDF too)."""
     report.heading(f"{s['recording']}")
     report.paragraph(f"{s['seconds']:.1f} s at {s['fps']:.1f} frames/s; the face was tracked in "
                      f"{s['frames_with_face']} of {s['frames']} frames.")

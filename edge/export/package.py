@@ -1,0 +1,56 @@
+"""One study's instances for masked recordings: the video, its clinical summary (PDF) and key measurements (SR).
+
+A StudyExport belongs to one command: `dmask export dicom` (all its files)
+or one `dmask record --pacs` run (all its segments). Its three series (video,
+summary, measurements) are made once, so every recording becomes the next
+instance of each, all in the caller's study, each SR referencing its video.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from edge.errors import InputError
+from edge.evaluation.summary import NoFaceTracked, load_recording, summarise
+from edge.export.document import pdf_instance, summary_pdf
+from edge.export.identity import Series, StudyIdentity
+from edge.export.report_sr import measurement_report
+from edge.export.video import video_instance
+from edge.media import signals_path
+
+
+class StudyExport:
+    """Turns masked recordings into linked instances of the caller's study."""
+
+    def __init__(self, identity: StudyIdentity) -> None:
+        self.identity = identity
+        self.video = Series(identity.new_uid(), 1, "XC", "Masked face video")
+        self.summary = Series(identity.new_uid(), 2, "DOC", "Clinical summary")
+        self.measurements = Series(identity.new_uid(), 3, "SR", "Key measurements")
+        self._recordings = 0
+
+    def instances(self, video: Path, signals: Path | None = None) -> list[Dataset]:
+        """The video, its PDF and (where a face was tracked) its SR; signals: default the video's sidecar."""
+        signals = signals or signals_path(video)
+        if not signals.is_file():
+            raise InputError(f"{signals}: no signals beside {video.name}; give --signals with the CSV "
+                             "dmask mask wrote for it")
+        self._recordings += 1
+        number = self._recordings
+        recorded = dt.datetime.fromtimestamp(video.stat().st_mtime)
+        label = f"recording {number}"
+        video_ds = video_instance(video, self.identity, self.video, number, recorded)
+        try:
+            recording = load_recording(signals)
+        except NoFaceTracked:
+            recording = None
+        summary = summarise(recording) if recording is not None else None
+        pdf = pdf_instance(summary_pdf(recording, summary, label), self.identity, self.summary, number, recorded,
+                           f"Clinical summary, {label}")
+        if summary is None:  # nothing measured: no report of measurements
+            return [video_ds, pdf]
+        return [video_ds, pdf, measurement_report(summary, video_ds, self.identity, self.measurements, number,
+                                                  recorded)]
