@@ -260,6 +260,8 @@ def record(
 
     from edge.recorder import Recorder
 
+    if not pacs and (patient_id or study_uid):
+        raise InputError("--patient-id and --study-uid file the recording in a PACS: add --pacs")
     archiver = _archiver(load_config(config_path), patient_id, study_uid) if pacs else None
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
                         on_segment=archiver.submit if archiver else None)

@@ -24,7 +24,8 @@ START_SECONDS = 30.0
 
 
 class Orthanc:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tls: bool = False) -> None:
+        """tls: DICOM TLS on its DICOM port, with a server certificate for 127.0.0.1 from a CA made here (ca.pem)."""
         binary = shutil.which("Orthanc")
         if binary is None or not DICOMWEB_PLUGIN.is_file():
             missing("Debian's orthanc and orthanc-dicomweb packages are not installed (.ci/run installs them)")
@@ -43,7 +44,28 @@ class Orthanc:
                                           "AllowStore": True, "AllowFind": True, "AllowEcho": True}},
             "Plugins": [str(DICOMWEB_PLUGIN)], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         }))
+        self.ca = directory / "ca.pem" if tls else None
+        if tls:
+            self._add_tls()
         self.process: subprocess.Popen | None = None
+
+    def _add_tls(self) -> None:
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=self.directory, check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                "-subj", "/CN=dmask test CA")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+                "-subj", "/CN=127.0.0.1")
+        (self.directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")
+        config = json.loads(self.config_path.read_text())
+        config.update({"DicomTlsEnabled": True, "DicomTlsCertificate": str(self.directory / "server.pem"),
+                       "DicomTlsPrivateKey": str(self.directory / "server.key"),
+                       "DicomTlsTrustedCertificates": str(self.directory / "ca.pem"),
+                       "DicomTlsRemoteCertificateRequired": False})
+        self.config_path.write_text(json.dumps(config))
 
     @property
     def url(self) -> str:
@@ -89,6 +111,6 @@ class Orthanc:
         """A dmask YAML config delivering here (pacs overrides: e.g. port, called_ae, protocol)."""
         settings = {"host": "127.0.0.1", "port": self.dicom_port, "called_ae": AET, "calling_ae": CALLING_AET,
                     "spool_dir": str(spool), "retry_seconds": 0.2, "timeout_seconds": 10,
-                    "stow_url": f"{self.url}/dicom-web", **pacs}
+                    "stow_url": f"{self.url}/dicom-web", "tls_ca_file": str(self.ca or ""), **pacs}
         path.write_text(json.dumps({"dicom": {"patient_id": "PSEUDO-0042"}, "pacs": settings}))
         return path

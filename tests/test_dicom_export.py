@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import shutil
@@ -63,11 +64,26 @@ def test_every_instance_says_it_is_de_identified_with_the_callers_identifiers(ex
         codes = {(item.CodingSchemeDesignator, item.CodeValue) for item in ds.DeidentificationMethodCodeSequence}
         assert {("DCM", "113100"), ("DCM", "113102")} <= codes
         assert ds.DeidentificationMethod
-        assert ds.StudyDate.endswith("0101") and ds.StudyTime == "" and ds.ContentTime in ("", "000000")
+        stamps = dates_and_times(ds)
+        year = f"{dt.date.today().year}0101"
+        assert {value for vr, value in stamps if vr == "DA"} == {year, ""}  # "": the birth date
+        assert {value for vr, value in stamps if vr == "TM"} <= {"", "000000"}
+        assert {value for vr, value in stamps if vr == "DT"} <= {f"{year}000000"}
         assert ds.PatientBirthDate == "" and ds.PatientSex == ""
         assert "visit" not in str(ds).lower()  # the input's file name is nowhere in it
     assert len({ds.SeriesInstanceUID for ds in datasets.values()}) == 3
     assert len({ds.SOPInstanceUID for ds in datasets.values()}) == 3
+
+
+def dates_and_times(ds) -> list[tuple[str, str]]:
+    """(VR, value) of every DA, TM and DT element anywhere in ds, sequences included."""
+    found = []
+    for element in ds:
+        if element.VR in ("DA", "TM", "DT"):
+            found.append((element.VR, element.value))
+        elif element.VR == "SQ":
+            found += [stamp for item in element.value for stamp in dates_and_times(item)]
+    return found
 
 
 def test_the_summary_pdf_and_the_sr_carry_the_signals(exported, masked_visit):
@@ -76,7 +92,9 @@ def test_the_summary_pdf_and_the_sr_carry_the_signals(exported, masked_visit):
     assert pdf.SOPClassUID == EncapsulatedPDFStorage and pdf.MIMETypeOfEncapsulatedDocument == "application/pdf"
     from pypdf import PdfReader
 
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(read_pdf(pdf))).pages)
+    reader = PdfReader(io.BytesIO(read_pdf(pdf)))
+    assert "/CreationDate" not in reader.metadata and "/ModDate" not in reader.metadata
+    text = "\n".join(page.extract_text() for page in reader.pages)
     assert "Clinical summary of a masked recording" in text
     assert "the face was tracked in 16 of 16 frames" in text
     assert "MRD1 (mm)" in text and "blinks (count, per minute)" in text
@@ -132,8 +150,6 @@ def test_dates_follow_the_policy(masked_visit, tmp_path):
     result = dmask(tmp_path, "export", "dicom", video, "--signals", signals, "-o", tmp_path, "--config", "shift.yaml")
     assert result.returncode == 0, result.stderr
     ds = dcmread(tmp_path / "visit.dcm", stop_before_pixels=True)
-    import datetime as dt
-
     shifted = (dt.datetime.fromtimestamp(video.stat().st_mtime) - dt.timedelta(days=400)).strftime("%Y%m%d")
     assert ds.StudyDate == shifted and ds.StudyTime == ""
     assert ds.LongitudinalTemporalInformationModified == "MODIFIED"

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from edge.media import VideoReader
+from edge.video_out import MASKED_TAG
 from support import video_streams
 from support import dmask
 
@@ -75,7 +76,9 @@ def test_a_masked_video_has_one_h264_stream_and_none_of_the_inputs_audio_or_tags
     with av.open(str(output)) as container:
         tags = {**container.metadata, **container.streams.video[0].metadata}
         assert container.streams.video[0].frames == len(frames)
-    assert set(tags) <= {"major_brand", "minor_version", "compatible_brands", "encoder", "language", "handler_name", "vendor_id"}
+    assert set(tags) <= {"major_brand", "minor_version", "compatible_brands", "encoder", "language", "handler_name", "vendor_id",
+                         "comment"}
+    assert tags["comment"] == MASKED_TAG  # ours (dmask export dicom takes only such videos), not the camera's
     assert tags["encoder"].startswith("Lavf") and tags.get("handler_name") == "VideoHandler"
     data = output.read_bytes()
     assert not [s for s in planted_strings() if s in data]

@@ -107,6 +107,23 @@ def test_wrong_ae_titles_or_port_are_one_line_and_lose_nothing(orthanc, masked_v
     assert len(orthanc.instances()) == 3
 
 
+def test_dicom_tls_delivers_and_plain_tcp_to_a_tls_port_is_one_line(masked_visit, tmp_path):
+    video, signals = masked_visit
+    pacs = Orthanc(tmp_path / "orthanc", tls=True)
+    pacs.start()
+    try:
+        config = pacs.dmask_config(tmp_path / "tls.yaml", tmp_path / "spool")
+        result = dmask(tmp_path, "export", "dicom", video, "--signals", signals, "--pacs", "--config", config)
+        assert result.returncode == 0, result.stderr
+        assert len(pacs.instances()) == 3
+        plain = pacs.dmask_config(tmp_path / "plain.yaml", tmp_path / "spool", tls_ca_file="")
+        result = dmask(tmp_path, "export", "dicom", video, "--signals", signals, "--pacs", "--config", plain)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+        assert "no DICOM association" in result.stderr and "3 instances kept" in result.stderr
+    finally:
+        pacs.kill()
+
+
 def test_orthanc_killed_mid_send_keeps_the_instance_and_it_is_delivered_once(orthanc, masked_visit, tmp_path):
     video, signals = masked_visit
     config = load_config(orthanc.dmask_config(tmp_path / "dmask.yaml", tmp_path / "spool")).pacs

@@ -82,7 +82,7 @@ def _deliver(config: Config, instances: list[Dataset], progress: bool) -> str:
     total = sum(path.stat().st_size for path in spool.pending())
     with tqdm(total=total, unit="B", unit_scale=True, desc="to PACS", file=sys.stderr, leave=False,
               disable=None if progress else True) as bar:
-        delivery = spool.deliver(config.pacs, progress=bar.update, retry_in=config.pacs.retry_seconds)
+        delivery = spool.deliver(config.pacs, progress=bar.update)  # nothing retries after the command
     line = describe_delivery(config.pacs, delivery, spool)
     if delivery.error:
         raise DeliveryError(f"{delivery.error} ({count(delivery.waiting, 'instance')} kept in {spool.directory} "

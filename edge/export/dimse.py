@@ -58,8 +58,9 @@ def associate(config: PacsConfig, contexts: list[tuple[str, str]], progress: Pro
 
 def _refusal(where: str, config: PacsConfig, rejection: list[A_ASSOCIATE_RJ]) -> str:
     if not rejection:
+        tls = "; with TLS, also pacs.tls_ca_file and that the PACS's port speaks TLS" if config.tls_ca_file else ""
         return (f"{where}: no DICOM association (nothing answers there, or it is not a DICOM port); "
-                "check pacs.host and pacs.port, and that the PACS is up")
+                f"check pacs.host and pacs.port, and that the PACS is up{tls}")
     reason = rejection[0].reason_str
     hint = {"Called AE title not recognised": f"pacs.called_ae is {config.called_ae!r}; use the PACS's own AE title",
             "Calling AE title not recognised": f"pacs.calling_ae is {config.calling_ae!r}; "

@@ -40,6 +40,8 @@ MANUFACTURER = "digital-mask"
 # Content Time is required (1C) in video and document instances: where the
 # time is not kept it is PS3.15's dummy value, midnight.
 _DUMMY_TIME = "000000"
+# when the file was made, not the recording: type 3, left out
+_CREATION_STAMPS = ("InstanceCreationDate", "InstanceCreationTime", "ContributionDateTime")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,21 @@ class StudyIdentity:
         ds.DeidentificationMethod = list(_METHOD)
         ds.DeidentificationMethodCodeSequence = [_code(value, meaning) for value, meaning in self._codes()]
         ds.LongitudinalTemporalInformationModified = self._temporal()
+
+    def settle_dates(self, ds: Dataset, recorded: dt.datetime) -> None:
+        """Every date and time anywhere in ds (sequences too) as the policy allows, whoever wrote it
+        (highdicom stamps the SR's creation and contribution times): creation stamps go, others take
+        the policy's date and time; empty ones (a birth date) stay empty."""
+        date, time = self.dates(recorded)
+        values = {"DA": date, "TM": time or _DUMMY_TIME, "DT": date + (time or _DUMMY_TIME)}
+        for element in list(ds):
+            if element.keyword in _CREATION_STAMPS:
+                del ds[element.tag]
+            elif element.VR in values and element.value not in ("", None):
+                element.value = values[element.VR]
+            elif element.VR == "SQ":
+                for item in element.value:
+                    self.settle_dates(item, recorded)
 
     def _codes(self) -> tuple[tuple[str, str], ...]:
         return (*_ALWAYS, _FULL_DATES if self.dicom.keep_recording_time else _MODIFIED_DATES)

@@ -48,9 +48,10 @@ class StudyExport:
         except NoFaceTracked:
             recording = None
         summary = summarise(recording) if recording is not None else None
-        pdf = pdf_instance(summary_pdf(recording, summary, label), self.identity, self.summary, number, recorded,
-                           f"Clinical summary, {label}")
-        if summary is None:  # nothing measured: no report of measurements
-            return [video_ds, pdf]
-        return [video_ds, pdf, measurement_report(summary, video_ds, self.identity, self.measurements, number,
-                                                  recorded)]
+        made = [video_ds, pdf_instance(summary_pdf(recording, summary, label), self.identity, self.summary, number,
+                                       recorded, f"Clinical summary, {label}")]
+        if summary is not None:  # something was measured: the report of measurements
+            made.append(measurement_report(summary, video_ds, self.identity, self.measurements, number, recorded))
+        for ds in made:
+            self.identity.settle_dates(ds, recorded)
+        return made

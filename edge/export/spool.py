@@ -71,8 +71,8 @@ class Backlog:
                  f"oldest {_age(self.oldest_seconds)}")
         if self.last_error:
             head += f"; last try {_clock(self.last_attempt)} failed: {self.last_error}"
-        if self.next_attempt is not None:
-            head += f"; next try in {max(0.0, self.next_attempt - time.time()):.0f} s"
+        if self.next_attempt is not None and self.next_attempt > time.time():  # a recorder will try again
+            head += f"; next try in {self.next_attempt - time.time():.0f} s"
         return head
 
 
