@@ -295,7 +295,7 @@ def record(
         raise result["error"]
     click.echo(result["summary"].line())
     if archived:
-        click.echo(archived.line(archiver.spool))
+        click.echo(archived.line(archiver.config, archiver.spool))
     if report_dir is not None and result["summary"].segments:
         _summarise(list(result["summary"].segments), report_dir)
 
@@ -352,7 +352,7 @@ def export_dicom(
 def _identity(config, patient_id: str | None, study_uid: str | None):
     """The study identity from config and CLI, the CLI's study UID checked like the config's."""
     from edge.export.identity import StudyIdentity
-    from edge.export.vr import long_string_problem, uid_problem
+    from edge.dicom_values import long_string_problem, uid_problem
 
     for option, value, check in (("--patient-id", patient_id, long_string_problem), ("--study-uid", study_uid, uid_problem)):
         if value is not None and (problem := check(value)):

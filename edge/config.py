@@ -23,7 +23,7 @@ import yaml
 
 from edge.config_reader import TreeReader
 from edge.errors import ConfigError
-from edge.export.vr import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
+from edge.dicom_values import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 

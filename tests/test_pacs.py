@@ -7,6 +7,7 @@ spool keeps the instance until a restarted Orthanc holds it, once.
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import time
@@ -14,16 +15,18 @@ import time
 import pytest
 from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
+from pypdf import PdfReader
 
 from edge.config import load_config
 from edge.export.dimse import associate
+from edge.export.document import read_pdf
 from edge.export.identity import StudyIdentity
 from edge.export.package import StudyExport
 from edge.export.spool import Spool
 from edge.export.video import decode_frames
 from orthanc import AET, Orthanc
 from support import decoded_frames, dmask, dmask_command, dmask_env
-from test_recorder import masked, publish, wait_until
+from test_recorder import publish_until, start_publisher
 
 
 @pytest.fixture
@@ -56,6 +59,12 @@ def test_an_export_reaches_orthanc_and_comes_back_frame_for_frame(orthanc, maske
     frames = decode_frames(video_ds)
     assert len(frames) == len(mp4) == video_ds.NumberOfFrames
     assert all((a == b).all() for a, b in zip(frames, mp4))
+    summary = next(ds for ds in datasets if ds.Modality == "DOC")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(read_pdf(summary))).pages)
+    assert "the face was tracked in 16 of 16 frames" in text and "MRD1 (mm)" in text
+    report = next(ds for ds in datasets if ds.Modality == "SR")
+    evidence = report.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == video_ds.SOPInstanceUID
     assert list((tmp_path / "spool").glob("*.dcm")) == []
     # and our own C-FIND finds each one: a second export of the same instances would not send them again
     with associate(load_config(config).pacs, [], None) as link:
@@ -152,24 +161,14 @@ def test_orthanc_killed_mid_send_keeps_the_instance_and_it_is_delivered_once(ort
 
 
 def test_dmask_record_pacs_delivers_each_segment(orthanc, tmp_path):
-    from test_recorder import start_publisher
-
     publisher = start_publisher()
     config = orthanc.dmask_config(tmp_path / "dmask.yaml", tmp_path / "spool")
     process = subprocess.Popen(
         dmask_command("record", publisher.endpoints[0], "-o", "visit.mp4", "--segment-minutes", "0.01",
                       "--pacs", "--config", config),
         cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        seq = 0
-
-        def segments() -> int:
-            nonlocal seq
-            publish(publisher, [masked(seq)])
-            seq += 1
-            return len(list(tmp_path.glob("visit-*.mp4")))
-
-        wait_until(lambda: segments() >= 2, "two finished segments")  # 18 frames each at 30 fps
+    try:  # 18 frames a segment at 30 fps
+        publish_until(publisher, lambda: len(list(tmp_path.glob("visit-*.mp4"))) >= 2, "two finished segments")
         time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
@@ -180,7 +179,8 @@ def test_dmask_record_pacs_delivers_each_segment(orthanc, tmp_path):
             process.communicate()
     assert process.returncode == 0, stderr
     videos = sorted(tmp_path.glob("visit-*.mp4"))
-    assert stdout.splitlines()[-1] == f"PACS: {len(videos)} segments spooled, {2 * len(videos)} instances delivered"
+    assert stdout.splitlines()[-1] == (f"{len(videos)} segments spooled; PACS {AET} at 127.0.0.1:{orthanc.dicom_port}: "
+                                       f"sent {2 * len(videos)} instances")
     stored = [read(orthanc.file(item["ID"])) for item in orthanc.instances()]
     by_number = {ds.InstanceNumber: ds for ds in stored if ds.Modality == "XC"}
     assert sorted(by_number) == list(range(1, len(videos) + 1))

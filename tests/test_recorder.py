@@ -85,6 +85,21 @@ def publish(publisher: Publisher, frames: list[MaskedFrame]) -> None:
         time.sleep(0.002)
 
 
+def publish_until(publisher: Publisher, done, what: str) -> int:
+    """Publish masked frames, one at a time, until done() (a recorder in another process shows progress on
+    disk); the next frame's seq."""
+    seq = 0
+
+    def one_more() -> bool:
+        nonlocal seq
+        publish(publisher, [masked(seq)])
+        seq += 1
+        return done()
+
+    wait_until(one_more, what)
+    return seq
+
+
 class Running:
     """A Recorder running in a thread of this process."""
 
@@ -264,15 +279,8 @@ def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
         cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        seq = 0
-
-        def recording() -> bool:
-            nonlocal seq
-            publish(publisher, [masked(seq)])
-            seq += 1
-            return bool(hidden_files(tmp_path))  # the partial file: the first frame arrived
-
-        wait_until(recording, "dmask record to write its first frame")
+        # the partial file: the first frame arrived
+        seq = publish_until(publisher, lambda: bool(hidden_files(tmp_path)), "dmask record to write its first frame")
         publish(publisher, [masked(s) for s in range(seq, seq + 5)])
         time.sleep(0.2)
         process.send_signal(signal.SIGTERM)

@@ -21,7 +21,7 @@ from pathlib import Path
 from edge.config import PacsConfig
 from edge.errors import DmaskError
 from edge.export.package import StudyExport
-from edge.export.spool import Delivery, Spool
+from edge.export.spool import Delivery, Spool, describe_delivery
 from edge.wording import count
 
 log = logging.getLogger(__name__)
@@ -31,23 +31,16 @@ _STOP = Path()  # the queue's end marker
 
 @dataclass(frozen=True)
 class ArchiveSummary:
-    """What one recorder run archived: segments spooled, instances delivered, and what waits."""
+    """What one recorder run archived: segments spooled, those that could not be exported, and the deliveries' sum."""
 
     segments: int
     failed: int
-    sent: int
-    held: int
-    waiting: int
-    last_error: str | None
+    delivery: Delivery
 
-    def line(self, spool: Spool) -> str:
+    def line(self, config: PacsConfig, spool: Spool) -> str:
         """The line `dmask record --pacs` prints at the end."""
-        line = f"PACS: {count(self.segments, 'segment')} spooled, {count(self.sent, 'instance')} delivered"
-        if self.failed:
-            line += f", {count(self.failed, 'segment')} not exported (see above)"
-        if self.waiting:
-            line += f"; {self.waiting} waiting in {spool.directory} ({self.last_error})"
-        return line
+        failed = f", {count(self.failed, 'segment')} not exported (see above)" if self.failed else ""
+        return f"{count(self.segments, 'segment')} spooled{failed}; {describe_delivery(config, self.delivery, spool)}"
 
 
 class Archiver:
@@ -75,8 +68,8 @@ class Archiver:
         self._queue.put(_STOP)
         self._thread.join()
         last = self._last
-        return ArchiveSummary(self._segments, self._failed, self._sent, self._held,
-                              len(self.spool.pending()), last.error if last else None)
+        return ArchiveSummary(self._segments, self._failed, Delivery(
+            self._sent, self._held, len(self.spool.pending()), last.error if last else None))
 
     def _run(self) -> None:
         delay = self.config.retry_seconds
