@@ -13,6 +13,7 @@ Only instances made by edge.export (rendered frames, signals) ever get here.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".dcm"
 STATE = "state.json"
+LOCK = ".lock"
 UNREADABLE = "unreadable"  # where a spool file that is not DICOM is moved, kept for a person to look at
 
 
@@ -120,8 +122,15 @@ class Spool:
 
         A connection or association failure ends the round (recorded, with
         retry_in as the next try); an instance the PACS refuses stays and the
-        round goes on with the next.
+        round goes on with the next. Rounds on one spool take turns (a
+        recorder's and a `dmask export dicom --pacs`), so each one's question
+        to the PACS sees what the other sent.
         """
+        with open(self.directory / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._round(config, progress, retry_in)
+
+    def _round(self, config: PacsConfig, progress: Progress | None, retry_in: float | None) -> Delivery:
         paths = self._readable(self.pending())
         sent = held = 0
         refused: list[str] = []
