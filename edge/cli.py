@@ -370,6 +370,34 @@ def _archiver(config, patient_id: str | None, study_uid: str | None):
                     config.pacs)
 
 
+@cli.group("view", invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view).")
+@click.pass_context
+def view_group(context: click.Context, config_path: Path | None) -> None:
+    """Serve the live masked view to logged-in clinicians' browsers (until Ctrl-C or SIGTERM)."""
+    if context.invoked_subcommand is None:
+        from edge.view.server import serve
+
+        serve(load_config(config_path))
+
+
+@view_group.command("add-user")
+@click.argument("name")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view.users_file).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def view_add_user(name: str, config_path: Path | None, password_stdin: bool) -> None:
+    """Add a clinician (or set a new password): only a salted scrypt hash is stored."""
+    from edge.view.auth import Users
+
+    users_file = load_config(config_path).view.users_file
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    Users(users_file).add(name, password)
+    click.echo(f"{name} can log in to dmask view ({users_file})")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Config files."""

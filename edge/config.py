@@ -355,6 +355,31 @@ class PacsConfig:
     timeout_seconds: float = setting(30.0, ge=1.0, le=3600.0)
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """`dmask view`: the clinicians' live view in a browser, relaying what the daemon publishes."""
+
+    # the daemon's publish endpoint, and CURVE keys as for dmask record (both "" = none: ipc or loopback only)
+    endpoint: str = setting("tcp://127.0.0.1:5555", check=endpoint_problem)
+    curve_client_secret_key: str = setting("")
+    curve_server_public_key: str = setting("")
+    # where browsers connect: HTTPS with the certificate below; plain HTTP only on loopback
+    host: str = setting("127.0.0.1", check=lambda v: None if v.strip() else "must not be empty")
+    port: int = setting(8443, ge=1, le=65535)
+    tls_cert_file: str = setting("")
+    tls_key_file: str = setting("")
+    # clinicians and their hashed passwords (dmask view add-user)
+    users_file: str = setting("/etc/dmask/view-users.json", check=lambda v: None if v.strip() else "must not be empty")
+    # a login lasts this long
+    session_minutes: float = setting(30.0, ge=0.01, le=1440.0)
+    # this many failed logins from one address or for one user name in lockout_seconds locks it out that long
+    max_failed_logins: int = setting(5, ge=1, le=100)
+    lockout_seconds: float = setting(300.0, ge=1.0, le=86400.0)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole tree; each section is a top-level key of the YAML file."""
@@ -371,6 +396,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     dicom: DicomConfig = field(default_factory=DicomConfig)
     pacs: PacsConfig = field(default_factory=PacsConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
     # settings (key paths) that weaken the identity policy, accepted knowingly
     # (see `setting`'s weaker); each is logged when the daemon starts
     acknowledge_weaker_privacy: tuple[str, ...] = setting(())
@@ -447,6 +473,13 @@ def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
                          "(a shift of 0 keeps the real date)", ("dicom.dates",)))
     if config.pacs.protocol is PacsProtocol.STOW and not config.pacs.stow_url:
         problems.append(("pacs.stow_url", "must be set when pacs.protocol is stow", ("pacs.protocol",)))
+    view = config.view
+    if bool(view.tls_cert_file) != bool(view.tls_key_file):
+        problems.append(("view.tls_key_file" if view.tls_cert_file else "view.tls_cert_file",
+                         "HTTPS needs both view.tls_cert_file and view.tls_key_file", ()))
+    elif not view.tls_cert_file and view.host not in _LOOPBACK:
+        problems.append(("view.host", f"{view.host} is off loopback: serve it over HTTPS "
+                         "(set view.tls_cert_file and view.tls_key_file), or use 127.0.0.1", ()))
     acknowledged = set(config.acknowledge_weaker_privacy)
     weakening = {path for path, f, _ in settings(config) if "weaker" in f.metadata}
     for path in sorted(acknowledged - weakening):

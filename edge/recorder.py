@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import zmq
 
 from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
@@ -45,7 +44,7 @@ from edge.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writab
 from edge.records import FrameStatus
 from edge.recovery import recover_partials
 from edge.status import DaemonStatus
-from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame
+from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame, subscribe
 from edge.video_out import AtomicVideoWriter
 from edge.wording import count
 
@@ -136,18 +135,6 @@ class _Segment:
     def abort(self) -> None:
         self.video.abort()
         self.signals.abort()
-
-
-def subscribe(
-    endpoint: str, topics: tuple[bytes, ...], client_secret_key: Path | None, server_public_key: Path | None
-) -> Subscriber:
-    """A Subscriber; an endpoint ZeroMQ refuses becomes a one-line DmaskError."""
-    try:
-        return Subscriber(endpoint, topics, client_secret_key, server_public_key)
-    except zmq.ZMQError as error:
-        raise DmaskError(
-            f"{endpoint}: cannot connect ({error}); give tcp://HOST:PORT or ipc://PATH"
-        ) from error
 
 
 class Recorder:

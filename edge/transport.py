@@ -237,6 +237,18 @@ class Subscriber:
         self.close()
 
 
+def subscribe(
+    endpoint: str, topics: tuple[bytes, ...], client_secret_key: Path | None, server_public_key: Path | None
+) -> Subscriber:
+    """A Subscriber; an endpoint ZeroMQ refuses becomes a one-line DmaskError."""
+    try:
+        return Subscriber(endpoint, topics, client_secret_key, server_public_key)
+    except zmq.ZMQError as error:
+        raise DmaskError(
+            f"{endpoint}: cannot connect ({error}); give tcp://HOST:PORT or ipc://PATH"
+        ) from error
+
+
 def decode_frame(message: Message) -> np.ndarray:
     """The (H, W, 3) uint8 BGR image of a frame message."""
     header = message.header

@@ -28,7 +28,7 @@ class Orthanc:
         """tls: DICOM TLS on its DICOM port, with a server certificate for 127.0.0.1 from a CA made here (ca.pem)."""
         binary = shutil.which("Orthanc")
         if binary is None or not DICOMWEB_PLUGIN.is_file():
-            missing("Debian's orthanc and orthanc-dicomweb packages are not installed (.ci/run installs them)")
+            missing("Debian's orthanc and orthanc-dicomweb packages are not installed (.ci/run installs them: tools/install_test_services.sh)")
         self.binary = binary
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)

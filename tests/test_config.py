@@ -64,7 +64,7 @@ def test_values_are_read_and_integers_accepted_as_numbers(tmp_path):
          "5 render.colour: unknown key (expected one of: backend, background)"),
         ("infer:\n  threads: 4\n",
          "1 infer: unknown key "
-         "(expected one of: inference, tracking, fit, clinical, fail_closed, render, input, output, source, publish, dicom, pacs, "
+         "(expected one of: inference, tracking, fit, clinical, fail_closed, render, input, output, source, publish, dicom, pacs, view, "
          "acknowledge_weaker_privacy)"),
         ("inference:\n  threads: 2.5\n", "2 inference.threads: expected an integer, got 2.5"),
         ("inference:\n  threads: true\n", "2 inference.threads: expected an integer, got true"),

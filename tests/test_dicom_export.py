@@ -110,7 +110,7 @@ def test_the_summary_pdf_and_the_sr_carry_the_signals(exported, masked_visit):
 def test_dcmtk_and_dicom3tools_read_every_file(exported):
     _, files = exported
     if not (shutil.which("dcmdump") and shutil.which("dciodvfy")):
-        missing("dcmtk's dcmdump and dicom3tools' dciodvfy are not installed (.ci/run installs them)")
+        missing("dcmtk's dcmdump and dicom3tools' dciodvfy are not installed (.ci/run installs them: tools/install_test_services.sh)")
     dump = subprocess.run(["dcmdump", files["XC"]], capture_output=True, text=True)
     assert dump.returncode == 0, dump.stderr
     assert "=MPEG4HighProfile/Level4.1" in dump.stdout and "=VideoPhotographicImageStorage" in dump.stdout

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from edge.config import Config, RenderBackend, load_config
 from support import missing
@@ -16,7 +17,8 @@ from support import missing
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 
 
-def test_unit_file_verifies(tmp_path):
+@pytest.mark.parametrize("name", ["dmask.service", "dmask-view.service"])
+def test_unit_file_verifies(tmp_path, name):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         missing("systemd-analyze not found (apt install systemd)")
@@ -24,14 +26,15 @@ def test_unit_file_verifies(tmp_path):
     # bin/dmask the unit starts), not the base interpreter its python links to
     prefix = Path(sys.prefix)
     assert (prefix / "bin" / "dmask").is_file(), f"dmask is not installed in {prefix}"
-    unit = tmp_path / "dmask.service"
-    text = (SYSTEMD / "dmask.service").read_text().replace("@PREFIX@/venv", str(prefix)).replace("@PREFIX@", str(prefix))
+    unit = tmp_path / name
+    text = (SYSTEMD / name).read_text().replace("@PREFIX@/venv", str(prefix)).replace("@PREFIX@", str(prefix))
     unit.write_text(text)
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
-    problems = [line for line in result.stderr.splitlines() if "dmask.service" in line]
+    problems = [line for line in result.stderr.splitlines() if name in line]
     assert result.returncode == 0 and not problems, result.stderr
-    for setting in ("Type=notify", "WatchdogSec=", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n"):
+    for setting in ("NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n", "UMask=0077"):
         assert setting in text
+    assert ("Type=notify" in text) == (name == "dmask.service")  # the daemon's watchdog; the view has none
 
 
 def test_example_config_is_the_defaults_but_for_what_an_install_must_set():

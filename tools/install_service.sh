@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs dmask as a systemd service: a dedicated user in the video group,
-# a virtualenv under PREFIX, the unit, /etc/dmask/dmask.yaml and /etc/dmask/keys
+# a virtualenv under PREFIX, the units (daemon and live view), /etc/dmask/dmask.yaml and /etc/dmask/keys
 # with tight permissions. Run as root from the repository:
 #   sudo tools/install_service.sh [PREFIX]   (default /opt/dmask)
 set -euo pipefail
@@ -22,6 +22,9 @@ install -d -m 0750 -o root -g dmask /etc/dmask/keys
 chown root:dmask /etc/dmask/keys/server.key_secret && chmod 0640 /etc/dmask/keys/server.key_secret
 install -d -m 0750 -o root -g dmask /etc/dmask/keys/clients
 
-sed "s|@PREFIX@|$prefix|g" "$repo/systemd/dmask.service" > /etc/systemd/system/dmask.service
+for unit in dmask.service dmask-view.service; do
+    sed "s|@PREFIX@|$prefix|g" "$repo/systemd/$unit" > "/etc/systemd/system/$unit"
+done
 systemctl daemon-reload
 echo "installed; put client public keys in /etc/dmask/keys/clients, edit /etc/dmask/dmask.yaml, then: systemctl enable --now dmask"
+echo "for the live view: dmask view add-user NAME --config /etc/dmask/dmask.yaml, then: systemctl enable --now dmask-view"

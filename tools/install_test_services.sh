@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The PACS the tests deliver to and the viewers they read its files with,
-# from Debian: Orthanc with its DICOMweb plug-in (tests/orthanc.py starts it
-# on loopback, never as a service), dcmtk (dcmdump) and dicom3tools
-# (dciodvfy). Already there: nothing is done. Needs root or sudo (apt-get).
+# What the tests start, from Debian: the PACS they deliver to, Orthanc with
+# its DICOMweb plug-in (tests/orthanc.py starts it on loopback, never as a
+# service), the viewers they read its files with, dcmtk (dcmdump) and
+# dicom3tools (dciodvfy), and the browser that logs in to dmask view,
+# Chromium with its chromedriver (tests/test_view.py, through Selenium).
+# Already there: nothing is done. Needs root or sudo (apt-get).
 set -euo pipefail
-packages=(orthanc orthanc-dicomweb dcmtk dicom3tools)
+packages=(orthanc orthanc-dicomweb dcmtk dicom3tools chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,328 @@
+"""`dmask view`: the app in this process (Starlette's test client) for its refusals, and the real
+server with Debian's Chromium (Selenium) for what a clinician sees."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+
+import httpx2 as httpx
+import pytest
+from starlette.testclient import TestClient
+
+from edge.config import FrameEncoding, PublishConfig
+from edge.records import FrameStatus, MaskedFrame
+from edge.transport import Publisher
+from edge.view.app import SESSION_COOKIE, ViewApp
+from edge.view.auth import Lockout, Sessions, Users
+from edge.view.relay import Relay
+from support import assert_error, dmask, dmask_command, dmask_env, eye_params, free_port, mask_params, missing
+from test_recorder import masked, wait_until
+
+USER, PASSWORD = "alice", "correct horse battery"
+JPEG_START = b"\xff\xd8"
+
+
+@pytest.fixture
+def users(tmp_path) -> Users:
+    users = Users(tmp_path / "users.json")
+    users.add(USER, PASSWORD)
+    return users
+
+
+@pytest.fixture
+def jpeg_publisher():
+    publisher = Publisher(PublishConfig(endpoints=("tcp://127.0.0.1:*",), encoding=FrameEncoding.JPEG, send_hwm=1000), 90)
+    stop = threading.Event()
+
+    def keep_publishing() -> None:
+        seq = 0
+        while not stop.is_set():
+            publisher.send_frame(masked(seq, size=(64, 48), colour=(0, 0, 200)))
+            seq += 1
+            time.sleep(1 / 30)
+
+    thread = threading.Thread(target=keep_publishing, daemon=True)
+    thread.start()
+    yield publisher
+    stop.set()
+    thread.join()
+    publisher.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(users, jpeg_publisher, clock):
+    app = ViewApp(Relay(jpeg_publisher.endpoints[0], None, None), users, Sessions(60.0, clock),
+                  Lockout(3, 300.0, clock), https=False)
+    with TestClient(app.app, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def log_in(client: TestClient, password: str = PASSWORD, csrf: str | None = None) -> httpx.Response:
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    return client.post("/login", data={"user": USER, "password": password, "csrf": token if csrf is None else csrf},
+                       follow_redirects=False)
+
+
+@pytest.mark.parametrize("path", ["/", "/stream.mjpg", "/events", "/static/view.js"])
+def test_without_a_login_every_route_is_401_and_holds_no_frame(client, path):
+    response = client.get(path)
+    assert response.status_code == 401
+    assert JPEG_START not in response.content and "signals" not in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+def test_a_login_opens_the_page_with_strict_headers_and_cookies(client):
+    response = log_in(client)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/view.js" in page.text and "<script>" not in page.text
+    headers = page.headers
+    assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "script-src 'self'" in headers["content-security-policy"] and headers["cache-control"] == "no-store"
+
+
+def test_the_stream_relays_the_daemons_jpegs_after_login(client):
+    log_in(client)
+    with client.stream("GET", "/stream.mjpg") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "multipart/x-mixed-replace; boundary=dmask-frame"
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if data.count(b"--dmask-frame") >= 3:
+                break
+    parts = data.split(b"--dmask-frame")[1:3]
+    for part in parts:
+        head, jpeg = part.split(b"\r\n\r\n", 1)
+        assert b"Content-Type: image/jpeg" in head and jpeg.startswith(JPEG_START)
+        assert int(re.search(rb"X-Seq: (\d+)", head).group(1)) >= 0
+        assert float(re.search(rb"X-Capture-Ts: ([\d.]+)", head).group(1)) >= 0
+
+
+def test_a_form_without_its_csrf_token_is_refused(client):
+    assert log_in(client, csrf="forged").status_code == 403
+    assert client.get("/").status_code == 401
+
+
+def test_wrong_passwords_are_refused_then_locked_out_and_logged(client, clock, caplog):
+    caplog.set_level(logging.INFO, logger="dmask.view.audit")
+    assert [log_in(client, "wrong password!").status_code for _ in range(3)] == [401, 401, 401]
+    locked = log_in(client)  # the right password, but locked out
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 299
+    assert client.get("/").status_code == 401
+    clock.now += 301
+    assert log_in(client).status_code == 303
+    lines = [record.getMessage() for record in caplog.records if record.name == "dmask.view.audit"]
+    assert lines[:3] == ["failed login for 'alice' from testclient"] * 3
+    assert "locked out" in lines[3] and lines[4] == "alice logged in from testclient"
+    assert not [line for line in lines if PASSWORD in line or "wrong password" in line]
+
+
+def test_a_stale_session_is_refused(client, clock):
+    log_in(client)
+    assert client.get("/").status_code == 200
+    clock.now += 61
+    assert client.get("/").status_code == 401
+    assert client.get("/stream.mjpg").status_code == 401
+
+
+def test_add_user_stores_a_hash_owner_only(tmp_path):
+    (tmp_path / "view.yaml").write_text(f"view:\n  users_file: {tmp_path / 'users.json'}\n")
+    result = subprocess.run(dmask_command("view", "add-user", "bob", "--config", "view.yaml", "--password-stdin"),
+                            cwd=tmp_path, env=dmask_env(), input="a long enough secret\n", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "users.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "a long enough secret" not in path.read_text() and list(json.loads(path.read_text())) == ["bob"]
+    assert Users(path).check("bob", "a long enough secret") and not Users(path).check("bob", "a long enough secreT")
+    short = subprocess.run(dmask_command("view", "add-user", "eve", "--config", "view.yaml", "--password-stdin"),
+                           cwd=tmp_path, env=dmask_env(), input="short\n", capture_output=True, text=True)
+    assert_error(short, "the password is too short: give at least 12 characters")
+
+
+def test_plain_http_off_loopback_is_refused(tmp_path):
+    (tmp_path / "view.yaml").write_text("view:\n  host: 0.0.0.0\n")
+    result = dmask(tmp_path, "config", "check", "view.yaml")
+    assert_error(result, "view.yaml:2 view.host: 0.0.0.0 is off loopback: serve it over HTTPS "
+                         "(set view.tls_cert_file and view.tls_key_file), or use 127.0.0.1")
+
+
+BLINK_SEQS = range(60, 66)  # the right eye closed for 6 frames (200 ms at 30 fps)
+
+
+def colour_of(seq: int) -> tuple[int, int, int]:
+    """BGR: red for half a second, then green, and so on, so successive frames from the page differ."""
+    return (0, 0, 200) if (seq // 15) % 2 == 0 else (0, 200, 0)
+
+
+class Daemon:
+    """Frames and signals as the daemon publishes them (JPEG), at 30 frames/s, with one blink of the right eye."""
+
+    def __init__(self) -> None:
+        self.publisher = Publisher(PublishConfig(endpoints=("tcp://127.0.0.1:*",), encoding=FrameEncoding.JPEG,
+                                                 send_hwm=1000), 90)
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            closed = seq % 300 in BLINK_SEQS
+            face = mask_params(right_eye=eye_params(upper=0.0 if closed else 0.2, lower=0.02 if closed else 0.1))
+            frame = masked(seq, size=(160, 120), colour=colour_of(seq))
+            frame = MaskedFrame(frame.image, seq, time.time(), FrameStatus.OK, (face,))
+            self.publisher.send_frame(frame)
+            self.publisher.send_signals(frame)
+            if seq % 30 == 0:
+                self.publisher.send_status({"source": {"state": "up"}, "fps_in": 30.0, "fps_out": 30.0,
+                                            "dropped": {"before_processing": 0}})
+            self.sent = seq = seq + 1
+            time.sleep(1 / 30)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.publisher.close()
+
+
+class ViewServer:
+    """`dmask view` as a process, on a free loopback port."""
+
+    def __init__(self, tmp_path, endpoint: str) -> None:
+        users = Users(tmp_path / "users.json")
+        users.add(USER, PASSWORD)
+        self.port = free_port()
+        config = tmp_path / "view.yaml"
+        config.write_text(f"view:\n  endpoint: {endpoint}\n  port: {self.port}\n  users_file: {users.path}\n")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(dmask_command("view", "--config", config), cwd=tmp_path, env=dmask_env(),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def listening() -> bool:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(listening, "dmask view to listen")
+
+    def close(self) -> str:
+        """Stop it (SIGTERM) and return what it logged."""
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=20)
+        return stderr
+
+
+@pytest.fixture
+def live(tmp_path):
+    daemon = Daemon()
+    server = ViewServer(tmp_path, daemon.publisher.endpoints[0])
+    yield daemon, server
+    server.close()
+    daemon.close()
+
+
+def chromium():
+    """Debian's Chromium, headless, through its chromedriver (Selenium)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        missing("Debian's chromium and chromium-driver are not installed (.ci/run installs them: tools/install_test_services.sh)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900"):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def canvas_image(browser, element: str):
+    import base64
+
+    import cv2
+    import numpy as np
+
+    url = browser.execute_script(f"return document.getElementById('{element}').toDataURL('image/png')")
+    return cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_a_clinician_logs_in_and_sees_the_video_advance_and_the_blink(live):
+    from selenium.webdriver.common.by import By
+
+    daemon, server = live
+    browser = chromium()
+    try:
+        browser.get(server.url + "/login")
+        browser.find_element(By.ID, "user").send_keys(USER)
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "login").click()
+        view = lambda key: browser.execute_script(f"return window.dmaskView && window.dmaskView.{key}")  # noqa: E731
+        wait_until(lambda: (view("frames") or 0) >= 10, "the page to draw 10 frames")
+        seen = []
+        for _ in range(2):  # two captures half a second apart: red, then green (or the reverse)
+            first_seq = view("lastSeq")
+            image = canvas_image(browser, "video")
+            seen.append(tuple(int(c) for c in image.reshape(-1, 3).mean(axis=0).round()))
+            wait_until(lambda: view("lastSeq") >= first_seq + 15, "half a second of frames")
+        assert image.shape == (120, 160, 3)
+        assert {min((colour_of(0), colour_of(15)), key=lambda t: sum(abs(a - b) for a, b in zip(c, t))) for c in seen} \
+            == {colour_of(0), colour_of(15)}, seen
+        wait_until(lambda: view("blinks.right") >= 1, "the right eye's blink on the page")
+        assert view("blinks.left") == 0
+        assert "source up" in browser.find_element(By.ID, "status").text
+        lids = canvas_image(browser, "lids")
+        seq = view("lastSeq")
+        wait_until(lambda: view("lastSeq") >= seq + 15, "half a second of frames")
+        assert lids.max() > 0 and (canvas_image(browser, "lids") != lids).any()  # drawn, and moving
+        latencies = view("latencies")
+        assert latencies and all(-0.05 < value < 60 for value in latencies)
+    finally:
+        browser.quit()
+    log = server.close()
+    assert "alice logged in from 127.0.0.1" in log and "alice started watching from 127.0.0.1" in log
+
+
+def test_a_stalled_browser_slows_nobody(live, tmp_path):
+    daemon, server = live
+    with httpx.Client(base_url=server.url) as reader:
+        assert log_in(reader).status_code == 303
+        cookie = reader.cookies[SESSION_COOKIE]
+        stalled = socket.create_connection(("127.0.0.1", server.port))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.sendall(f"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\nCookie: {SESSION_COOKIE}={cookie}\r\n\r\n".encode())
+        try:
+            time.sleep(2.0)  # the stalled viewer's buffers fill: it reads nothing
+            sent_before, received = daemon.sent, 0
+            with reader.stream("GET", "/stream.mjpg") as response:
+                for chunk in response.iter_bytes():
+                    received += chunk.count(b"--dmask-frame")
+                    if daemon.sent - sent_before >= 60:
+                        break
+            assert received >= 0.8 * (daemon.sent - sent_before), (received, daemon.sent - sent_before)
+        finally:
+            stalled.close()
