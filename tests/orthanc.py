@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support import free_port, missing
+from support import free_port, make_certificate, missing
 
 AET = "TESTPACS"
 CALLING_AET = "DMASK"
@@ -50,16 +50,7 @@ class Orthanc:
         self.process: subprocess.Popen | None = None
 
     def _add_tls(self) -> None:
-        def openssl(*args: str) -> None:
-            subprocess.run(["openssl", *args], cwd=self.directory, check=True, capture_output=True)
-
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                "-subj", "/CN=dmask test CA")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-                "-subj", "/CN=127.0.0.1")
-        (self.directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")
+        _, certificate, key = make_certificate(self.directory)
         config = json.loads(self.config_path.read_text())
         config.update({"DicomTlsEnabled": True, "DicomTlsCertificate": str(self.directory / "server.pem"),
                        "DicomTlsPrivateKey": str(self.directory / "server.key"),

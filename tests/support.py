@@ -49,6 +49,22 @@ def assert_error(result: subprocess.CompletedProcess, message: str) -> None:
     assert result.stderr == f"dmask: error: {message}\n"
 
 
+def make_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """(CA, certificate, key) PEM files in directory, made by openssl: a test CA and a server
+    certificate it signed for 127.0.0.1, valid for two days."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=dmask test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import threading
@@ -23,7 +24,8 @@ from edge.transport import Publisher
 from edge.view.app import SESSION_COOKIE, ViewApp
 from edge.view.auth import Lockout, Sessions, Users
 from edge.view.relay import Relay
-from support import assert_error, dmask, dmask_command, dmask_env, eye_params, free_port, mask_params, missing
+from support import (assert_error, dmask, dmask_command, dmask_env, eye_params, free_port, make_certificate,
+                     mask_params, missing)
 from test_recorder import masked, wait_until
 
 USER, PASSWORD = "alice", "correct horse battery"
@@ -150,6 +152,16 @@ def test_a_stale_session_is_refused(client, clock):
     assert client.get("/stream.mjpg").status_code == 401
 
 
+def test_logout_needs_the_pages_csrf_token_and_ends_the_session(client):
+    log_in(client)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+    assert client.post("/logout", data={"csrf": "forged"}, follow_redirects=False).status_code == 401
+    assert client.get("/").status_code == 200
+    response = client.post("/logout", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert client.get("/").status_code == 401
+
+
 def test_add_user_stores_a_hash_owner_only(tmp_path):
     (tmp_path / "view.yaml").write_text(f"view:\n  users_file: {tmp_path / 'users.json'}\n")
     result = subprocess.run(dmask_command("view", "add-user", "bob", "--config", "view.yaml", "--password-stdin"),
@@ -212,15 +224,20 @@ class Daemon:
 
 
 class ViewServer:
-    """`dmask view` as a process, on a free loopback port."""
+    """`dmask view` as a process, on a free loopback port; with tls, HTTPS with a certificate from a test CA (self.ca)."""
 
-    def __init__(self, tmp_path, endpoint: str) -> None:
+    def __init__(self, tmp_path, endpoint: str, tls: bool = False) -> None:
         users = Users(tmp_path / "users.json")
         users.add(USER, PASSWORD)
         self.port = free_port()
         config = tmp_path / "view.yaml"
-        config.write_text(f"view:\n  endpoint: {endpoint}\n  port: {self.port}\n  users_file: {users.path}\n")
-        self.url = f"http://127.0.0.1:{self.port}"
+        text = f"view:\n  endpoint: {endpoint}\n  port: {self.port}\n  users_file: {users.path}\n"
+        self.ca = None
+        if tls:
+            self.ca, certificate, key = make_certificate(tmp_path)
+            text += f"  tls_cert_file: {certificate}\n  tls_key_file: {key}\n"
+        config.write_text(text)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(dmask_command("view", "--config", config), cwd=tmp_path, env=dmask_env(),
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -324,5 +341,34 @@ def test_a_stalled_browser_slows_nobody(live, tmp_path):
                     if daemon.sent - sent_before >= 60:
                         break
             assert received >= 0.8 * (daemon.sent - sent_before), (received, daemon.sent - sent_before)
+            assert daemon.publisher.dropped == 0  # nothing backed up to the daemon
         finally:
             stalled.close()
+
+
+def test_https_serves_with_the_configured_certificate_and_secure_cookies(tmp_path):
+    daemon = Daemon()
+    server = ViewServer(tmp_path, daemon.publisher.endpoints[0], tls=True)
+    try:
+        with httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=server.ca)) as client:
+            assert client.get("/stream.mjpg").status_code == 401
+            response = log_in(client)
+            assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+            assert client.get("/").status_code == 200
+        with pytest.raises(httpx.ConnectError):  # a client that does not trust the certificate gets nothing
+            httpx.get(server.url + "/login", verify=True)
+    finally:
+        server.close()
+        daemon.close()
+
+
+def test_a_taken_port_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        Users(tmp_path / "users.json").add(USER, PASSWORD)
+        (tmp_path / "view.yaml").write_text(f"view:\n  port: {port}\n  users_file: {tmp_path / 'users.json'}\n")
+        result = dmask(tmp_path, "view", "--config", "view.yaml")
+    assert_error(result, f"view.port: cannot listen on 127.0.0.1:{port} (Address already in use); "
+                         "choose another view.port or stop what uses it")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 from pathlib import Path
 
 import uvicorn
@@ -32,11 +34,39 @@ def serve(config: Config) -> None:
     """Serve until SIGTERM or Ctrl-C; who logs in and who watches go to the log (dmask.view.audit)."""
     app = build(config)
     view = config.view
+    _check_tls(view.tls_cert_file, view.tls_key_file)
+    listener = _listen(view.host, view.port)
     logging.getLogger("dmask.view.audit").setLevel(logging.INFO)
     scheme = "https" if view.tls_cert_file else "http"
     log.warning("view on %s://%s:%d, relaying %s", scheme, view.host, view.port, view.endpoint)
     server = uvicorn.Server(uvicorn.Config(
-        app.app, host=view.host, port=view.port, ssl_certfile=view.tls_cert_file or None,
-        ssl_keyfile=view.tls_key_file or None, log_level="warning", access_log=False,
-        timeout_graceful_shutdown=2, lifespan="on"))
-    server.run()
+        app.app, ssl_certfile=view.tls_cert_file or None, ssl_keyfile=view.tls_key_file or None,
+        log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on"))
+    server.run(sockets=[listener])
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """The certificate and key load, or one line naming them (uvicorn would only say errno 2)."""
+    if not cert:
+        return
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ConfigError(f"view.tls_cert_file: cannot load {cert} with its key {key} ({reason}); "
+                          "check both files and that this user may read them") from error
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a taken port is one line, not uvicorn's log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ConfigError(f"view.port: cannot listen on {host}:{port} ({error.strerror}); "
+                          "choose another view.port or stop what uses it") from error
+    listener.listen(64)
+    return listener
