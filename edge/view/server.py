@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import uvicorn
@@ -36,13 +37,29 @@ def serve(config: Config) -> None:
     view = config.view
     _check_tls(view.tls_cert_file, view.tls_key_file)
     listener = _listen(view.host, view.port)
-    logging.getLogger("dmask.view.audit").setLevel(logging.INFO)
+    _audit_log()
     scheme = "https" if view.tls_cert_file else "http"
     log.warning("view on %s://%s:%d, relaying %s", scheme, view.host, view.port, view.endpoint)
     server = uvicorn.Server(uvicorn.Config(
         app.app, ssl_certfile=view.tls_cert_file or None, ssl_keyfile=view.tls_key_file or None,
         log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on"))
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGTERM or Ctrl-C it shut down gracefully for
+        pass
+    log.warning("view stopped")
+
+
+def _audit_log() -> None:
+    """Who logged in, failed or watched, with when (UTC), on standard error: journald keeps it."""
+    audit = logging.getLogger("dmask.view.audit")
+    handler = logging.StreamHandler()
+    formatter = logging.Formatter("dmask: audit %(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
 
 
 def _check_tls(cert: str, key: str) -> None:
