@@ -24,7 +24,7 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
-from edge.errors import ConfigError, DmaskError, InputError
+from edge.errors import ConfigError, DmaskError, InputError, OutputError
 
 if TYPE_CHECKING:
     from edge.evaluation.fidelity import FidelityResult
@@ -368,6 +368,36 @@ def _archiver(config, patient_id: str | None, study_uid: str | None):
 
     return Archiver(StudyExport(_identity(config, patient_id, study_uid)), Spool(config.pacs.spool_dir),
                     config.pacs)
+
+
+@cli.command()
+@click.argument("src", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output folder: the masked tree and its audit (dmask-audit.jsonl).")
+@click.option("--manifest", type=click.Path(path_type=Path), help="Mask only the files listed here (paths relative to SRC, one a line).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
+@click.option("--scheduler", help="A Dask scheduler's address: run on that cluster instead (the batch extra).")
+@click.option("--verify", "verify_only", is_flag=True, help="Only re-hash the outputs of OUTPUT against its audit.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | None, scheduler: str | None,
+          verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
+    """Mask a folder tree of photos and videos into OUTPUT, resumably, with an audit trail."""
+    from edge.batch.runner import run_batch, verify
+
+    if verify_only:
+        problems = verify(dst)
+        if problems:
+            for line in problems[1:]:
+                click.echo(f"dmask: {line}", err=True)
+            raise OutputError(problems[0] + (f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else ""))
+        click.echo(f"{dst}: every output matches its audit entry")
+        return
+    if src is None:
+        raise InputError("give the source folder: dmask batch SRC_DIR -o DST_DIR")
+    summary = run_batch(src, dst, load_config(config_path), manifest, workers, scheduler, not no_progress)
+    click.echo(summary.line())
+    if summary.failed:
+        raise InputError(f"{summary.failed} of the files failed; their reasons are in {summary.audit}")
 
 
 @cli.group("view", invoke_without_command=True)

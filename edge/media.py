@@ -219,6 +219,18 @@ def writer_running(pid: int) -> bool:
     return b"dmask" in command or b"edge.cli" in command
 
 
+def drop_dead_partials(paths) -> int:
+    """Remove the partial files (partial_path's names) among paths whose writer is no longer running:
+    a killed writer's output was never whole, and is made again. How many were removed."""
+    removed = 0
+    for path in paths:
+        match = PARTIAL_NAME.fullmatch(path.name)
+        if match and not writer_running(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def ensure_writable_dir(directory: Path) -> None:
     """OutputError unless outputs can be created in directory."""
     if not directory.exists():

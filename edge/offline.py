@@ -52,6 +52,7 @@ class MaskSummary:
     video_frames: int = 0
     video_seconds: float = 0.0
     codecs: frozenset[VideoCodec] = frozenset()
+    no_face: int = 0
 
     @property
     def files(self) -> int:
@@ -99,7 +100,7 @@ class OfflineMasker:
         self.signals = signals
         self.progress = progress
         self.started = time.perf_counter()
-        self.photos = self.videos = self.frames = self.faces = self.failed_closed = 0
+        self.photos = self.videos = self.frames = self.faces = self.failed_closed = self.no_face = 0
         self.video_frames, self.video_seconds = 0, 0.0
         self.codecs: set[VideoCodec] = set()
 
@@ -160,6 +161,7 @@ class OfflineMasker:
         self.frames += 1
         self.faces += len(masked.faces)
         self.failed_closed += masked.status is FrameStatus.FAILED_CLOSED
+        self.no_face += masked.status is FrameStatus.NO_FACE
         if self.signals is not None:
             self.signals.write(masked, label)
 
@@ -167,6 +169,7 @@ class OfflineMasker:
         return MaskSummary(
             self.photos, self.videos, self.frames, self.faces, self.failed_closed,
             time.perf_counter() - self.started, self.video_frames, self.video_seconds, frozenset(self.codecs),
+            self.no_face,
         )
 
 

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EvaluationError
+from edge.provenance import source_commit
 from edge.media import AtomicFile, make_output_dir
 
 RAW_FACES_WARNING = (
@@ -74,17 +74,10 @@ def cpu_model() -> str:
 
 def run_context() -> dict[str, Any]:
     """When, on what and from which commit the figures were measured."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["dmask", *sys.argv[1:]]) if sys.argv else "",
-        "commit": commit or "unknown",
+        "commit": source_commit(),
         "machine": f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }

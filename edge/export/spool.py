@@ -30,7 +30,7 @@ from edge.config import PacsConfig
 from edge.errors import DeliveryError, OutputError, RefusedError
 from edge.export.link import Progress, describe
 from edge.export.pacs import open_link
-from edge.media import PARTIAL_NAME, AtomicFile, ensure_writable_dir, writer_running
+from edge.media import AtomicFile, drop_dead_partials, ensure_writable_dir
 from edge.wording import count
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,8 @@ class Spool:
             raise OutputError(f"{self.directory}: cannot create the PACS spool ({error.strerror}); "
                               "set pacs.spool_dir to a writable directory") from error
         ensure_writable_dir(self.directory)
-        self._drop_dead_partials()
+        drop_dead_partials(self.directory.glob(f".*{SUFFIX}"))  # a killed writer's: never a whole instance
 
-    def _drop_dead_partials(self) -> None:
-        """A partial left by a killed writer was never a whole instance; its instance is made again or was never spooled."""
-        for path in self.directory.glob(f".*{SUFFIX}"):
-            match = PARTIAL_NAME.fullmatch(path.name)
-            if match and not writer_running(int(match["pid"])):
-                path.unlink(missing_ok=True)
 
     def add(self, ds: Dataset) -> Path:
         """Write one instance durably, under its SOP Instance UID."""

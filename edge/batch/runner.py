@@ -1,0 +1,111 @@
+"""`dmask batch SRC_DIR -o DST_DIR`: the plan, the skip rule, the pool, the progress bar, the audit and the summary.
+
+An input is skipped when its newest audit entry is `done` for the same
+input hash and config hash and its output is in place, so a rerun after a
+crash or Ctrl-C masks only what was not finished. Every finished file is
+in the audit the moment it is done; a failed one is recorded with its
+reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from edge.batch.audit import Audit, Entry
+from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
+from edge.batch.pools import DaskPool, LocalPool
+from edge.batch.worker import Task
+from edge.config import Config
+from edge.media import MediaKind, drop_dead_partials, make_output_dir, sha256_file
+from edge.provenance import config_hash
+from edge.wording import count
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did; seconds: its wall time, planning included."""
+
+    done: int
+    skipped: int
+    failed: int
+    frames: int
+    failed_closed: int
+    seconds: float
+    audit: Path
+
+    def line(self) -> str:
+        rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        return (f"batch: {count(self.done, 'file')} masked, {self.skipped} skipped (done before), {self.failed} failed; "
+                f"{count(self.frames, 'frame')}, {self.failed_closed} failed closed; {rate:.1f} frames/s; "
+                f"audit {self.audit}")
+
+
+def _already_done(entry: Entry | None, source: Path, dst: Path, key: str) -> bool:
+    return (entry is not None and entry.status == "done" and entry.config_sha256 == key
+            and (dst / entry.output).is_file() and sha256_file(source) == entry.source_sha256)
+
+
+def _frames_in(path: Path, kind: MediaKind) -> int:
+    """The container's frame count, for the progress bar only (1 for a photo or an unreadable count)."""
+    if kind is MediaKind.PHOTO:
+        return 1
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return max(1, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None, workers: int | None = None,
+              scheduler: str | None = None, progress: bool = True) -> BatchSummary:
+    started = time.monotonic()
+    jobs = plan_jobs(src, dst, manifest)
+    make_output_dir(dst)
+    drop_dead_partials(dst.rglob(".*"))  # outputs a killed run left half-written: masked again below
+    audit = Audit(dst / AUDIT_NAME)
+    latest, key = audit.latest(), config_hash(config)
+    todo: list[Job] = [job for job in jobs if not _already_done(latest.get(job.source), src / job.source, dst, key)]
+    estimates = {job.source: _frames_in(src / job.source, job.kind) for job in todo}
+    tasks = [Task(job, str(src.resolve()), str(dst.resolve()), config) for job in todo]
+    done = failed = frames = failed_closed = 0
+    pool = DaskPool(scheduler) if scheduler else LocalPool(max(1, min(workers or os.cpu_count() or 1, len(todo) or 1)))
+    try:
+        with tqdm(total=sum(estimates.values()), unit="frame", desc=f"{count(len(todo), 'file')}", file=sys.stderr,
+                  disable=None if progress else True, dynamic_ncols=True) as bar:
+            for entry in pool.run(tasks):
+                audit.append(entry)
+                if entry.status == "done":
+                    done, frames, failed_closed = done + 1, frames + entry.frames, failed_closed + entry.failed_closed
+                else:
+                    failed += 1
+                    bar.write(f"dmask: {entry.source}: failed: {entry.reason}", file=sys.stderr)
+                bar.update(estimates[entry.source])
+                bar.set_postfix_str(f"{done + failed}/{len(todo)} files, {failed} failed")
+    finally:
+        pool.close()
+    return BatchSummary(done, len(jobs) - len(todo), failed, frames, failed_closed, time.monotonic() - started,
+                        audit.path)
+
+
+def verify(dst: Path) -> list[str]:
+    """What no longer matches the audit: each done output re-hashed; one line per problem, none when all match."""
+    audit = Audit(dst / AUDIT_NAME)
+    if not audit.path.is_file():
+        return [f"{audit.path}: no audit here; give the DST_DIR of a dmask batch run"]
+    problems = []
+    for entry in audit.latest().values():
+        if entry.status != "done":
+            continue
+        output = dst / entry.output
+        if not output.is_file():
+            problems.append(f"{output}: missing (masked from {entry.source})")
+        elif sha256_file(output) != entry.output_sha256:
+            problems.append(f"{output}: changed after the run (its sha256 no longer matches the audit)")
+    return problems

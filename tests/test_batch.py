@@ -1,0 +1,121 @@
+"""`dmask batch`: a tree of real clips and photos, killed and resumed, audited, verified, and run on a local Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.batch.audit import Audit
+from edge.batch.plan import AUDIT_NAME
+from edge.media import sha256_file
+from support import assert_error, dmask, dmask_command, dmask_env
+
+CLIPS = ("lp_driving_d1.mp4", "lp_driving_d2.mp4")  # 16 frames each
+
+
+@pytest.fixture
+def tree(shared_data, tmp_path) -> Path:
+    """SRC: two clips in nested folders, a photo, and a truncated video."""
+    src = tmp_path / "src"
+    (src / "clinic_a" / "2024").mkdir(parents=True)
+    (src / "clinic_b").mkdir()
+    shutil.copy(shared_data / "videos" / CLIPS[0], src / "clinic_a" / "2024" / "visit1.mp4")
+    shutil.copy(shared_data / "videos" / CLIPS[1], src / "clinic_b" / "visit2.mov")
+    photo = next((shared_data / "identities").glob("*/*.jpg"))
+    shutil.copy(photo, src / "clinic_b" / "portrait.jpg")
+    (src / "clinic_a" / "broken.mp4").write_bytes((shared_data / "videos" / CLIPS[0]).read_bytes()[:3000])
+    return src
+
+
+def entries(dst: Path) -> list[dict]:
+    return [json.loads(line) for line in (dst / AUDIT_NAME).read_text().splitlines()]
+
+
+def test_a_tree_is_masked_in_its_layout_with_an_audit_and_the_broken_file_recorded(tree, tmp_path):
+    dst = tmp_path / "dst"
+    result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress", "--workers", "2")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "dmask: clinic_a/broken.mp4: failed: clinic_a/broken.mp4: no frames could be decoded; "
+        "check the file is a complete video",
+        f"dmask: error: 1 of the files failed; their reasons are in {Path('dst') / AUDIT_NAME}"]
+    assert result.stdout.startswith("batch: 3 files masked, 0 skipped (done before), 1 failed; 33 frames, 0 failed closed")
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file()) == [
+        "clinic_a/2024/visit1.mp4", "clinic_b/portrait.jpg", "clinic_b/visit2.mp4", AUDIT_NAME]
+    audit = {entry["source"]: entry for entry in entries(dst)}
+    assert set(audit) == {"clinic_a/2024/visit1.mp4", "clinic_b/visit2.mov", "clinic_b/portrait.jpg", "clinic_a/broken.mp4"}
+    visit = audit["clinic_a/2024/visit1.mp4"]
+    assert visit["status"] == "done" and visit["output"] == "clinic_a/2024/visit1.mp4" and visit["codec"] == "h264"
+    assert visit["source_sha256"] == sha256_file(tree / "clinic_a/2024/visit1.mp4")
+    assert visit["output_sha256"] == sha256_file(dst / "clinic_a/2024/visit1.mp4")
+    assert (visit["frames"], visit["faces"], visit["failed_closed"], visit["no_face"]) == (16, 16, 0, 0)
+    assert visit["dmask_version"] and visit["commit"] and len(visit["config_sha256"]) == 64
+    assert visit["started"] < visit["ended"]
+    assert audit["clinic_a/broken.mp4"]["status"] == "failed"
+    assert str(tmp_path) not in (dst / AUDIT_NAME).read_text()  # relative paths only, in reasons too
+
+
+def test_a_run_killed_halfway_is_finished_by_the_rerun_without_remasking(tree, tmp_path):
+    for number in range(3, 9):  # eight clips in all: the kill lands among them
+        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+    (tree / "clinic_a/broken.mp4").unlink()
+    dst = tmp_path / "dst"
+    process = subprocess.Popen(dmask_command("batch", "src", "-o", "dst", "--no-progress", "--workers", "1"),
+                               cwd=tmp_path, env=dmask_env(), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((dst / AUDIT_NAME).is_file() and len(entries(dst)) >= 3):
+            assert process.poll() is None and time.monotonic() < deadline, "the batch ended or stalled before the kill"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the batch and its worker, mid-file
+        process.wait()
+    before = {entry["source"] for entry in entries(dst)}
+    assert 3 <= len(before) < 9
+    result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert f"{9 - len(before)} files masked, {len(before)} skipped (done before), 0 failed" in result.stdout
+    final = entries(dst)
+    assert sorted(entry["source"] for entry in final) == sorted(
+        p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())  # one entry per file
+    assert all(entry["status"] == "done" for entry in final)
+    assert [p for p in dst.rglob(".*")] == []  # the killed worker's partial output is gone
+    outputs = [p for p in dst.rglob("*") if p.is_file() and p.name != AUDIT_NAME]
+    assert len(outputs) == 9
+    assert dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress").stdout.startswith(
+        "batch: 0 files masked, 9 skipped (done before), 0 failed")
+
+
+def test_verify_catches_an_output_changed_after_the_run(tree, tmp_path):
+    (tree / "clinic_a/broken.mp4").unlink()
+    assert dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress").returncode == 0
+    result = dmask(tmp_path, "batch", "-o", "dst", "--verify")
+    assert result.returncode == 0 and result.stdout == "dst: every output matches its audit entry\n"
+    with (tmp_path / "dst/clinic_b/visit2.mp4").open("ab") as file:
+        file.write(b"\0")
+    assert_error(dmask(tmp_path, "batch", "-o", "dst", "--verify"),
+                 f"{Path('dst/clinic_b/visit2.mp4')}: changed after the run (its sha256 no longer matches the audit)")
+
+
+def test_a_local_dask_cluster_writes_the_same_bytes_as_the_local_pool(tree, tmp_path, config):
+    distributed = pytest.importorskip("dask.distributed", reason="the batch extra (dask[distributed]) is not installed")
+    from edge.batch.runner import run_batch
+
+    (tree / "clinic_a/broken.mp4").unlink()
+    local = run_batch(tree, tmp_path / "local", config, workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_batch(tree, tmp_path / "dask", config, scheduler=cluster.scheduler_address, progress=False)
+    assert (local.done, remote.done, local.frames, remote.frames) == (3, 3, 33, 33)
+    hashes = [{entry.output: entry.output_sha256 for entry in Audit(tmp_path / name / AUDIT_NAME).entries()}
+              for name in ("local", "dask")]
+    assert hashes[0] == hashes[1] and len(hashes[0]) == 3
+    for output in hashes[0]:
+        assert (tmp_path / "local" / output).read_bytes() == (tmp_path / "dask" / output).read_bytes()
