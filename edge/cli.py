@@ -376,11 +376,12 @@ def _archiver(config, patient_id: str | None, study_uid: str | None):
 @click.option("--manifest", type=click.Path(path_type=Path), help="Mask only the files listed here (paths relative to SRC, one a line).")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
 @click.option("--scheduler", help="A Dask scheduler's address: run on that cluster instead (the batch extra).")
+@click.option("--send-back", is_flag=True, help="Workers send each output back to be written here (OUTPUT need not be shared with them).")
 @click.option("--verify", "verify_only", is_flag=True, help="Only re-hash the outputs of OUTPUT against its audit.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | None, scheduler: str | None,
-          verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
+          send_back: bool, verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
     """Mask a folder tree of photos and videos into OUTPUT, resumably, with an audit trail."""
     from edge.batch.runner import run_batch, verify
 
@@ -394,7 +395,7 @@ def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | Non
         return
     if src is None:
         raise InputError("give the source folder: dmask batch SRC_DIR -o DST_DIR")
-    summary = run_batch(src, dst, load_config(config_path), manifest, workers, scheduler, not no_progress)
+    summary = run_batch(src, dst, load_config(config_path), manifest, workers, scheduler, not no_progress, send_back)
     click.echo(summary.line())
     if summary.failed:
         raise InputError(f"{summary.failed} of the files failed; their reasons are in {summary.audit}")

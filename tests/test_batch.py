@@ -113,9 +113,43 @@ def test_a_local_dask_cluster_writes_the_same_bytes_as_the_local_pool(tree, tmp_
     local = run_batch(tree, tmp_path / "local", config, workers=2, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = run_batch(tree, tmp_path / "dask", config, scheduler=cluster.scheduler_address, progress=False)
-    assert (local.done, remote.done, local.frames, remote.frames) == (3, 3, 33, 33)
+        returned = run_batch(tree, tmp_path / "returned", config, scheduler=cluster.scheduler_address,
+                             progress=False, send_back=True)  # outputs sent back, written by this process
+    assert [(run.done, run.frames) for run in (local, remote, returned)] == [(3, 33)] * 3
     hashes = [{entry.output: entry.output_sha256 for entry in Audit(tmp_path / name / AUDIT_NAME).entries()}
-              for name in ("local", "dask")]
-    assert hashes[0] == hashes[1] and len(hashes[0]) == 3
+              for name in ("local", "dask", "returned")]
+    assert hashes[0] == hashes[1] == hashes[2] and len(hashes[0]) == 3
     for output in hashes[0]:
-        assert (tmp_path / "local" / output).read_bytes() == (tmp_path / "dask" / output).read_bytes()
+        expected = (tmp_path / "local" / output).read_bytes()
+        assert (tmp_path / "dask" / output).read_bytes() == expected == (tmp_path / "returned" / output).read_bytes()
+
+
+def test_a_worker_killed_mid_file_costs_only_a_retry(tree, tmp_path):
+    psutil = pytest.importorskip("psutil", reason="psutil (the batch extra's) is not installed")
+    (tree / "clinic_a/broken.mp4").unlink()
+    for number in range(3, 9):
+        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+    dst = tmp_path / "dst"
+    process = subprocess.Popen(dmask_command("batch", "src", "-o", "dst", "--no-progress", "--workers", "2"),
+                               cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def workers() -> list:
+            return [child for child in psutil.Process(process.pid).children()
+                    if "spawn_main" in " ".join(child.cmdline())]
+
+        deadline = time.monotonic() + 120
+        while not ((dst / AUDIT_NAME).is_file() and entries(dst)):  # workers are busy with the next files
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.02)
+        victims = workers()
+        assert victims, "no worker processes found"
+        victims[0].kill()
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert stdout.startswith("batch: 9 files masked, 0 skipped (done before), 0 failed"), stdout
+    assert sorted(entry["source"] for entry in entries(dst)) == sorted(
+        p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+    assert [p for p in dst.rglob(".*")] == []

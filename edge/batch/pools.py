@@ -1,6 +1,6 @@
 """Where a batch's files are masked: local worker processes (the embedded default) or a Dask cluster.
 
-Both take whole-file tasks (worker.mask_one) and yield audit entries as
+Both take whole-file tasks (worker.run_task) and yield their outcomes as
 files finish, in whatever order they finish. Dask was chosen over Ray: dask
 and distributed are pure Python, and their compiled dependencies (tornado,
 msgpack, psutil, markupsafe) have cp310 aarch64 and x86-64 wheels, 3.5 MB in
@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from edge.batch.audit import Entry
-from edge.batch.worker import Task, mask_one
+from edge.batch.worker import Outcome, Task, run_task
 from edge.errors import DmaskError
 
 RETRIES = 1  # per file, after a worker process died under it
@@ -36,11 +36,11 @@ class LocalPool:
     def _new(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
-    def run(self, tasks: list[Task]) -> Iterator[Entry]:
+    def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         attempts = {id(task): 0 for task in tasks}
         pending = list(tasks)
         while pending:
-            futures: dict[Future, Task] = {self._executor.submit(mask_one, task): task for task in pending}
+            futures: dict[Future, Task] = {self._executor.submit(run_task, task): task for task in pending}
             pending = []
             for future in as_completed(futures):
                 task = futures[future]
@@ -74,10 +74,10 @@ class DaskPool:
         except (OSError, TimeoutError) as error:
             raise DmaskError(f"{scheduler}: no Dask scheduler answers ({error}); check --scheduler") from error
 
-    def run(self, tasks: list[Task]) -> Iterator[Entry]:
+    def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         from dask.distributed import as_completed as dask_completed
 
-        futures = {self._client.submit(mask_one, task, pure=False, retries=RETRIES): task for task in tasks}
+        futures = {self._client.submit(run_task, task, pure=False, retries=RETRIES): task for task in tasks}
         for future in dask_completed(futures):
             try:
                 yield future.result()
@@ -88,6 +88,6 @@ class DaskPool:
         self._client.close()
 
 
-def _lost(task: Task) -> Entry:
-    return Entry(source=task.job.source, source_sha256="", source_bytes=0, status="failed",
-                 reason="the worker masking it died, and so did its retry")
+def _lost(task: Task) -> Outcome:
+    return Outcome(Entry(source=task.job.source, source_sha256="", source_bytes=0, status="failed",
+                         reason="the worker masking it died, and so did its retry"))

@@ -9,6 +9,8 @@ reason and the batch goes on.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import sys
 import time
@@ -21,9 +23,9 @@ from tqdm import tqdm
 from edge.batch.audit import Audit, Entry
 from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
 from edge.batch.pools import DaskPool, LocalPool
-from edge.batch.worker import Task
+from edge.batch.worker import Outcome, Task
 from edge.config import Config
-from edge.media import MediaKind, drop_dead_partials, make_output_dir, sha256_file
+from edge.media import AtomicFile, MediaKind, drop_dead_partials, make_output_dir, sha256_file
 from edge.provenance import config_hash
 from edge.wording import count
 
@@ -63,8 +65,23 @@ def _frames_in(path: Path, kind: MediaKind) -> int:
         capture.release()
 
 
+def _placed(outcome: Outcome, dst: Path) -> Entry:
+    """The entry, once an output sent back is written under DST_DIR (atomically, its hash checked)."""
+    entry = outcome.entry
+    if outcome.output is None:
+        return entry
+    if hashlib.sha256(outcome.output).hexdigest() != entry.output_sha256:
+        return dataclasses.replace(entry, status="failed", reason="the output sent back does not match its hash")
+    target = dst / entry.output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(target) as out:
+        out.file.write(outcome.output)
+    return entry
+
+
 def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None, workers: int | None = None,
-              scheduler: str | None = None, progress: bool = True) -> BatchSummary:
+              scheduler: str | None = None, progress: bool = True, send_back: bool = False) -> BatchSummary:
+    """send_back: workers send outputs back to be written here (a DST_DIR they do not share)."""
     started = time.monotonic()
     jobs = plan_jobs(src, dst, manifest)
     make_output_dir(dst)
@@ -73,13 +90,14 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
     latest, key = audit.latest(), config_hash(config)
     todo: list[Job] = [job for job in jobs if not _already_done(latest.get(job.source), src / job.source, dst, key)]
     estimates = {job.source: _frames_in(src / job.source, job.kind) for job in todo}
-    tasks = [Task(job, str(src.resolve()), str(dst.resolve()), config) for job in todo]
+    tasks = [Task(job, str(src.resolve()), str(dst.resolve()), config, send_back) for job in todo]
     done = failed = frames = failed_closed = 0
     pool = DaskPool(scheduler) if scheduler else LocalPool(max(1, min(workers or os.cpu_count() or 1, len(todo) or 1)))
     try:
         with tqdm(total=sum(estimates.values()), unit="frame", desc=f"{count(len(todo), 'file')}", file=sys.stderr,
                   disable=None if progress else True, dynamic_ncols=True) as bar:
-            for entry in pool.run(tasks):
+            for outcome in pool.run(tasks):
+                entry = _placed(outcome, dst)
                 audit.append(entry)
                 if entry.status == "done":
                     done, frames, failed_closed = done + 1, frames + entry.frames, failed_closed + entry.failed_closed

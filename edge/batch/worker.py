@@ -11,7 +11,9 @@ reason instead of stopping the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +30,32 @@ _MODELS: dict[str, object] = {}  # this process's models, by config hash
 
 @dataclass(frozen=True)
 class Task:
-    """What a worker needs: the job, the two roots (as the worker sees them) and the config."""
+    """What a worker needs: the job, the two roots (as the worker sees them) and the config.
+    send_back: write the output in a scratch folder of the worker's and send it back, for a
+    DST_DIR the workers do not share."""
 
     job: Job
     src: str
     dst: str
     config: Config
+    send_back: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished task: its audit entry, and the output's bytes when the task sends it back."""
+
+    entry: Entry
+    output: bytes | None = None
+
+
+def run_task(task: Task) -> Outcome:
+    """The unit a pool runs: mask_one, writing under DST_DIR or into a scratch folder sent back."""
+    if not task.send_back:
+        return Outcome(mask_one(task))
+    with tempfile.TemporaryDirectory(prefix="dmask-batch-") as scratch:
+        entry = mask_one(dataclasses.replace(task, dst=scratch))
+        return Outcome(entry, (Path(scratch) / entry.output).read_bytes() if entry.status == "done" else None)
 
 
 def _now() -> str:
