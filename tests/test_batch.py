@@ -153,3 +153,32 @@ def test_a_worker_killed_mid_file_costs_only_a_retry(tree, tmp_path):
     assert sorted(entry["source"] for entry in entries(dst)) == sorted(
         p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
     assert [p for p in dst.rglob(".*")] == []
+
+
+def test_a_dask_worker_killed_mid_file_costs_only_that_file(tree, tmp_path, config):
+    distributed = pytest.importorskip("dask.distributed", reason="the batch extra (dask[distributed]) is not installed")
+    import threading
+
+    from edge.batch.runner import run_batch
+
+    (tree / "clinic_a/broken.mp4").unlink()
+    for number in range(3, 9):
+        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+    dst, result = tmp_path / "dst", {}
+    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+          distributed.Client(cluster) as client):
+        batch = threading.Thread(target=lambda: result.update(summary=run_batch(
+            tree, dst, config, scheduler=cluster.scheduler_address, progress=False)))
+        batch.start()
+        deadline = time.monotonic() + 120
+        while not ((dst / AUDIT_NAME).is_file() and entries(dst)):  # both workers are busy with the next files
+            assert batch.is_alive() and time.monotonic() < deadline, "the batch ended or stalled before the kill"
+            time.sleep(0.02)
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)  # its nanny starts a new one
+        batch.join(300)
+        assert victim not in client.run(os.getpid).values()
+    summary = result["summary"]
+    assert (summary.done, summary.failed) == (9, 0)
+    assert sorted(entry["source"] for entry in entries(dst)) == sorted(
+        p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
