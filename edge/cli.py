@@ -24,7 +24,8 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
-from edge.errors import ConfigError, DmaskError, InputError, OutputError
+from edge.cli_services import archiver_for, batch, export_group, view_group
+from edge.errors import ConfigError, DmaskError, InputError
 
 if TYPE_CHECKING:
     from edge.evaluation.fidelity import FidelityResult
@@ -262,7 +263,7 @@ def record(
 
     if not pacs and (patient_id or study_uid):
         raise InputError("--patient-id and --study-uid file the recording in a PACS: add --pacs")
-    archiver = _archiver(load_config(config_path), patient_id, study_uid) if pacs else None
+    archiver = archiver_for(load_config(config_path), patient_id, study_uid) if pacs else None
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
                         on_segment=archiver.submit if archiver else None)
     stop, done = threading.Event(), threading.Event()
@@ -321,112 +322,8 @@ def status(endpoint: str, count: int, timeout: float, client_key: Path | None, s
         click.echo(line)
 
 
-@cli.group("export")
-def export_group() -> None:
-    """Masked recordings into hospital systems."""
-
-
-@export_group.command("dicom")
-@click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the DICOM files into this directory.")
-@click.option("--pacs", is_flag=True, help="Send them (and anything waiting in the spool) to the PACS in the config.")
-@click.option("--signals", type=click.Path(path_type=Path), help="One video's signals CSV (default: the .signals.jsonl beside each video).")
-@click.option("--patient-id", help="The patient's pseudonym or worklist ID (overrides dicom.patient_id).")
-@click.option("--study-uid", help="The study to file into (overrides dicom.study_instance_uid; default a new study).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (dicom, pacs).")
-@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
-def export_dicom(
-    videos: tuple[Path, ...], output: Path | None, pacs: bool, signals: Path | None, patient_id: str | None,
-    study_uid: str | None, config_path: Path | None, no_progress: bool,
-) -> None:
-    """Masked videos (with their signals) as DICOM video, PDF summary and SR, in one study; with no
-    videos and --pacs, deliver what waits in the spool."""
-    from edge.export.commands import export_dicom as run_export
-
-    config = load_config(config_path)
-    identity = _identity(config, patient_id, study_uid) if videos else None
-    for line in run_export(list(videos), config, identity, signals, output, pacs, not no_progress).lines:
-        click.echo(line)
-
-
-def _identity(config, patient_id: str | None, study_uid: str | None):
-    """The study identity from config and CLI, the CLI's study UID checked like the config's."""
-    from edge.export.identity import StudyIdentity
-    from edge.dicom_values import long_string_problem, uid_problem
-
-    for option, value, check in (("--patient-id", patient_id, long_string_problem), ("--study-uid", study_uid, uid_problem)):
-        if value is not None and (problem := check(value)):
-            raise InputError(f"{option}: {problem}")
-    return StudyIdentity.from_config(config.dicom, patient_id, study_uid)
-
-
-def _archiver(config, patient_id: str | None, study_uid: str | None):
-    """dmask record --pacs: the stage that exports, spools and delivers each finished segment."""
-    from edge.export.archiver import Archiver
-    from edge.export.package import StudyExport
-    from edge.export.spool import Spool
-
-    return Archiver(StudyExport(_identity(config, patient_id, study_uid)), Spool(config.pacs.spool_dir),
-                    config.pacs)
-
-
-@cli.command()
-@click.argument("src", required=False, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output folder: the masked tree and its audit (dmask-audit.jsonl).")
-@click.option("--manifest", type=click.Path(path_type=Path), help="Mask only the files listed here (paths relative to SRC, one a line).")
-@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core).")
-@click.option("--scheduler", help="A Dask scheduler's address: run on that cluster instead (the batch extra).")
-@click.option("--send-back", is_flag=True, help="Workers send each output back to be written here (OUTPUT need not be shared with them).")
-@click.option("--verify", "verify_only", is_flag=True, help="Only re-hash the outputs of OUTPUT against its audit.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
-@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | None, scheduler: str | None,
-          send_back: bool, verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
-    """Mask a folder tree of photos and videos into OUTPUT, resumably, with an audit trail."""
-    from edge.batch.runner import run_batch, verify
-
-    if verify_only:
-        problems = verify(dst)
-        if problems:
-            for line in problems[1:]:
-                click.echo(f"dmask: {line}", err=True)
-            raise OutputError(problems[0] + (f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else ""))
-        click.echo(f"{dst}: every output matches its audit entry")
-        return
-    if src is None:
-        raise InputError("give the source folder: dmask batch SRC_DIR -o DST_DIR")
-    summary = run_batch(src, dst, load_config(config_path), manifest, workers, scheduler, not no_progress, send_back)
-    click.echo(summary.line())
-    if summary.failed:
-        raise InputError(f"{summary.failed} of the files failed; their reasons are in {summary.audit}")
-
-
-@cli.group("view", invoke_without_command=True)
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view).")
-@click.pass_context
-def view_group(context: click.Context, config_path: Path | None) -> None:
-    """Serve the live masked view to logged-in clinicians' browsers (until Ctrl-C or SIGTERM)."""
-    if context.invoked_subcommand is None:
-        from edge.view.server import serve
-
-        serve(load_config(config_path))
-
-
-@view_group.command("add-user")
-@click.argument("name")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view.users_file).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
-def view_add_user(name: str, config_path: Path | None, password_stdin: bool) -> None:
-    """Add a clinician (or set a new password): only a salted scrypt hash is stored."""
-    from edge.view.auth import Users
-
-    users_file = load_config(config_path).view.users_file
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    Users(users_file).add(name, password)
-    click.echo(f"{name} can log in to dmask view ({users_file})")
+for _command in (export_group, batch, view_group):
+    cli.add_command(_command)
 
 
 @cli.group("config")

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from edge.config_reader import TreeReader
+from edge.config_services import LOOPBACK, DatePolicy, DicomConfig, PacsConfig, PacsProtocol, ViewConfig
+from edge.config_setting import Weaker, endpoint_problem, setting
 from edge.errors import ConfigError
-from edge.dicom_values import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
@@ -77,63 +77,6 @@ class VideoCodec(str, enum.Enum):
     def label(self) -> str:
         """How the codec is named to a person."""
         return {"h264": "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)"}[self.value]
-
-
-class Weaker(str, enum.Enum):
-    """Which side of its default a setting lets more of a person through."""
-
-    BELOW = "below"
-    ABOVE = "above"
-
-
-def setting(
-    default: Any,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    non_empty: bool | None = None,
-    check: Callable[[Any], str | None] | None = None,
-    weaker: Weaker | None = None,
-) -> Any:
-    """A config field with its default and the values it accepts.
-
-    ge / gt / le bound numbers (each item, for a list of numbers); every
-    number has both a lower and an upper bound, and must be finite. non_empty
-    forbids an empty list; check(value) returns what is wrong with a value
-    (each item, for a list), or None. weaker: a value on that side of the
-    default weakens the identity policy, and is accepted only when named in
-    `acknowledge_weaker_privacy` (and logged at start). A field typed with an
-    enum accepts its values only.
-    """
-    rules = dict(ge=ge, gt=gt, le=le, non_empty=non_empty, check=check, weaker=weaker)
-    return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
-
-
-_TCP = re.compile(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d+|\*)")
-_IPC = re.compile(r"ipc://.+")
-
-
-def tcp_host(endpoint: str) -> str | None:
-    """The host of a tcp://HOST:PORT endpoint (brackets kept for IPv6), or None for another kind."""
-    match = _TCP.fullmatch(endpoint)
-    return match.group(1) if match else None
-
-
-def endpoint_problem(endpoint: str) -> str | None:
-    """What is wrong with a ZeroMQ endpoint to bind, or None.
-
-    tcp://HOST:PORT with PORT 1..65535, or * for a free port; or ipc://PATH.
-    """
-    match = _TCP.fullmatch(endpoint)
-    if match:
-        port = match.group(2)
-        if port != "*" and not 1 <= int(port) <= 65535:
-            return f"port {port} is not between 1 and 65535 (in {endpoint!r})"
-        return None
-    if _IPC.fullmatch(endpoint):
-        return None
-    return f"{endpoint!r} is not tcp://HOST:PORT or ipc://PATH"
 
 
 @dataclass(frozen=True)
@@ -287,99 +230,6 @@ class PublishConfig:
     curve_allowed_keys: str = setting("")
 
 
-class DatePolicy(str, enum.Enum):
-    """What a DICOM export keeps of the recording's date (PS3.15 E.3.6); never the time of day."""
-
-    YEAR = "year"  # 1 January of the recording's year
-    SHIFT = "shift"  # the recording's date moved by dicom.date_shift_days
-
-
-class PacsProtocol(str, enum.Enum):
-    """How instances reach the PACS."""
-
-    CSTORE = "cstore"  # DIMSE C-STORE (pynetdicom), the one every PACS speaks
-    STOW = "stow"  # DICOMweb STOW-RS to pacs.stow_url
-
-
-def _url_problem(url: str) -> str | None:
-    """An empty string (none) or an http(s) URL without a user name or password in it."""
-    if url == "":
-        return None
-    if not re.fullmatch(r"https?://[^/@\s]+(/\S*)?", url):
-        return f"{url!r} is not http(s)://HOST[:PORT]/PATH without a user name or password"
-    return None
-
-
-@dataclass(frozen=True)
-class DicomConfig:
-    """Who and what a DICOM export files the recording under; nothing here comes from the video."""
-
-    # the patient's pseudonym or worklist ID (required to export; --patient-id)
-    patient_id: str = setting("", check=long_string_problem)
-    # a pseudonym shown as the patient's name ("" = none)
-    patient_name: str = setting("", check=long_string_problem)
-    # the study to file into, e.g. a worklist entry's ("" = a new study per export or recording; --study-uid)
-    study_instance_uid: str = setting("", check=uid_problem)
-    accession_number: str = setting("", check=short_string_problem)
-    # the organisation's UID root for generated series and instance UIDs ("" = 2.25, from a random UUID)
-    uid_root: str = setting("", check=uid_root_problem)
-    # the recording's date in the files: year (1 January of its year) or shift (moved by date_shift_days)
-    dates: DatePolicy = setting(DatePolicy.YEAR)
-    date_shift_days: int = setting(0, ge=-36500, le=36500)
-    # keep the exact date and time of the recording instead (identifying: acknowledge it)
-    keep_recording_time: bool = setting(False, weaker=Weaker.ABOVE)
-
-
-@dataclass(frozen=True)
-class PacsConfig:
-    """Where `dmask record --pacs` and `dmask export dicom --pacs` deliver, and the spool that holds what is not yet there."""
-
-    protocol: PacsProtocol = setting(PacsProtocol.CSTORE)
-    host: str = setting("127.0.0.1", check=lambda v: None if v.strip() else "must not be empty")
-    port: int = setting(104, ge=1, le=65535)
-    called_ae: str = setting("PACS", check=ae_problem)
-    calling_ae: str = setting("DMASK", check=ae_problem)
-    # DICOM TLS (PS3.15 B.1): the CA bundle that signs the PACS's certificate ("" = plain TCP),
-    # and this box's own certificate and key where the PACS asks for one
-    tls_ca_file: str = setting("")
-    tls_cert_file: str = setting("")
-    tls_key_file: str = setting("")
-    # DICOMweb root for protocol stow, e.g. https://pacs.example/dicom-web
-    stow_url: str = setting("", check=_url_problem)
-    # instances wait here (written atomically) until the PACS holds them
-    spool_dir: str = setting("/var/spool/dmask", check=lambda v: None if v.strip() else "must not be empty")
-    # a failed delivery is tried again after this long, doubling up to retry_max_seconds
-    retry_seconds: float = setting(5.0, ge=0.1, le=3600.0)
-    retry_max_seconds: float = setting(300.0, ge=0.1, le=86400.0)
-    # network timeout of one association or request
-    timeout_seconds: float = setting(30.0, ge=1.0, le=3600.0)
-
-
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
-@dataclass(frozen=True)
-class ViewConfig:
-    """`dmask view`: the clinicians' live view in a browser, relaying what the daemon publishes."""
-
-    # the daemon's publish endpoint, and CURVE keys as for dmask record (both "" = none: ipc or loopback only)
-    endpoint: str = setting("tcp://127.0.0.1:5555", check=endpoint_problem)
-    curve_client_secret_key: str = setting("")
-    curve_server_public_key: str = setting("")
-    # where browsers connect: HTTPS with the certificate below; plain HTTP only on loopback
-    host: str = setting("127.0.0.1", check=lambda v: None if v.strip() else "must not be empty")
-    port: int = setting(8443, ge=1, le=65535)
-    tls_cert_file: str = setting("")
-    tls_key_file: str = setting("")
-    # clinicians and their hashed passwords (dmask view add-user)
-    users_file: str = setting("/etc/dmask/view-users.json", check=lambda v: None if v.strip() else "must not be empty")
-    # a login lasts this long
-    session_minutes: float = setting(30.0, ge=0.01, le=1440.0)
-    # this many failed logins from one address or for one user name in lockout_seconds locks it out that long
-    max_failed_logins: int = setting(5, ge=1, le=100)
-    lockout_seconds: float = setting(300.0, ge=1.0, le=86400.0)
-
-
 @dataclass(frozen=True)
 class Config:
     """The whole tree; each section is a top-level key of the YAML file."""
@@ -477,7 +327,7 @@ def _cross_problems(config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
     if bool(view.tls_cert_file) != bool(view.tls_key_file):
         problems.append(("view.tls_key_file" if view.tls_cert_file else "view.tls_cert_file",
                          "HTTPS needs both view.tls_cert_file and view.tls_key_file", ()))
-    elif not view.tls_cert_file and view.host not in _LOOPBACK:
+    elif not view.tls_cert_file and view.host not in LOOPBACK:
         problems.append(("view.host", f"{view.host} is off loopback: serve it over HTTPS "
                          "(set view.tls_cert_file and view.tls_key_file), or use 127.0.0.1", ()))
     acknowledged = set(config.acknowledge_weaker_privacy)

@@ -28,7 +28,8 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from edge.config import PublishConfig, endpoint_problem, tcp_host
+from edge.config import PublishConfig
+from edge.config_setting import endpoint_problem, tcp_host
 from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import PacsConfig
+from edge.config_services import PacsConfig
 from edge.errors import DmaskError
 from edge.export.package import StudyExport
 from edge.export.spool import Delivery, Spool, describe_delivery

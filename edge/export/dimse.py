@@ -16,7 +16,7 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu import A_ASSOCIATE_RJ, P_DATA_TF
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
-from edge.config import PacsConfig
+from edge.config_services import PacsConfig
 from edge.errors import DeliveryError, RefusedError
 from edge.export.link import Progress, describe, tls_context
 

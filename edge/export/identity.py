@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, generate_uid
 
 from edge import __version__
-from edge.config import DatePolicy, DicomConfig
+from edge.config_services import DatePolicy, DicomConfig
 from edge.errors import ConfigError
 
 # DCM codes of CID 7050 (De-identification Method) that apply to every export:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pydicom.dataset import Dataset
 
-from edge.config import PacsConfig, PacsProtocol
+from edge.config_services import PacsConfig, PacsProtocol
 from edge.errors import DeliveryError
 
 # pynetdicom and dicomweb-client log every refused connection themselves;

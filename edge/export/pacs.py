@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from edge.config import PacsConfig, PacsProtocol
+from edge.config_services import PacsConfig, PacsProtocol
 from edge.export.dimse import associate
 from edge.export.link import Link, Progress
 from edge.export.stow import StowLink

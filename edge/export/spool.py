@@ -26,7 +26,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 
-from edge.config import PacsConfig
+from edge.config_services import PacsConfig
 from edge.errors import DeliveryError, OutputError, RefusedError
 from edge.export.link import Progress, describe
 from edge.export.pacs import open_link

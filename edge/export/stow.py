@@ -6,7 +6,7 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 
-from edge.config import PacsConfig
+from edge.config_services import PacsConfig
 from edge.errors import DeliveryError, RefusedError
 from edge.export.link import describe
 
