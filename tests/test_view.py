@@ -39,23 +39,29 @@ def users(tmp_path) -> Users:
     return users
 
 
-@pytest.fixture
-def jpeg_publisher():
+def publishing(delay_s: float = 0.0):
+    """A JPEG publisher sending a frame every 1/30 s from delay_s on, until stopped: (publisher, stop)."""
     publisher = Publisher(PublishConfig(endpoints=("tcp://127.0.0.1:*",), encoding=FrameEncoding.JPEG, send_hwm=1000), 90)
     stop = threading.Event()
 
     def keep_publishing() -> None:
         seq = 0
+        stop.wait(delay_s)
         while not stop.is_set():
             publisher.send_frame(masked(seq, size=(64, 48), colour=(0, 0, 200)))
             seq += 1
             time.sleep(1 / 30)
 
-    thread = threading.Thread(target=keep_publishing, daemon=True)
-    thread.start()
+    threading.Thread(target=keep_publishing, daemon=True).start()
+    return publisher, stop
+
+
+@pytest.fixture
+def jpeg_publisher():
+    publisher, stop = publishing()
     yield publisher
     stop.set()
-    thread.join()
+    time.sleep(0.05)
     publisher.close()
 
 
@@ -123,6 +129,27 @@ def test_the_stream_relays_the_daemons_jpegs_after_login(client):
         assert b"Content-Type: image/jpeg" in head and jpeg.startswith(JPEG_START)
         assert int(re.search(rb"X-Seq: (\d+)", head).group(1)) >= 0
         assert float(re.search(rb"X-Capture-Ts: ([\d.]+)", head).group(1)) >= 0
+
+
+def test_a_stream_opened_before_the_first_frame_waits_for_it(users, clock):
+    publisher, stop = publishing(delay_s=1.0)
+    app = ViewApp(Relay(publisher.endpoints[0], None, None), users, Sessions(60.0, clock), Lockout(3, 300.0, clock),
+                  https=False)
+    try:
+        with TestClient(app.app, base_url="http://127.0.0.1") as client:
+            log_in(client)
+            assert app.relay.frames.version == 0  # nothing published yet
+            with client.stream("GET", "/stream.mjpg") as response:
+                data = b""
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if b"\r\n\r\n" in data:
+                        break
+        assert data.startswith(b"--dmask-frame") and data.split(b"\r\n\r\n", 1)[1].startswith(JPEG_START)
+    finally:
+        stop.set()
+        time.sleep(0.05)
+        publisher.close()
 
 
 def test_a_form_without_its_csrf_token_is_refused(client):

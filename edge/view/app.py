@@ -157,7 +157,8 @@ class ViewApp:
 
     async def _frames(self, request: Request, user: str) -> AsyncIterator[bytes]:
         address = request.client.host if request.client else "unknown"
-        started, sent, version = time.monotonic(), 0, self.relay.frames.version - 1
+        started, sent = time.monotonic(), 0
+        version = max(self.relay.frames.version - 1, 0)  # the newest frame at once, or the first to come
         audit.info("%s started watching from %s", user, address)
         try:
             while self._session(request) is not None:
