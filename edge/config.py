@@ -28,7 +28,6 @@ from edge.errors import ConfigError
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
-
 class InferenceEngine(str, enum.Enum):
     """Where the networks run; AUTO is TensorRT when it and pycuda import and
     an engine builds, else the CPU, each network on its `inference.cpu_runtime`."""

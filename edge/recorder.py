@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
 from edge.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writable_dir, signals_path

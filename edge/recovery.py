@@ -24,7 +24,6 @@ from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, PARTIAL_NAME, s
 from edge.video_out import is_masked, mark_masked
 
 
-
 def recover_partials(output: Path) -> list[str]:
     """Finish the partial files of dead recorders of output (out.mp4, out-0001.mp4, ...); one line each."""
     found = [(m, path) for path in sorted(output.parent.glob(f".{output.stem}*.partial-*"))

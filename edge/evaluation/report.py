@@ -92,9 +92,10 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (width, SHEET_ROW_PX), interpolation=cv2.INTER_AREA)
 
 
-def _cell(value: object) -> str:
+def cell(value: object, decimals: int = 3) -> str:
+    """A table cell: a float to `decimals` places, NaN as n/a (report.md, and the PDF summary with 2)."""
     if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.3f}"
+        return "n/a" if math.isnan(value) else f"{value:.{decimals}f}"
     return str(value)
 
 
@@ -132,7 +133,7 @@ class Report:
         """A Markdown table; floats are shown to 3 decimals, NaN as n/a."""
         self._lines.append("| " + " | ".join(header) + " |")
         self._lines.append("|" + "---|" * len(header))
-        self._lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+        self._lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
         self._lines.append("")
 
     def figure(self, name: str, figure: Any, caption: str) -> Path:

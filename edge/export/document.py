@@ -18,7 +18,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
-from edge.evaluation.report import pyplot
+from edge.evaluation.report import cell, pyplot
 from edge.evaluation.summary import Recording, method_paragraph, write_recording
 from edge.export.identity import Series, StudyIdentity, new_instance
 
@@ -44,7 +44,7 @@ class PdfLayout:
         self._lines += [("", line) for line in textwrap.wrap(text.replace("`", ""), _WIDTH)] + [("", "")]
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        cells = [[str(h) for h in header]] + [[_cell(v) for v in row] for row in rows]
+        cells = [[str(h) for h in header]] + [[cell(v, 2) for v in row] for row in rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         for number, row in enumerate(cells):
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
@@ -74,12 +74,6 @@ class PdfLayout:
                 pdf.savefig(figure)
                 plt.close(figure)
         return buffer.getvalue()
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return "n/a" if value != value else f"{value:.2f}"
-    return str(value)
 
 
 def summary_pdf(recording: Recording | None, summary: dict[str, Any] | None, label: str) -> bytes:

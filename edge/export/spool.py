@@ -91,7 +91,6 @@ class Spool:
         ensure_writable_dir(self.directory)
         drop_dead_partials(self.directory.glob(f".*{SUFFIX}"))  # a killed writer's: never a whole instance
 
-
     def add(self, ds: Dataset) -> Path:
         """Write one instance durably, under its SOP Instance UID."""
         path = self.directory / f"{ds.SOPInstanceUID}{SUFFIX}"
@@ -125,13 +124,13 @@ class Spool:
             return self._round(config, progress, retry_in)
 
     def _round(self, config: PacsConfig, progress: Progress | None, retry_in: float | None) -> Delivery:
-        paths = self._readable(self.pending())
+        readable = self._readable(self.pending())
+        paths = list(readable)
         sent = held = 0
         refused: list[str] = []
         try:
             if paths:
-                contexts = [_context(path) for path in paths]
-                with open_link(config, contexts, progress) as link:
+                with open_link(config, list(readable.values()), progress) as link:
                     for path in paths:
                         ds = dcmread(path)
                         try:
@@ -149,19 +148,20 @@ class Spool:
         error = refused[0] if refused else None
         return self._finish(Delivery(sent, held, len(self.pending()), error), retry_in if error else None)
 
-    def _readable(self, paths: list[Path]) -> list[Path]:
-        """paths, less any that are not DICOM: moved aside to UNREADABLE, with a warning, never deleted."""
-        kept = []
+    def _readable(self, paths: list[Path]) -> dict[Path, tuple[str, str]]:
+        """Each DICOM path's (SOP class, transfer syntax), from its file meta; a file that is not DICOM
+        is moved aside to UNREADABLE, with a warning, never deleted."""
+        readable = {}
         for path in paths:
             try:
-                read_file_meta_info(path)
-                kept.append(path)
+                meta = read_file_meta_info(path)
+                readable[path] = (str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID))
             except (InvalidDicomError, OSError, ValueError) as error:
                 aside = self.directory / UNREADABLE
                 aside.mkdir(exist_ok=True)
                 path.replace(aside / path.name)
                 log.warning("%s: not a DICOM file (%s); moved to %s", path.name, error, aside)
-        return kept
+        return readable
 
     def _finish(self, delivery: Delivery, retry_in: float | None) -> Delivery:
         now = time.time()
@@ -177,11 +177,6 @@ class Spool:
         except (OSError, ValueError):
             return {}
         return state if isinstance(state, dict) else {}
-
-
-def _context(path: Path) -> tuple[str, str]:
-    meta = read_file_meta_info(path)
-    return str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)
 
 
 def _clock(epoch: float | None) -> str:

@@ -102,7 +102,7 @@ class ViewApp:
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
-        address = request.client.host if request.client else "unknown"
+        address = _address(request)
         user = str(form.get("user", ""))[:64]
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, str(form.get("csrf", ""))):
@@ -156,7 +156,7 @@ class ViewApp:
                                  media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
     async def _frames(self, request: Request, user: str) -> AsyncIterator[bytes]:
-        address = request.client.host if request.client else "unknown"
+        address = _address(request)
         started, sent = time.monotonic(), 0
         version = max(self.relay.frames.version - 1, 0)  # the newest frame at once, or the first to come
         audit.info("%s started watching from %s", user, address)
@@ -185,6 +185,11 @@ class ViewApp:
             if self.relay.status.version > status_seen:
                 status_seen = self.relay.status.version
                 yield f"event: status\ndata: {self.relay.status.value}\n\n".encode()
+
+
+def _address(request: Request) -> str:
+    """The client's address, as the audit log names it."""
+    return request.client.host if request.client else "unknown"
 
 
 class _SecurityHeaders:
