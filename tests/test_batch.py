@@ -38,6 +38,13 @@ def entries(dst: Path) -> list[dict]:
     return [json.loads(line) for line in (dst / AUDIT_NAME).read_text().splitlines()]
 
 
+def nine_good_files(tree: Path) -> None:
+    """The tree without its broken video, and six more copies of a clip: nine files, so a kill lands among them."""
+    (tree / "clinic_a/broken.mp4").unlink()
+    for number in range(3, 9):
+        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+
+
 def test_a_tree_is_masked_in_its_layout_with_an_audit_and_the_broken_file_recorded(tree, tmp_path):
     dst = tmp_path / "dst"
     result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress", "--workers", "2")
@@ -63,9 +70,7 @@ def test_a_tree_is_masked_in_its_layout_with_an_audit_and_the_broken_file_record
 
 
 def test_a_run_killed_halfway_is_finished_by_the_rerun_without_remasking(tree, tmp_path):
-    for number in range(3, 9):  # eight clips in all: the kill lands among them
-        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
-    (tree / "clinic_a/broken.mp4").unlink()
+    nine_good_files(tree)
     dst = tmp_path / "dst"
     process = subprocess.Popen(dmask_command("batch", "src", "-o", "dst", "--no-progress", "--workers", "1"),
                                cwd=tmp_path, env=dmask_env(), start_new_session=True,
@@ -126,9 +131,7 @@ def test_a_local_dask_cluster_writes_the_same_bytes_as_the_local_pool(tree, tmp_
 
 def test_a_worker_killed_mid_file_costs_only_a_retry(tree, tmp_path):
     psutil = pytest.importorskip("psutil", reason="psutil (the batch extra's) is not installed")
-    (tree / "clinic_a/broken.mp4").unlink()
-    for number in range(3, 9):
-        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+    nine_good_files(tree)
     dst = tmp_path / "dst"
     process = subprocess.Popen(dmask_command("batch", "src", "-o", "dst", "--no-progress", "--workers", "2"),
                                cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -161,9 +164,7 @@ def test_a_dask_worker_killed_mid_file_costs_only_that_file(tree, tmp_path, conf
 
     from edge.batch.runner import run_batch
 
-    (tree / "clinic_a/broken.mp4").unlink()
-    for number in range(3, 9):
-        shutil.copy(tree / "clinic_a/2024/visit1.mp4", tree / "clinic_b" / f"visit{number}.mp4")
+    nine_good_files(tree)
     dst, result = tmp_path / "dst", {}
     with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
           distributed.Client(cluster) as client):
@@ -180,5 +181,6 @@ def test_a_dask_worker_killed_mid_file_costs_only_that_file(tree, tmp_path, conf
         assert victim not in client.run(os.getpid).values()
     summary = result["summary"]
     assert (summary.done, summary.failed) == (9, 0)
+    assert [p for p in dst.rglob(".*")] == []  # the killed worker's partial output is gone
     assert sorted(entry["source"] for entry in entries(dst)) == sorted(
         p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
