@@ -108,6 +108,7 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
                 bar.set_postfix_str(f"{done + failed}/{len(todo)} files, {failed} failed")
     finally:
         pool.close()
+        drop_dead_partials(dst.rglob(".*"))  # and those of workers lost during this run, their files since redone
     return BatchSummary(done, len(jobs) - len(todo), failed, frames, failed_closed, time.monotonic() - started,
                         audit.path)
 
