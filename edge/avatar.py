@@ -57,7 +57,9 @@ class Avatar:
         built from the mean face by edge.action_units.build_basis.
     action_unit_rest: (C,) float32 the population's resting intensities (the
         median over identities of the intensities fitted to each one's
-        median face): what a person's resting face is replaced by.
+        median face, the two sides of each unit averaged): what a person's
+        resting face is replaced by. Symmetric, so a face at rest reads as
+        no palsy to any reader.
     eye_aperture_mean: (2,) float32 population mean (upper, lower) lid
         aperture, fractions of eye width.
     iris_diameter: float32 the population's median visible iris diameter
@@ -67,7 +69,14 @@ class Avatar:
     iris_rest: (2, 2) float32 (right eye, left eye) x (dx, dy): where the iris
         centre sits, relative to the midpoint of the eye corners and over eye
         width, when people look straight ahead (into the camera). Gaze angles
-        are measured from there, so 0 means looking ahead.
+        are measured from there, so 0 means looking ahead. The corners are the
+        iris model's (what the fit measures from).
+    iris_rest_mesh: (2, 2) float32 the same place measured from the face
+        mesh's own eye corners, which are the drawn eye's: where the renderer
+        puts the iris of an eye looking ahead. The iris model sees a person's
+        canthi about 0.06 eye widths nasal of the mesh's, so drawing at
+        iris_rest from the mesh's corners put the iris that much temporal:
+        both readers of `dmask eval clinical` read a resting avatar as divergent.
     uv: (468, 2) float32 each vertex's place in the texture, texels.
     texture: (512, 768, 3) float32 BGR 0..255, the one face texture
         (TEXTURE_SHAPE; stored as TEXTURE_FILE beside the asset).
@@ -84,6 +93,7 @@ class Avatar:
     iris_diameter: np.ndarray
     mrd_offset_mm: np.ndarray
     iris_rest: np.ndarray
+    iris_rest_mesh: np.ndarray
     uv: np.ndarray
     texture: np.ndarray
 

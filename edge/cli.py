@@ -28,6 +28,7 @@ from edge.cli_services import archiver_for, batch, export_group, view_group
 from edge.errors import ConfigError, DmaskError, InputError
 
 if TYPE_CHECKING:
+    from edge.evaluation.agreement import AgreementResult
     from edge.evaluation.fidelity import FidelityResult
     from edge.evaluation.privacy import PrivacyResult
 
@@ -185,11 +186,26 @@ def eval_fidelity(
     )
 
 
-def _echo_evaluation(result: PrivacyResult | FidelityResult) -> None:
-    """The result's summary lines, then where its report went."""
+@eval_group.command("clinical")
+@click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=Path("dmask-eval-clinical"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | None, no_progress: bool) -> None:
+    """Diagnostic agreement, mask against original: ROOTS hold photos named SET__sign__NAME or SET__control__NAME."""
+    from edge.evaluation.agreement import evaluate_clinical
+
+    result = evaluate_clinical(roots, output, load_config(config_path), progress=not no_progress)
+    _echo_evaluation(result, "it holds numbers and plots only, no photo or name")
+
+
+def _echo_evaluation(
+    result: PrivacyResult | FidelityResult | AgreementResult, holds: str = "it shows raw faces: keep it with the originals"
+) -> None:
+    """The result's summary lines, then where its report went and what it holds."""
     for line in result.lines():
         click.echo(line)
-    click.echo(f"wrote {result.report} (it shows raw faces: keep it with the originals)")
+    click.echo(f"wrote {result.report} ({holds})")
 
 
 @cli.command()

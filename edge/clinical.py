@@ -39,6 +39,33 @@ IRIS_DIAMETER_MM = 11.7
 NORMAL_MRD_MM = np.array([4.5, 5.25])
 
 
+# Vergence. Eyes fixating a target converge by the angle their two centres
+# subtend at it; when the target is the camera, that is their separation in
+# the image over the focal length (pixels), whatever the head's turn. The gaze
+# zero (Avatar.iris_rest) is where people's irises sit in press photos, which
+# fixate a camera some metres off: taken as GAZE_ZERO_FIXATION_MM, whose
+# demand for a 63 mm interpupillary distance is GAZE_ZERO_VERGENCE_DEG
+# (1.4 degrees, 2.5 prism dioptres; 1.8 to 6 PD for 1 to 3.5 m).
+# A fixation distance nearer than NEAREST_FIXATION_MM is not believed: with
+# the configured field of view the frame must be a crop (a face filling a
+# 512-pixel crop reads about 200 mm at 65 degrees) or the setting wrong; the
+# distance is then unknown and the deviation is taken beyond the gaze zero's.
+GAZE_ZERO_FIXATION_MM = 2500.0
+NEAREST_FIXATION_MM = 300.0
+POPULATION_IPD_MM = 63.0
+GAZE_ZERO_VERGENCE_DEG = math.degrees(2.0 * math.atan(0.5 * POPULATION_IPD_MM / GAZE_ZERO_FIXATION_MM))
+
+
+def focal_length_px(width_px: float, field_of_view_deg: float) -> float:
+    """A pinhole camera's focal length in pixels from its frame's width and horizontal field of view."""
+    return 0.5 * width_px / math.tan(math.radians(0.5 * field_of_view_deg))
+
+
+def convergence_deg(separation_px: float, focal_px: float) -> float:
+    """The angle two points separation_px apart in the image subtend at the camera, degrees."""
+    return math.degrees(2.0 * math.atan(0.5 * separation_px / focal_px))
+
+
 def prism_dioptres(degrees: float) -> float:
     """A deviation in prism dioptres: 100 tan(angle)."""
     return 100.0 * math.tan(math.radians(degrees))

@@ -158,13 +158,24 @@ class ClinicalConfig:
     # asymmetry (about 1 mm is common in normal lids; 2 mm is a conventional
     # threshold for a unilateral ptosis)
     lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0, weaker=Weaker.BELOW)
-    # side-to-side difference of a resting brow, mid-face (cheek, lid
-    # tightening, nose) or mouth action, in mm at the unit's anchor, beyond
-    # which it is a static sign (normal faces differ by 1-2 mm at rest; 3 mm
-    # is a visible droop). Set with your clinic's grading scale.
+    # side-to-side difference of a resting brow or mid-face (cheek, lid
+    # tightening, nose) action, in mm at the unit's anchor, beyond which it is
+    # a static sign (normal faces differ by 1-2 mm at rest; 3 mm is a visible
+    # droop). Set with your clinic's grading scale.
     brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
     midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
-    mouth_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
+    # how much lower the lip line sits near one mouth corner than near the
+    # other (edge.refine, full resolution), mm, beyond which it is a droop
+    mouth_asymmetry_mm: float = setting(2.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
+    # the camera's horizontal field of view over the frame as given (a crop:
+    # the crop's), degrees: with the frame's width it is the focal length the
+    # fixation distance and the vergence it demands come from. USB and laptop
+    # cameras span about 55-78 degrees; against 65, that is -17 to +27 % on
+    # the demand (about 2-3 prism dioptres at 50 cm)
+    camera_fov_deg: float = setting(65.0, ge=10.0, le=170.0)
+    # a photo is one measurement, a video's resting level seconds of them:
+    # a photo's asymmetry must exceed the thresholds above by this factor
+    photo_margin: float = setting(1.25, ge=1.0, le=5.0, weaker=Weaker.BELOW)
 
 
 @dataclass(frozen=True)

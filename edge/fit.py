@@ -12,7 +12,10 @@ Resting levels (a slow per-track baseline; for a photo, all of it) are the
 population's: the action units' and each lid's resting level are replaced
 unless a clinical criterion of config `clinical` is met (a ptosis, a lid
 retraction, a side-to-side difference beyond the normal asymmetry;
-edge.clinical.resting_deviation). Movement from the resting level passes
+edge.clinical.resting_deviation). The mouth's side-to-side difference is
+read from the lip line at full resolution (FaceObservation.fissure_drop_px,
+edge.refine), not from the mesh, which symmetrises it; a droop beyond the
+criterion is drawn so the drawn lip line drops as much (MouthDroop). Movement from the resting level passes
 unchanged: a blink, a smile, a saccade. A lid's resting level is changed by a
 scale, so a closed lid stays closed and a half-blink stays half.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
@@ -23,16 +26,25 @@ not the other eye's, not its last ones; its resting level waits for it.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from edge.action_units import ActionUnitSolver, Heights, Region
+from edge.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.clinical import IRIS_DIAMETER_MM, NORMAL_MRD_MM, BlinkTracker, margin_reflex_mm, resting_deviation
+from edge.clinical import (
+    IRIS_DIAMETER_MM,
+    NEAREST_FIXATION_MM,
+    NORMAL_MRD_MM,
+    BlinkTracker,
+    convergence_deg,
+    margin_reflex_mm,
+    resting_deviation,
+)
 from edge.config import ClinicalConfig, FitConfig
 from edge.geometry import EyeLine
-from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
+from edge.mesh_index import INNER_CORNER, LEFT_LIDS, OUTER_CORNER, RIGHT_LIDS
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
 
 
@@ -113,6 +125,25 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     return EyeMeasure(upper, lower, float(dx), float(dy), float(diameter))
 
 
+def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float) -> dict[str, float]:
+    """MaskParams' fixation fields: the distance from the seen irises' size, the demand from the eyes' separation.
+
+    None (NaN) without a focal length, a seen eye, or a believable distance (edge.clinical.NEAREST_FIXATION_MM).
+    """
+    eyes = [e for e, covered in zip((face.right_eye, face.left_eye), hidden) if not covered]
+    if not eyes or not math.isfinite(focal_px):
+        return {}
+    diameter = np.mean([0.5 * (np.linalg.norm(e.iris[1] - e.iris[3]) + np.linalg.norm(e.iris[2] - e.iris[4])) for e in eyes])
+    distance = float(focal_px * IRIS_DIAMETER_MM / max(diameter, 1e-6))
+    if distance < NEAREST_FIXATION_MM:
+        return {}
+    centres = [0.5 * (e.lids[OUTER_CORNER] + e.lids[INNER_CORNER]) for e in (face.right_eye, face.left_eye)]
+    return {
+        "fixation_distance_mm": distance,
+        "fixation_demand_deg": convergence_deg(float(np.linalg.norm(centres[0] - centres[1])), focal_px),
+    }
+
+
 def gaze_angles(measure: EyeMeasure, rest: np.ndarray) -> tuple[float, float]:
     """Iris offset from its rest position to eyeball rotation (yaw, pitch), radians.
 
@@ -125,8 +156,50 @@ def gaze_angles(measure: EyeMeasure, rest: np.ndarray) -> tuple[float, float]:
     return float(np.arcsin(sin_yaw)), pitch
 
 
-# A track's resting state, flat: the action units, then per eye (upper, lower, MRD1, MRD2, iris dy).
+# A track's resting state, flat: the action units, then per eye (upper, lower, MRD1, MRD2, iris dy), then the
+# lip line's droop (mm, > 0 right lower).
 _LIDS = 5
+
+
+class MouthDroop:
+    """A drooping mouth corner drawn with the action units, at the size the lip line showed it.
+
+    A measured lip-line drop of d mm (edge.refine) is drawn as a corner
+    whose anchor sits d mm lower than the other (edge.action_units.Heights),
+    up to about 8 mm (`drawn`). The avatar's own droop reads back through
+    edge.refine.fissure_drop at its drawn height (within 15 %,
+    tests/test_static_signs.py), so the mask shows the drop that was measured.
+    """
+
+    def __init__(self, heights: Heights) -> None:
+        rows = [u.name for u in ACTION_UNITS]
+        self.depress, self.pull = PAIRS[rows.index("lip_corner_depress")], PAIRS[rows.index("lip_corner_pull")]
+        # how far each channel at intensity 1 lowers the right corner below the left (the published heights' corner)
+        self.lowers_right = {c: float(-np.subtract(*heights.of(np.eye(len(CHANNELS))[c])[heights.corner]))
+                             for c in (*self.depress, *self.pull)}
+
+    def level(self, units: np.ndarray) -> np.ndarray:
+        """units with the mouth corners' depress and pull each the mean of its two sides."""
+        out = units.copy()
+        for pair in (self.depress, self.pull):
+            out[list(pair)] = units[list(pair)].mean()
+        return out
+
+    def drawn(self, units: np.ndarray, drop_mm: float) -> np.ndarray:
+        """units with the lower corner (drop_mm > 0: the right) drawn drop_mm below the other, as far as they reach.
+
+        In turn: the lower side's lip_corner_depress up, the other side's
+        lip_corner_pull up, the lower side's pull down (about 8 mm in all).
+        """
+        out = units.copy()
+        lower, upper = (0, 1) if drop_mm > 0 else (1, 0)
+        to_go = abs(drop_mm)
+        for channel, sign in ((self.depress[lower], 1.0), (self.pull[upper], 1.0), (self.pull[lower], -1.0)):
+            mm = abs(self.lowers_right[channel])
+            step = min(1.0 - out[channel] if sign > 0 else out[channel], to_go / mm)
+            out[channel] += sign * step
+            to_go -= step * mm
+        return out
 
 
 class Fitter:
@@ -146,12 +219,16 @@ class Fitter:
         self.resting_heights = self.heights.of(avatar.action_unit_rest)
         self.resting_field = np.tensordot(avatar.action_unit_rest.astype(np.float64), avatar.action_unit_basis, axes=1)
         self.rigid_weights = np.ones(len(avatar.rigid))
-        self.asymmetry_mm = {Region.BROW: clinical.brow_asymmetry_mm, Region.MIDFACE: clinical.midface_asymmetry_mm,
-                             Region.MOUTH: clinical.mouth_asymmetry_mm}
+        margin = clinical.photo_margin if still else 1.0
+        self.asymmetry_mm = {Region.BROW: margin * clinical.brow_asymmetry_mm,
+                             Region.MIDFACE: margin * clinical.midface_asymmetry_mm,
+                             Region.MOUTH: margin * clinical.mouth_asymmetry_mm}
+        self.droop = MouthDroop(self.heights)
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
         self.blinks: dict[int, tuple[BlinkTracker, BlinkTracker]] = {}
 
-    def fit(self, face: FaceObservation, timestamp: float) -> MaskParams:
+    def fit(self, face: FaceObservation, timestamp: float, focal_px: float = math.nan) -> MaskParams:
+        """The face's parameters; focal_px (the camera's focal length, pixels) places its fixation."""
         avatar = self.avatar
         hidden = np.array([face.right_eye.occluded, face.left_eye.occluded])
         pose = fit_similarity(avatar.vertices[avatar.rigid], face.landmarks[avatar.rigid], self.rigid_weights)
@@ -161,10 +238,11 @@ class Fitter:
         units = self.solver.solve(shape - avatar.vertices)
         lids = np.array([(e.upper, e.lower, *self._mrd(e.upper, e.lower, e.iris_dy, e.width_mm), e.iris_dy) for e in eyes])
         lids[hidden] = np.nan
-        baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel()]), timestamp)
-        resting_units, resting_lids = baseline[: len(units)], baseline[len(units):].reshape(2, _LIDS)
+        drop_mm = face.fissure_drop_px * avatar.mm_per_unit / pose.scale
+        baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel(), [drop_mm]]), timestamp)
+        resting_units, resting_lids = baseline[: len(units)], baseline[len(units):-1].reshape(2, _LIDS)
         right, left = self._eyes(eyes, resting_lids, hidden)
-        published = self._quantised(self._units(units, resting_units))
+        published = self._quantised(self._units(units, resting_units, drop_mm, float(baseline[-1])))
         heights = self.heights.of(published) - self.resting_heights
         blinks = self._blinks(face.track_id, eyes, resting_lids, timestamp, hidden)
         return MaskParams(
@@ -180,6 +258,7 @@ class Fitter:
             confidence=face.confidence,
             right_blink=blinks[0],
             left_blink=blinks[1],
+            **fixation(face, hidden, focal_px),
         )
 
     def forget(self, track_id: int) -> None:
@@ -210,22 +289,28 @@ class Fitter:
         step = self.config.action_unit_step
         return np.round(units / step) * step if step > 0 else units
 
-    def _units(self, current: np.ndarray, resting: np.ndarray) -> np.ndarray:
+    def _units(self, current: np.ndarray, resting: np.ndarray, drop_mm: float, resting_drop_mm: float) -> np.ndarray:
         """Movement from the resting level, on top of the population's level or a clinical one.
 
-        A region whose resting heights differ side to side by more than its
-        clinical threshold keeps that difference: the side nearer the
-        population's face sits at it, the other carries the difference (the
-        units refitted to that face, within their bounds). Everything
-        symmetric, and every difference within the normal range, is the population's.
+        A brow or mid-face region whose resting heights differ side to side
+        by more than its clinical threshold keeps that difference: the side
+        nearer the population's face sits at it, the other carries the
+        difference (the units refitted to that face, within their bounds).
+        A resting lip-line droop beyond the mouth's threshold is drawn at its
+        size (MouthDroop). Everything symmetric, and every difference within
+        the normal range, is the population's. RestingPolicy.OWN keeps
+        everything, the mouth's side-to-side difference as the lip line
+        shows it this frame.
         """
         if self.resting is RestingPolicy.OWN:
-            return current
+            return self.droop.drawn(self.droop.level(current), drop_mm) if np.isfinite(drop_mm) else current
         heights = self.heights.of(resting) - self.resting_heights
-        signs = [r for r in Region if self.heights.asymmetry(heights, r) > self.asymmetry_mm[r]]
+        signs = [r for r in (Region.BROW, Region.MIDFACE) if self.heights.asymmetry(heights, r) > self.asymmetry_mm[r]]
         target = self.avatar.action_unit_rest.astype(np.float64)
         if signs:
             target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(resting, heights, r) for r in signs))
+        if abs(resting_drop_mm) > self.asymmetry_mm[Region.MOUTH]:  # NaN (never seen) is no sign
+            target = self.droop.drawn(target, resting_drop_mm)
         return np.clip(target + current - resting, 0.0, 1.0)
 
     def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray) -> tuple[EyeParams, EyeParams]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from edge.clinical import focal_length_px
 from edge.config import Config, RenderBackend
 from edge.fit import Fitter, RestingPolicy
 from edge.models import ModelSet
@@ -151,7 +152,8 @@ class MaskPipeline:
         for track_id in result.lost_tracks:
             self.fitter.forget(track_id)
         middle = time.perf_counter()
-        faces = tuple(self.fitter.fit(face, frame.timestamp) for face in result.faces)
+        focal = focal_length_px(frame.image.shape[1], self.config.clinical.camera_fov_deg)
+        faces = tuple(self.fitter.fit(face, frame.timestamp, focal) for face in result.faces)
         self.times.inference.append(middle - start)
         self.times.fit.append(time.perf_counter() - middle)
         return faces

@@ -10,6 +10,7 @@ frontal face), y down, z away from the camera.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,10 @@ class FaceObservation:
     right_eye, left_eye: the subject's right and left eye.
     confidence: face-presence probability from the landmark model, 0..1.
     track_id: stable across frames while the face is tracked.
+    fissure_drop_px: how much lower the oral fissure sits near the right
+        mouth corner than near the left, image pixels along the face's
+        vertical (> 0: right lower), from the frame's full-resolution pixels
+        (edge.refine); NaN where it was not found.
     """
 
     landmarks: np.ndarray
@@ -79,6 +84,7 @@ class FaceObservation:
     left_eye: EyeObservation
     confidence: float
     track_id: int
+    fissure_drop_px: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,12 @@ class MaskParams:
         population's resting face, mm (edge.action_units.Heights).
     right_blink, left_blink: the blink of that eye that ended at this frame,
         if one did (edge.clinical.BlinkTracker; never for a photo).
+    fixation_distance_mm: how far the eyes are from the camera, from the
+        iris's size in pixels and the focal length (config
+        clinical.camera_fov_deg); NaN where unknown.
+    fixation_demand_deg: the convergence that fixating the camera demands,
+        the angle the eyes' centres subtend at it (edge.clinical); NaN where
+        unknown. The deviation is the vergence beyond it.
     """
 
     track_id: int
@@ -154,6 +166,8 @@ class MaskParams:
     confidence: float
     right_blink: BlinkEvent | None = None
     left_blink: BlinkEvent | None = None
+    fixation_distance_mm: float = math.nan
+    fixation_demand_deg: float = math.nan
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,18 @@ from typing import Callable
 import numpy as np
 
 from edge.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
-from edge.clinical import BLINK_COMPLETE_FRACTION, asymmetry_index, prism_dioptres
+from edge.clinical import (
+    BLINK_COMPLETE_FRACTION,
+    GAZE_ZERO_FIXATION_MM,
+    GAZE_ZERO_VERGENCE_DEG,
+    NEAREST_FIXATION_MM,
+    asymmetry_index,
+    prism_dioptres,
+)
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 # An eye whose whole lid opening is below this fraction of its width is closed.
@@ -67,9 +74,15 @@ def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
+def horizontal_vergence_deg(face: MaskParams) -> float:
+    """How far the eyes converge: right minus left gaze yaw, plus the gaze zero's own convergence (edge.clinical)."""
+    return math.degrees(face.right_eye.gaze_yaw - face.left_eye.gaze_yaw) + GAZE_ZERO_VERGENCE_DEG
+
+
 def horizontal_deviation_deg(face: MaskParams) -> float:
-    """Right minus left gaze yaw: > 0 the eyes converge (eso), < 0 they diverge (exo)."""
-    return math.degrees(face.right_eye.gaze_yaw - face.left_eye.gaze_yaw)
+    """The vergence beyond what fixating the camera demands (the gaze zero's where its distance is unknown)."""
+    demand = face.fixation_demand_deg if math.isfinite(face.fixation_demand_deg) else GAZE_ZERO_VERGENCE_DEG
+    return horizontal_vergence_deg(face) - demand
 
 
 def vertical_deviation_deg(face: MaskParams) -> float:
@@ -143,8 +156,17 @@ FACE_FIELDS: tuple[Field, ...] = (
           lambda f: f.scale, Role.FRAMING),
     *_eye_fields("right"),
     *_eye_fields("left"),
-    Field("horizontal_deviation_deg", "deg", "right minus left gaze yaw; > 0 convergent (eso), < 0 divergent (exo)",
-          horizontal_deviation_deg),
+    Field("horizontal_vergence_deg", "deg", "how far the eyes converge: right minus left gaze yaw, plus the "
+          f"gaze zero's own {GAZE_ZERO_VERGENCE_DEG:.2f} deg (people in photos fixating a camera "
+          f"{GAZE_ZERO_FIXATION_MM / 1000:g} m off)", horizontal_vergence_deg),
+    Field("horizontal_vergence_pd", "prism dioptres", "the same in prism dioptres, 100 tan(angle)",
+          lambda f: prism_dioptres(horizontal_vergence_deg(f))),
+    Field("fixation_distance_mm", "mm", "the eyes' distance from the camera, from the iris's size and the focal "
+          "length (clinical.camera_fov_deg), the fixation taken to be the camera; empty where nearer than "
+          f"{NEAREST_FIXATION_MM:g} mm (a crop)", lambda f: f.fixation_distance_mm, Role.FRAMING),
+    Field("horizontal_deviation_deg", "deg", "the vergence beyond what fixating the camera demands (the angle the "
+          "eyes subtend at it; where fixation_distance_mm is empty, beyond the gaze zero's); > 0 convergent (eso), "
+          "< 0 divergent (exo)", horizontal_deviation_deg),
     Field("horizontal_deviation_pd", "prism dioptres", "the same in prism dioptres, 100 tan(angle)",
           lambda f: prism_dioptres(horizontal_deviation_deg(f))),
     Field("vertical_deviation_deg", "deg", "right minus left gaze pitch; > 0 the right eye is lower",

@@ -28,6 +28,7 @@ from edge.inference import (
 )
 from edge.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from edge.records import EyeObservation, FaceObservation
+from edge.refine import fissure_drop
 
 WORKING_MAX_SIDE = 1280
 # Two face boxes sharing more than this fraction of the smaller one are one face.
@@ -74,13 +75,15 @@ class FaceTracker:
     def observe(self, image: np.ndarray) -> TrackResult:
         work, factor = shrunk(image, WORKING_MAX_SIDE)
         before = {track.track_id for track in self.tracks}
+        if self.still:  # each photo is new: a face of the last one must not be followed onto it
+            self.tracks = []
         kept, lost = self._follow_tracks(work)
         kept = _without_duplicates(kept + self._new_tracks(work, kept, self._detections(work, kept, lost)))
         self.frames += 1
         kept.sort(key=lambda t: -box_area(t.box()))
         dropped = max(0, len(kept) - self.config.max_faces)
         self.tracks = kept[: self.config.max_faces]
-        faces = [self._observe_eyes(work, track, factor) for track in self.tracks]
+        faces = [self._observe(image, work, track, factor) for track in self.tracks]
         # Every track that ended: lost, merged into an older one, or beyond max_faces
         # (so whoever keeps per-track state can let it go; a long run meets many people).
         ended = sorted(before - {track.track_id for track in self.tracks})
@@ -134,15 +137,18 @@ class FaceTracker:
             new.append(track)
         return new
 
-    def _observe_eyes(self, work: np.ndarray, track: _Track, factor: float) -> FaceObservation:
+    def _observe(self, image: np.ndarray, work: np.ndarray, track: _Track, factor: float) -> FaceObservation:
+        """The eyes from the working image; the lip line from the frame's own pixels."""
         right, left = self.iris.run(work, track.landmarks)
         scale = np.float32(1 / factor)
+        landmarks = track.landmarks * scale
         return FaceObservation(
-            landmarks=track.landmarks * scale,
+            landmarks=landmarks,
             right_eye=EyeObservation(right.lids * scale, right.iris * scale, right.evidence),
             left_eye=EyeObservation(left.lids * scale, left.iris * scale, left.evidence),
             confidence=track.presence,
             track_id=track.track_id,
+            fissure_drop_px=fissure_drop(image, landmarks),
         )
 
 

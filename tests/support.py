@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from edge.action_units import CHANNELS
+from edge.clinical import GAZE_ZERO_VERGENCE_DEG
 from edge.records import EyeParams, MaskParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,12 +97,14 @@ def eye_params(yaw_deg: float = 0.0, pitch_deg: float = 0.0, upper: float = 0.2,
 
 
 def mask_params(**changes) -> MaskParams:
-    """A plausible face (turned 15 degrees, eyes open, gaze 10 degrees left, no action), changed as asked."""
+    """A plausible face (turned 15 degrees, eyes open, gaze 10 degrees left, no action, 60 cm from the camera, whose
+    fixation demands exactly the gaze zero's convergence), changed as asked."""
     eye = eye_params(yaw_deg=10)
     face = MaskParams(
         track_id=7, rotation=rotation(15, 5, -3), translation=np.array([320, 240, 900], np.float32), scale=80.0,
         right_eye=eye, left_eye=eye, action_units=np.zeros(len(CHANNELS), np.float32),
         brow_height_mm=np.zeros(2, np.float32), mouth_corner_height_mm=np.zeros(2, np.float32), confidence=0.9,
+        fixation_distance_mm=600.0, fixation_demand_deg=GAZE_ZERO_VERGENCE_DEG,
     )
     return dataclasses.replace(face, **changes)
 

@@ -64,6 +64,17 @@ def test_privacy_has_not_regressed(ratchet, shared_data, config, tmp_path):
     assert check_ratchet(section, result.numbers()) == []
 
 
+def test_clinical_agreement_has_not_regressed_and_names_no_photo(ratchet, shared_data, config, tmp_path):
+    from edge.evaluation.agreement import evaluate_clinical
+
+    section = ratchet["clinical"]
+    roots = [shared_data / root for root in section["roots"]]
+    result = evaluate_clinical(roots, tmp_path, config, progress=False)
+    assert check_ratchet(section, result.numbers()) == []
+    written = "".join(path.read_text() for path in (tmp_path / "report.md", tmp_path / "results.json"))
+    assert not [photo.stem for root in roots for photo in root.iterdir() if photo.stem in written]
+
+
 def test_fidelity_has_not_regressed(ratchet, shared_data, config, tmp_path):
     from edge.evaluation.fidelity import evaluate_fidelity
 

@@ -14,7 +14,7 @@ import pytest
 
 from edge.action_units import CHANNEL_NAMES
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.clinical import degrees_of_prism
+from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, degrees_of_prism
 from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
 from edge.fit import Fitter, RestingPolicy
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
@@ -44,10 +44,11 @@ def eye_observation(
 
 def observations(
     avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, vertices: np.ndarray | None = None,
-    right_upper: float = 1.0, right_dx: float = 0.0,
+    right_upper: float = 1.0, right_dx: float = 0.0, drop_mm: float = 0.0,
 ) -> list[FaceObservation]:
     """Frames of the avatar (or of `vertices`), with a right upper lid at `right_upper` of
-    its height and a right iris turned by `right_dx` eye widths on top of the schedules."""
+    its height, a right iris turned by `right_dx` eye widths on top of the schedules, and
+    the lip line `drop_mm` lower near the right mouth corner than near the left."""
     v = avatar.vertices.astype(np.float64) if vertices is None else vertices
     landmarks = (SCALE * v + ORIGIN).astype(np.float32)
     iris = float(avatar.iris_diameter)
@@ -58,6 +59,7 @@ def observations(
             left_eye=eye_observation(v, LEFT_LIDS, avatar.iris_rest[1], iris, o, dx),
             confidence=1.0,
             track_id=0,
+            fissure_drop_px=drop_mm * SCALE / avatar.mm_per_unit,
         )
         for o, dx in zip(openness, iris_dx)
     ]
@@ -73,10 +75,10 @@ def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, resting: Rest
     return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
 
 
-def photo(avatar: Avatar, **sign) -> dict:
+def photo(avatar: Avatar, focal_px: float = float("nan"), **sign) -> dict:
     """The published fields of one photo of the avatar with a sign (observations' keywords)."""
     face = observations(avatar, np.ones(1), np.zeros(1), **sign)[0]
-    return face_record(Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0))
+    return face_record(Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0, focal_px))
 
 
 def test_a_100ms_blink_survives(avatar):
@@ -122,20 +124,22 @@ def with_units(avatar: Avatar, **intensities: float) -> np.ndarray:
     return avatar.expressed(units)
 
 
-def test_a_one_sided_mouth_corner_droop_passes_and_its_control_does_not(avatar):
-    """4 mm of one-sided droop (beyond the 3 mm normal asymmetry) reads as drawn; both sides drooping do not."""
-    droop = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0))
-    assert droop["right_mouth_corner_height_mm"] == pytest.approx(-4.0, abs=1.2)
-    assert abs(droop["left_mouth_corner_height_mm"]) < 0.5
+def test_a_one_sided_lip_line_droop_passes_at_its_size_and_its_control_does_not(avatar):
+    """A lip line 4 mm lower on the right (beyond a photo's 2.5 mm) is drawn so; both corners down is no droop."""
+    droop = photo(avatar, drop_mm=4.0)
+    assert droop["right_mouth_corner_height_mm"] - droop["left_mouth_corner_height_mm"] == pytest.approx(-4.0, abs=0.1)
+    assert droop["right_mouth_corner_height_mm"] < -2.0 and abs(droop["left_mouth_corner_height_mm"]) < 0.5
     assert droop["asym_lip_corner_depress"] > 0.5
+    large = photo(avatar, drop_mm=-7.0)  # more than one side's depress draws: the other side's pull makes up the rest
+    assert large["right_mouth_corner_height_mm"] - large["left_mouth_corner_height_mm"] == pytest.approx(7.0, abs=0.1)
     control = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0, left_lip_corner_depress=1.0))
     assert abs(control["right_mouth_corner_height_mm"]) < 0.1 and abs(control["left_mouth_corner_height_mm"]) < 0.1
     assert control["asym_lip_corner_depress"] == pytest.approx(0.0, abs=0.05)
 
 
 def test_an_ordinary_resting_asymmetry_does_not_pass_a_photo(avatar):
-    """1.5 mm of one-sided droop: inside the normal asymmetry (3 mm), so the population's face."""
-    mild = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=0.3))
+    """A lip line 2 mm lower on one side, and a mesh showing one corner down: within a photo's normal range."""
+    mild = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=0.8), drop_mm=2.0)
     rest = photo(avatar)
     assert {k: v for k, v in mild.items() if k.startswith("au_")} == pytest.approx(
         {k: v for k, v in rest.items() if k.startswith("au_")}, abs=1e-6)
@@ -158,9 +162,26 @@ def test_a_ptotic_lid_reads_1mm_and_its_control_the_norm(avatar):
 def test_a_15_prism_dioptre_esotropia_reads_in_prism_dioptres(avatar):
     turn = np.sin(np.radians(degrees_of_prism(15.0))) * EYEBALL_RADIUS_FRACTION  # right eye turned in
     eso = photo(avatar, right_dx=turn)
-    assert eso["horizontal_deviation_pd"] == pytest.approx(15.0, abs=1.0)
+    assert eso["horizontal_vergence_deg"] - GAZE_ZERO_VERGENCE_DEG == pytest.approx(degrees_of_prism(15.0), abs=0.5)
+    assert abs(photo(avatar)["horizontal_vergence_deg"] - GAZE_ZERO_VERGENCE_DEG) < 0.5
+    # without the camera's focal length the distance is unknown (empty), and the deviation is beyond the gaze zero's
+    assert eso["fixation_distance_mm"] is None
     assert eso["horizontal_deviation_deg"] == pytest.approx(degrees_of_prism(15.0), abs=0.5)
-    assert abs(photo(avatar)["horizontal_deviation_pd"]) < 1.0
+
+
+def test_the_deviation_is_the_vergence_beyond_what_fixating_the_camera_demands(avatar):
+    """The avatar's eyes 300 px per canonical unit apart, seen through a 2000 px lens: the demand is their angle.
+
+    A lens of 500 px would put them 150 mm from it: no such fixation is believed, so the distance is empty.
+    """
+    assert photo(avatar, focal_px=500.0)["fixation_distance_mm"] is None
+    focal = 2000.0
+    face = photo(avatar, focal_px=focal)
+    separation = SCALE * np.linalg.norm(avatar.vertices[RIGHT_LIDS[[0, 8]]].mean(0)[:2] - avatar.vertices[LEFT_LIDS[[0, 8]]].mean(0)[:2])
+    demand = np.degrees(2 * np.arctan(0.5 * separation / focal))
+    assert face["horizontal_deviation_deg"] == pytest.approx(GAZE_ZERO_VERGENCE_DEG - demand, abs=0.05)
+    iris_px = SCALE * float(avatar.iris_diameter) * np.linalg.norm(avatar.vertices[RIGHT_LIDS[8], :2] - avatar.vertices[RIGHT_LIDS[0], :2])
+    assert face["fixation_distance_mm"] == pytest.approx(focal * IRIS_DIAMETER_MM / iris_px, rel=0.01)  # the eyes differ by 0.3 %
 
 
 def test_a_blink_is_an_event_on_the_stream_when_it_ends(avatar):
@@ -176,7 +197,7 @@ def test_a_blink_is_an_event_on_the_stream_when_it_ends(avatar):
 
 
 def test_published_action_units_are_rounded_to_the_configured_step(avatar):
-    face = observations(avatar, np.ones(1), np.zeros(1), vertices=with_units(avatar, right_lip_corner_depress=1.0))[0]
+    face = observations(avatar, np.ones(1), np.zeros(1), drop_mm=4.0)[0]
     fitter = Fitter(avatar, FitConfig(action_unit_step=0.25), ClinicalConfig(), still=True)
     units = fitter.fit(face, 0.0).action_units
     np.testing.assert_allclose(units, np.round(units / 0.25) * 0.25, atol=1e-6)

@@ -10,6 +10,7 @@ import pytest
 
 from edge.action_units import CHANNEL_NAMES
 from edge.clinical import (
+    GAZE_ZERO_VERGENCE_DEG,
     asymmetry_index,
     degrees_of_prism,
     prism_dioptres,
@@ -43,6 +44,8 @@ def test_a_record_holds_every_field_in_order_and_nothing_else():
     assert list(record) == list(FIELD_NAMES)
     assert record["horizontal_deviation_deg"] == pytest.approx(8.0)
     assert record["horizontal_deviation_pd"] == pytest.approx(100 * math.tan(math.radians(8.0)))
+    assert record["horizontal_vergence_deg"] == pytest.approx(8.0 + GAZE_ZERO_VERGENCE_DEG)
+    assert record["fixation_distance_mm"] == pytest.approx(600.0)
     assert record["vertical_deviation_deg"] == pytest.approx(2.0)
     assert record["asym_lip_corner_pull"] == pytest.approx(0.5)
     assert record["right_fissure_mm"] == pytest.approx(4.5 + 5.25)

@@ -10,16 +10,19 @@ read back when the whole chain is run again on the rendered mask (resting
 levels as read, as a clinician looking at the mask would). The control is
 the same face without the sign.
 
-Where the landmark chain cannot yet see a sign, the test is marked xfail
-(strict, so it fails the day it passes) with what was measured. Since issue
-11's texture the chain reads the drawn avatar's lids about 0.05 eye widths
-more open (tests/test_eye_legibility.py), so a ptotic lid drawn on the avatar
-no longer reads as one. MediaPipe's
-face mesh symmetrises the mouth (a 5 mm one-sided edit of a photo moves the
-fitted corner by 0.8 mm, while normal photos differ side to side by up to
-1.7 mm at the 95th percentile), and the iris model reads a turned iris at
-about 0.3-0.4 of its turn, with a spread of +-25 prism dioptres between eyes
-in ordinary photos. See the issue 10 closing note.
+The targets are issue 24's: a 4 mm mouth droop reads at least 3 mm, as
+published and as read back; a 15 PD esotropia reads 12-18 PD beyond its
+control; a lid drawn at MRD1 1 mm reads within 0.5 mm of it. Where the chain
+cannot yet reach one, the test is marked xfail (strict, so it fails the day
+it passes) with what was measured. The mouth reads at its size since the
+droop is read from the lip line at full resolution (edge.refine) instead of
+the face mesh, which symmetrises it (it moved the fitted corner of a 5 mm
+edit by 0.8 mm). The iris's offset is taken from the iris model's eye
+corners, which follow the iris part of the way: a 15 PD turn still reads at
+about half its size. Since issue 11's texture the
+chain reads the drawn avatar's lids about 0.05 eye widths more open
+(tests/test_eye_legibility.py), so a ptotic lid drawn on the avatar no
+longer reads as one.
 """
 
 from __future__ import annotations
@@ -89,26 +92,29 @@ def avatar_control(posed, config, models):
     return mask_and_read_back(draw(posed, models), config, models)
 
 
-MESH_SYMMETRISES = pytest.mark.xfail(strict=True, reason=(
-    "the face mesh reads a 4-5 mm one-sided droop as 0.7-0.8 mm, inside the normal 3 mm asymmetry"))
-IRIS_TOO_NOISY = pytest.mark.xfail(strict=True, reason=(
-    "the iris model reads 15 PD as 4.6-5.7 PD, and a sign-free face at -10 to +10 PD"))
+CORNERS_FOLLOW_THE_IRIS = pytest.mark.xfail(strict=True, reason=(
+    "a 15 PD turn reads 7.6 PD published and 4.5 PD read back on the posed avatar, 5.7 and 2.1 PD on the photo: "
+    "the iris model's eye corners follow the turned iris part of the way"))
 
 
-@MESH_SYMMETRISES
+def mouth_drop(fields: dict) -> float:
+    """How far the right mouth corner sits below the left, published, mm."""
+    return fields["left_mouth_corner_height_mm"] - fields["right_mouth_corner_height_mm"]
+
+
 def test_a_drooping_mouth_corner_on_the_posed_avatar(posed, config, models, avatar_control):
+    """The avatar's own droop (its corner anchor about 4 mm down) reads at least 3 mm, published and read back."""
     units = models.avatar.action_unit_rest.copy()
     units[CHANNEL_NAMES.index("right_lip_corner_depress")] = 1.0
     published, read = mask_and_read_back(draw(posed, models, action_units=units), config, models)
-    assert published["right_mouth_corner_height_mm"] - published["left_mouth_corner_height_mm"] < -2.5
-    assert read["right_mouth_corner_height_mm"] - read["left_mouth_corner_height_mm"] < -2.0
+    assert mouth_drop(published) > 3.0 and mouth_drop(read) > 3.0
     for control in avatar_control:
-        assert abs(control["right_mouth_corner_height_mm"] - control["left_mouth_corner_height_mm"]) < 1.0
+        assert abs(mouth_drop(control)) < 1.0
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the landmark chain reads the textured avatar's lid drawn at MRD1 1 mm at 3.4 mm (0 mm at 2.3 mm, 4.5 mm at "
-    "5.1 mm); it read it under 2 mm on the flat avatar before issue 11's texture"))
+    "the landmark chain reads the textured avatar's lid drawn at MRD1 1 mm at 5.1 mm (so no ptosis is "
+    "published); it read it under 2 mm on the flat avatar before issue 11's texture"))
 def test_a_ptotic_lid_on_the_posed_avatar(posed, config, models, avatar_control):
     published, read = mask_and_read_back(draw(posed, models, right_eye=ptotic_eye(models, 1.0)), config, models)
     for fields in (published, read):
@@ -117,15 +123,13 @@ def test_a_ptotic_lid_on_the_posed_avatar(posed, config, models, avatar_control)
         assert control["right_mrd1_mm"] > 3.5 and abs(control["right_mrd1_mm"] - control["left_mrd1_mm"]) < 2.0
 
 
-@IRIS_TOO_NOISY
+@CORNERS_FOLLOW_THE_IRIS
 def test_an_esotropia_on_the_posed_avatar(posed, config, models, avatar_control):
     rest = models.avatar.resting_eye()
     turned = dataclasses.replace(rest, gaze_yaw=math.radians(degrees_of_prism(ESOTROPIA_PD)))
     published, read = mask_and_read_back(draw(posed, models, right_eye=turned), config, models)
-    # the landmark model reads a drawn iris at about half its turn (README, Evaluation)
-    assert published["horizontal_deviation_pd"] > 5.0 and read["horizontal_deviation_pd"] > 2.5
-    for control in avatar_control:
-        assert abs(control["horizontal_deviation_pd"]) < 2.5
+    for fields, control in zip((published, read), avatar_control):
+        assert 12.0 <= fields["horizontal_deviation_pd"] - control["horizontal_deviation_pd"] <= 18.0
 
 
 @pytest.fixture(scope="module")
@@ -143,16 +147,15 @@ def photo_control(photo, config, models):
     return mask_and_read_back(photo[0], config, models)
 
 
-@MESH_SYMMETRISES
 def test_a_drooping_mouth_corner_edited_into_a_photo(photo, config, models, photo_control):
+    """The right mouth corner moved 4 mm down (fading over 6 mm): at least 3 mm, published and read back."""
     image, face, px_per_mm = photo
     corner = face.landmarks[RIGHT_MOUTH_CORNER, :2]
-    edited = local_shift(image, tuple(corner), (0.0, 5.0 * px_per_mm), 6.0 * px_per_mm)
+    edited = local_shift(image, tuple(corner), (0.0, 4.0 * px_per_mm), 6.0 * px_per_mm)
     published, read = mask_and_read_back(edited, config, models)
-    control = photo_control[0]
-    assert abs(control["right_mouth_corner_height_mm"] - control["left_mouth_corner_height_mm"]) < 1.0
-    assert published["right_mouth_corner_height_mm"] - published["left_mouth_corner_height_mm"] < -2.0
-    assert read["right_mouth_corner_height_mm"] - read["left_mouth_corner_height_mm"] < -1.5
+    for control in photo_control:
+        assert abs(mouth_drop(control)) < 1.0
+    assert mouth_drop(published) > 3.0 and mouth_drop(read) > 3.0
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -171,7 +174,7 @@ def test_a_ptotic_lid_edited_into_a_photo(photo, config, models, photo_control):
     assert read["right_mrd1_mm"] < read["left_mrd1_mm"] - 1.5
 
 
-@IRIS_TOO_NOISY
+@CORNERS_FOLLOW_THE_IRIS
 def test_an_esotropia_edited_into_a_photo(photo, config, models, photo_control):
     image, face, px_per_mm = photo
     lids = face.right_eye.lids
@@ -181,8 +184,5 @@ def test_an_esotropia_edited_into_a_photo(photo, config, models, photo_control):
     iris = face.right_eye.iris[0]
     edited = local_shift(image, tuple(iris), (float(nasal * turn), 0.0), 0.35 * width)
     published, read = mask_and_read_back(edited, config, models)
-    for control in photo_control:
-        assert abs(control["horizontal_deviation_pd"]) < 5.0
-    shift = published["horizontal_deviation_pd"] - photo_control[0]["horizontal_deviation_pd"]
-    assert shift > 8.0
-    assert read["horizontal_deviation_pd"] - photo_control[1]["horizontal_deviation_pd"] > 3.0
+    for fields, control in zip((published, read), photo_control):
+        assert 12.0 <= fields["horizontal_deviation_pd"] - control["horizontal_deviation_pd"] <= 18.0

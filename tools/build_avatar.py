@@ -18,12 +18,14 @@ landmark model itself outputs them, so it belongs to nobody:
    3-cliques), with the eye openings and the mouth opened as holes.
 5. The action units (edge/action_units.py) are laid on the mean face; the
    population's resting intensities, lid apertures, iris rest position, iris
-   size and MRD calibration are medians over the identities.
+   size and MRD calibration are medians over the identities; what is drawn
+   at rest (the intensities, the iris's place) is made mirror-symmetric.
 6. The texture (models/avatar_texture.png): every colour photo unwrapped into
    the mean face's UV space and averaged over identities, with a painted eye
    (tools/avatar_texture.py).
 
-Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl
+Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl [--keep-texture PNG]
+(the shipped asset keeps its texture: models/AVATAR.md says why)
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.action_units import CHANNEL_NAMES, ActionUnitSolver, build_basis  # noqa: E402
+from edge.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis  # noqa: E402
 from edge.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
 from edge.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from edge.config import load_config  # noqa: E402
-from edge.fit import fit_similarity, measure_eye  # noqa: E402
+from edge.fit import Similarity, fit_similarity, measure_eye  # noqa: E402
+from edge.geometry import EyeLine  # noqa: E402
 from edge.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
 from edge.mesh_index import (  # noqa: E402
     INNER_CORNER,
@@ -257,13 +260,29 @@ class EyeStatistics:
     """The population's eyes: medians over identities of each one's median photo."""
 
     aperture_mean: np.ndarray  # (2,) upper, lower, fraction of eye width (mean)
-    iris_rest: np.ndarray  # (2, 2) right, left x (dx, dy)
+    iris_rest: np.ndarray  # (2, 2) right, left x (dx, dy), from the iris model's corners
+    iris_rest_mesh: np.ndarray  # (2, 2) the same from the mesh's corners, mirror-symmetric (drawn)
     iris_diameter: float  # over eye width
     mrd_offset_mm: np.ndarray  # (2,) calibration of MRD1, MRD2 (edge.clinical)
 
 
+def iris_from_mesh_corners(face, pose: Similarity, lids: np.ndarray, eye) -> np.ndarray:
+    """(dx, dy) of the iris centre from the midpoint of the mesh's own corners of that eye, over its width."""
+    shape = pose.to_canonical(face.landmarks.astype(np.float64))
+    line = EyeLine.of(shape[lids, :2])
+    depth = float(face.landmarks[lids, 2].astype(np.float64).mean())
+    iris = pose.to_canonical(np.array([[*eye.iris[0].astype(np.float64), depth]]))[0, :2]
+    return (iris - line.middle) / line.width
+
+
+def mirror_symmetric(rest: np.ndarray) -> np.ndarray:
+    """(2, 2) right and left (dx, dy) made mirror images of each other (x mirrored), keeping their mean."""
+    across, down = 0.5 * (rest[1, 0] - rest[0, 0]), 0.5 * (rest[0, 1] + rest[1, 1])
+    return np.array([[-across, down], [across, down]])
+
+
 def eye_statistics(per_identity, mean: np.ndarray, rigid: np.ndarray) -> EyeStatistics:
-    apertures, irises, diameters, mrds = [], [], [], []
+    apertures, irises, meshes, diameters, mrds = [], [], [], [], []
     for faces in per_identity.values():
         per_photo = []
         for f in faces:
@@ -275,22 +294,28 @@ def eye_statistics(per_identity, mean: np.ndarray, rigid: np.ndarray) -> EyeStat
                 np.mean([e.upper for e in eyes]), np.mean([e.lower for e in eyes]),
                 eyes[0].iris_dx, eyes[0].iris_dy, eyes[1].iris_dx, eyes[1].iris_dy,
                 np.mean([e.iris_diameter for e in eyes]), *np.mean(raw, 0),
+                *iris_from_mesh_corners(f, pose, RIGHT_LIDS, f.right_eye), *iris_from_mesh_corners(f, pose, LEFT_LIDS, f.left_eye),
             ])
         medians = np.median(per_photo, 0)
         apertures.append(medians[:2])
         irises.append(medians[2:6].reshape(2, 2))
         diameters.append(medians[6])
         mrds.append(medians[7:9])
+        meshes.append(medians[9:13].reshape(2, 2))
     return EyeStatistics(
-        np.mean(apertures, 0), np.median(irises, 0), float(np.median(diameters)), NORMAL_MRD_MM - np.median(mrds, 0)
+        np.mean(apertures, 0), np.median(irises, 0), mirror_symmetric(np.median(meshes, 0)), float(np.median(diameters)),
+        NORMAL_MRD_MM - np.median(mrds, 0),
     )
 
 
 def resting_units(per_identity, mean: np.ndarray, rigid_weights: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """(C,) the median over identities of the action units fitted to each one's median face."""
+    """(C,) the median over identities of the action units fitted to each one's median face, sides averaged."""
     solver = ActionUnitSolver(basis)
     units = [solver.solve(np.median(align(shapes_of(faces), mean, rigid_weights), 0) - mean) for faces in per_identity.values()]
-    return np.median(units, 0)
+    median = np.median(units, 0)
+    for right, left in PAIRS:
+        median[right] = median[left] = 0.5 * (median[right] + median[left])
+    return median
 
 
 def main() -> None:
@@ -298,6 +323,8 @@ def main() -> None:
     parser.add_argument("roots", nargs="+", type=Path, help="folders of DIR/<identity>/<photo>")
     parser.add_argument("--wheel-cache", type=Path, default=Path("/tmp/dmask-wheels"))
     parser.add_argument("--out", type=Path, default=REPO / "models")
+    parser.add_argument("--keep-texture", type=Path, metavar="PNG",
+                        help="use this texture instead of building one (models/AVATAR.md says why the shipped one is kept)")
     args = parser.parse_args()
 
     wheel = mediapipe_wheel(args.wheel_cache)
@@ -314,8 +341,12 @@ def main() -> None:
     skin = orient_inwards(mean, open_holes(triangles))
     basis = build_basis(mean, mm_per_canonical_unit(mean, eyes.iris_diameter))
     uv = face_uv(mean)
-    contributions = texture_contributions(tracker, args.roots, FaceUnwrapper(uv, skin))
-    print(f"texture from {sum(map(len, contributions))} colour photos of {len(contributions)} identities")
+    if args.keep_texture:
+        texture, contributions = cv2.imread(str(args.keep_texture), cv2.IMREAD_COLOR).astype(np.float32), []
+    else:
+        contributions = texture_contributions(tracker, args.roots, FaceUnwrapper(uv, skin))
+        print(f"texture from {sum(map(len, contributions))} colour photos of {len(contributions)} identities")
+        texture = atlas(average_face(contributions, eye_openings_and_mouth(uv)))
     avatar = Avatar(
         vertices=mean.astype(np.float32),
         triangles=skin,
@@ -328,11 +359,30 @@ def main() -> None:
         iris_diameter=np.float32(eyes.iris_diameter),
         mrd_offset_mm=eyes.mrd_offset_mm.astype(np.float32),
         iris_rest=eyes.iris_rest.astype(np.float32),
+        iris_rest_mesh=eyes.iris_rest_mesh.astype(np.float32),
         uv=uv,
-        texture=atlas(average_face(contributions, eye_openings_and_mouth(uv))),
+        texture=texture,
     )
     avatar.save(args.out)
     write_provenance(args, wheel, avatar, len(per_identity), found, total, len(triangles), contributions)
+
+
+KEPT_TEXTURE = (
+    "kept from the build of commit 6c9460b (`--keep-texture`), whose tracker followed each photo's face from the photo "
+    "before. Rebuilt with that fixed, the texture made the drawn lids read 0.012 eye widths more open than the "
+    "originals' on the CI fidelity subset (MediaPipe aperture MAE 0.029 to 0.041, right eye; blink F1 0.58 to 0.54), "
+    "so it waits for the avatar's look to be redone (issue 27)."
+)
+
+
+def texture_provenance(args, contributions: list) -> str:
+    """How the texture was made, for AVATAR.md."""
+    if args.keep_texture:
+        return KEPT_TEXTURE
+    return (f"the face square is the per-texel median over {len(contributions)} identities of each one's mean of its "
+            f"{sum(map(len, contributions))} colour photos, unwrapped into the mean face's x, y and brought to one skin "
+            "tone (tools/avatar_texture.py); the eye square is painted (a dark brown iris with fibres, a limbal ring, "
+            "a pupil, an off-white sclera). No photo is stored.")
 
 
 def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int,
@@ -340,7 +390,7 @@ def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: 
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     text = f"""# avatar.npz: the identity-free canonical face
 
-Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
+Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}{' --keep-texture PNG' if args.keep_texture else ''}`.
 
 - Shape: per-vertex mean of {identities} identities' pose-normalised face meshes
   ({found} of {total} photos had a face), each identity first reduced to the
@@ -354,20 +404,19 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}`.
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
 - Action units: {len(avatar.action_unit_basis)} channels (12 FACS units x 2 sides) authored in
   `edge/action_units.py` on this mean face ({avatar.mm_per_unit:.1f} mm per canonical unit, from the iris).
-  Population resting intensities (median over identities of each one's median face):
+  Population resting intensities (median over identities of each one's median face, each unit's two sides averaged):
   {dict(zip(CHANNEL_NAMES, np.round(avatar.action_unit_rest.astype(float), 3).tolist()))}.
 - Iris rest position (dx, dy over eye width from the corners' midpoint; right eye, left eye):
-  {np.round(avatar.iris_rest.astype(float), 3).tolist()} (median over identities; people in photos mostly look at the camera).
+  {np.round(avatar.iris_rest.astype(float), 3).tolist()} from the iris model's corners (median over identities; people in
+  photos mostly look at the camera); drawn from the mesh's own corners at
+  {np.round(avatar.iris_rest_mesh.astype(float), 3).tolist()} (the same medians, made mirror-symmetric).
 - Population lid aperture (fraction of eye width): upper {avatar.eye_aperture_mean[0]:.3f},
   lower {avatar.eye_aperture_mean[1]:.3f} (mean over identities).
 - Iris diameter over eye width: {float(avatar.iris_diameter):.3f} (median over identities), so the eye is
   {avatar.eye_width_mm:.1f} mm wide with an 11.7 mm iris.
 - MRD calibration (added to the raw MRD1, MRD2 so the population's median reads 4.5 mm and 5.25 mm):
   {np.round(avatar.mrd_offset_mm.astype(float), 2).tolist()} mm.
-- Texture (`{TEXTURE_FILE}`, {TEXTURE_SHAPE[1]}x{TEXTURE_SHAPE[0]}): the face square is the per-texel median over
-  {len(contributions)} identities of each one's mean of its {sum(map(len, contributions))} colour photos, unwrapped into the
-  mean face's x, y and brought to one skin tone (tools/avatar_texture.py); the eye square is painted (a dark
-  brown iris with fibres, a limbal ring, a pupil, an off-white sclera). No photo is stored.
+- Texture (`{TEXTURE_FILE}`, {TEXTURE_SHAPE[1]}x{TEXTURE_SHAPE[0]}): {texture_provenance(args, contributions)}
 - sha256 of avatar.npz: {sha(args.out / AVATAR_FILE)}
 - sha256 of {TEXTURE_FILE}: {sha(args.out / TEXTURE_FILE)}
 """

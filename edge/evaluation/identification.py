@@ -34,14 +34,19 @@ def genuine_and_impostor(distances: np.ndarray, truth: np.ndarray) -> tuple[np.n
     return distances[own], distances[~own]
 
 
+def probability_below(lower: np.ndarray, higher: np.ndarray) -> float:
+    """P(a value of lower < a value of higher), ties counting half (Mann-Whitney U); both non-empty."""
+    ranks = require("scipy.stats", "scipy").rankdata(np.concatenate([lower, higher]))
+    lower_above = ranks[: len(lower)].sum() - len(lower) * (len(lower) + 1) / 2
+    return float(1.0 - lower_above / (len(lower) * len(higher)))
+
+
 def roc_auc(distances: np.ndarray, truth: np.ndarray) -> float:
-    """P(genuine distance < impostor distance), ties counting half (Mann-Whitney U); NaN without probes."""
+    """P(genuine distance < impostor distance), ties counting half; NaN without probes."""
     genuine, impostor = genuine_and_impostor(distances, truth)
     if len(genuine) == 0 or len(impostor) == 0:
         return math.nan
-    ranks = require("scipy.stats", "scipy").rankdata(np.concatenate([genuine, impostor]))
-    genuine_above = ranks[: len(genuine)].sum() - len(genuine) * (len(genuine) + 1) / 2
-    return float(1.0 - genuine_above / (len(genuine) * len(impostor)))
+    return probability_below(genuine, impostor)
 
 
 def roc_curve(distances: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -146,9 +146,9 @@ def eye_aspect_ratio(eye: np.ndarray) -> float:
 class DlibLandmarks:
     """dlib's detector and 68-point predictor, loaded once and shared by the readers of both streams."""
 
-    def __init__(self) -> None:
+    def __init__(self, upsample: int = DLIB_UPSAMPLE, max_side: int | None = DLIB_MAX_SIDE) -> None:
         self._dlib = require("dlib", "dlib-bin")
-        self.finder = FaceFinder(DLIB_UPSAMPLE, DLIB_MAX_SIDE)
+        self.finder = FaceFinder(upsample, max_side)
         self._predictor = self._dlib.shape_predictor(str(model_file("dlib_shape_68")))
 
     def points(self, image: np.ndarray) -> np.ndarray | None:

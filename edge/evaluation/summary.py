@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from edge.action_units import ACTION_UNITS
-from edge.clinical import BLINK_CLOSED_FRACTION, BLINK_COMPLETE_FRACTION, BLINK_REOPEN_FRACTION
+from edge.clinical import (
+    BLINK_CLOSED_FRACTION,
+    BLINK_COMPLETE_FRACTION,
+    BLINK_REOPEN_FRACTION,
+    GAZE_ZERO_FIXATION_MM,
+    NEAREST_FIXATION_MM,
+)
 from edge.errors import InputError
 from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.traces import blinks, open_level
@@ -219,6 +225,8 @@ def summarise(recording: Recording) -> dict[str, Any]:
     deviation = {axis: {"median_deg": _median(recording[f"{axis}_deviation_deg"]),
                         "median_pd": _median(recording[f"{axis}_deviation_pd"]),
                         "range_pd": _range(recording[f"{axis}_deviation_pd"])} for axis in ("horizontal", "vertical")}
+    deviation["horizontal"]["vergence_median_pd"] = _median(recording["horizontal_vergence_pd"])
+    deviation["horizontal"]["fixation_distance_mm"] = _median(recording["fixation_distance_mm"])
     seen = np.isfinite(recording["head_yaw_deg"])
     return {
         "recording": recording.name,
@@ -303,10 +311,13 @@ def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: s
         ],
     )
     deviation = s["deviation"]
+    horizontal = deviation["horizontal"]
     report.paragraph(
-        "Deviation between the eyes (right minus left; horizontal > 0 convergent, vertical > 0 right eye lower): "
+        "Deviation between the eyes (right minus left; horizontal > 0 convergent, vertical > 0 right eye lower; "
+        "horizontal: the vergence beyond what fixating the camera demands): "
         + "; ".join(f"{axis} median {d['median_pd']:+.1f} PD ({d['median_deg']:+.1f} deg), 5-95 % "
                     f"{_span(d['range_pd'])} PD" for axis, d in deviation.items())
+        + f". Vergence, median {horizontal['vergence_median_pd']:+.1f} PD, " + _fixation(horizontal["fixation_distance_mm"])
         + ". Lid asymmetry, right minus left: "
         + ", ".join(f"{name.upper() if name != 'fissure' else 'fissure'} {value:+.1f} mm"
                     for name, value in s["lid_asymmetry_mm"].items()) + "."
@@ -320,6 +331,15 @@ def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: s
     )
     report.figure(f"{tag}_eyes", _eyes_figure(recording, s), f"{s['recording']}: gaze, deviation and lids over time")
     report.figure(f"{tag}_spectrum", _spectrum_figure(recording), f"{s['recording']}: gaze spectra per eye")
+
+
+def _fixation(distance_mm: float) -> str:
+    """What distance the horizontal deviation was taken at, in words."""
+    if math.isnan(distance_mm):
+        return (f"at no known fixation distance (no focal length, or nearer than {NEAREST_FIXATION_MM / 10:.0f} cm: "
+                f"a crop), so the deviation is taken beyond the gaze zero's {GAZE_ZERO_FIXATION_MM / 1000:g} m")
+    return (f"at a fixation distance of {distance_mm / 10:.0f} cm (median; from the iris's size and the camera's "
+            "field of view in config `clinical.camera_fov_deg`, the fixation taken to be the camera)")
 
 
 def _span(pair) -> str:

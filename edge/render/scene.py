@@ -155,7 +155,7 @@ class EyeRig:
 
     @staticmethod
     def build(vertices: np.ndarray, skin: np.ndarray, lids: np.ndarray, ring: np.ndarray, iris_rest: np.ndarray) -> "EyeRig":
-        """The eye at rest; the drawn eyeball sits so that gaze 0 puts the iris at iris_rest."""
+        """The eye at rest; the drawn eyeball sits so that gaze 0 puts the iris at iris_rest (from the mesh's corners)."""
         line = EyeLine.of(vertices[lids])
         rest_upper, rest_lower = line.apertures(vertices[lids])
         radius = DRAWN_EYEBALL_FRACTION * line.width
@@ -207,8 +207,8 @@ class AvatarRig:
         rest = avatar.vertices.astype(np.float64)
         skin = _skin_samples(rest, avatar.triangles)
         self.eyes = (
-            EyeRig.build(rest, skin, RIGHT_LIDS, RIGHT_LID_RING, avatar.iris_rest[0]),
-            EyeRig.build(rest, skin, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest[1]),
+            EyeRig.build(rest, skin, RIGHT_LIDS, RIGHT_LID_RING, avatar.iris_rest_mesh[0]),
+            EyeRig.build(rest, skin, LEFT_LIDS, LEFT_LID_RING, avatar.iris_rest_mesh[1]),
         )
         self.sphere_dirs, sphere_tris = _sphere()
         self.covers = tuple(eye.cover(skin) for eye in self.eyes)
