@@ -43,8 +43,8 @@ from edge.clinical import (
     resting_deviation,
 )
 from edge.config import ClinicalConfig, FitConfig
-from edge.geometry import EyeLine
-from edge.mesh_index import INNER_CORNER, LEFT_LIDS, OUTER_CORNER, RIGHT_LIDS
+from edge.geometry import EyeLine, iris_diameter
+from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
 
 
@@ -121,7 +121,7 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     line = EyeLine.of(lids)
     upper, lower = line.apertures(lids)
     dx, dy = (iris[0] - line.middle) / line.width
-    diameter = 0.5 * (np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4])) / line.width
+    diameter = iris_diameter(iris) / line.width
     return EyeMeasure(upper, lower, float(dx), float(dy), float(diameter))
 
 
@@ -133,11 +133,11 @@ def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float) -> dict
     eyes = [e for e, covered in zip((face.right_eye, face.left_eye), hidden) if not covered]
     if not eyes or not math.isfinite(focal_px):
         return {}
-    diameter = np.mean([0.5 * (np.linalg.norm(e.iris[1] - e.iris[3]) + np.linalg.norm(e.iris[2] - e.iris[4])) for e in eyes])
+    diameter = np.mean([iris_diameter(e.iris) for e in eyes])
     distance = float(focal_px * IRIS_DIAMETER_MM / max(diameter, 1e-6))
     if distance < NEAREST_FIXATION_MM:
         return {}
-    centres = [0.5 * (e.lids[OUTER_CORNER] + e.lids[INNER_CORNER]) for e in (face.right_eye, face.left_eye)]
+    centres = [EyeLine.of(e.lids).middle for e in (face.right_eye, face.left_eye)]
     return {
         "fixation_distance_mm": distance,
         "fixation_demand_deg": convergence_deg(float(np.linalg.norm(centres[0] - centres[1])), focal_px),
@@ -168,7 +168,7 @@ class MouthDroop:
     whose anchor sits d mm lower than the other (edge.action_units.Heights),
     up to about 8 mm (`drawn`). The avatar's own droop reads back through
     edge.refine.fissure_drop at its drawn height (within 15 %,
-    tests/test_static_signs.py), so the mask shows the drop that was measured.
+    tests/test_refine.py), so the mask shows the drop that was measured.
     """
 
     def __init__(self, heights: Heights) -> None:

@@ -55,6 +55,24 @@ class EyeLine:
         return upper, lower
 
 
+def face_axes(right_outer: np.ndarray, left_outer: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(across, down, span) of a face in the image from its outer eye corners (2,) each.
+
+    across: the unit direction from the right corner to the left; down: it
+    turned 90 degrees towards the chin (the face's vertical, along which
+    heights and droops are measured); span: the corners' distance.
+    """
+    across = np.asarray(left_outer, np.float64) - np.asarray(right_outer, np.float64)
+    span = max(float(np.linalg.norm(across)), 1e-6)
+    across = across / span
+    return across, np.array([-across[1], across[0]]), span
+
+
+def iris_diameter(iris: np.ndarray) -> float:
+    """The visible iris's diameter from the iris model's (5, 2+) points: the mean of its two diameters."""
+    return 0.5 * float(np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4]))
+
+
 def box_area(boxes: np.ndarray) -> np.ndarray:
     """Area of (..., 4) boxes given as x0, y0, x1, y1."""
     return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])

@@ -25,6 +25,7 @@ import math
 import cv2
 import numpy as np
 
+from edge.geometry import face_axes
 from edge.mesh_index import LEFT_EYE_OUTER, LEFT_MOUTH_CORNER, LIPS_INNER, RIGHT_EYE_OUTER, RIGHT_MOUTH_CORNER
 
 FISSURE_PX = 160  # strip pixels per mouth width
@@ -43,9 +44,7 @@ def fissure_drop(image: np.ndarray, landmarks: np.ndarray) -> float:
     (> 0: the right side lower), NaN where either side shows no fissure.
     """
     xy = landmarks[:, :2].astype(np.float64)
-    across = xy[LEFT_EYE_OUTER] - xy[RIGHT_EYE_OUTER]
-    across /= max(float(np.linalg.norm(across)), 1e-6)
-    down = np.array([-across[1], across[0]])
+    across, down, _ = face_axes(xy[RIGHT_EYE_OUTER], xy[LEFT_EYE_OUTER])
     right, left = xy[RIGHT_MOUTH_CORNER], xy[LEFT_MOUTH_CORNER]
     width = float((left - right) @ across)
     if width < 8.0:

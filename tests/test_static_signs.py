@@ -37,6 +37,7 @@ from edge.action_units import CHANNEL_NAMES
 from edge.avatar import EYEBALL_RADIUS_FRACTION
 from edge.clinical import IRIS_DIAMETER_MM, degrees_of_prism
 from edge.fit import RestingPolicy
+from edge.geometry import iris_diameter
 from edge.media import VideoReader, read_photo
 from edge.mesh_index import RIGHT_MOUTH_CORNER
 from edge.pipeline import MaskPipeline
@@ -138,7 +139,7 @@ def photo(shared_data, config, models):
     image = read_photo(shared_data / PHOTO)
     face = models.inference.tracker(config, still=True).observe(image).faces[0]
     iris = face.right_eye.iris
-    px_per_mm = 0.5 * (np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4])) / IRIS_DIAMETER_MM
+    px_per_mm = iris_diameter(iris) / IRIS_DIAMETER_MM
     return image, face, px_per_mm
 
 

@@ -24,8 +24,9 @@ landmark model itself outputs them, so it belongs to nobody:
    the mean face's UV space and averaged over identities, with a painted eye
    (tools/avatar_texture.py).
 
-Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl [--keep-texture PNG]
-(the shipped asset keeps its texture: models/AVATAR.md says why)
+Usage: python tools/build_avatar.py ../shared/data/identities ../shared/data/identities_orl \
+    --keep-texture models/avatar_texture.png
+(the shipped asset keeps its texture, read before the new one is written: models/AVATAR.md says why)
 """
 
 from __future__ import annotations
@@ -390,7 +391,7 @@ def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: 
     sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     text = f"""# avatar.npz: the identity-free canonical face
 
-Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}{' --keep-texture PNG' if args.keep_texture else ''}`.
+Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}{f' --keep-texture {args.keep_texture}' if args.keep_texture else ''}`.
 
 - Shape: per-vertex mean of {identities} identities' pose-normalised face meshes
   ({found} of {total} photos had a face), each identity first reduced to the

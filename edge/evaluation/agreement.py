@@ -31,7 +31,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -161,8 +161,8 @@ class Agreement:
     threshold: float
 
     def numbers(self) -> dict[str, float | int]:
-        return {k: getattr(self, k) for k in ("photos", "unread_original", "unread_mask", "auc_original", "auc_mask",
-                                              "spearman_r", "kappa", "threshold")}
+        """Every figure, for results.json (the reader names its section)."""
+        return {k: v for k, v in asdict(self).items() if k != "reader"}
 
     def targets_met(self) -> bool:
         return self.auc_mask >= self.auc_original - AUC_MARGIN and self.kappa >= KAPPA_TARGET

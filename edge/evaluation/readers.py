@@ -31,6 +31,7 @@ from edge.config import Config
 from edge.evaluation.recognisers import FaceFinder, model_file
 from edge.evaluation.report import require
 from edge.fit import Fitter, RestingPolicy
+from edge.geometry import face_axes
 from edge.mesh_index import LEFT_BROW, LEFT_EYE_OUTER, LEFT_LIDS, LIPS_INNER, RIGHT_BROW, RIGHT_EYE_OUTER, RIGHT_LIDS
 from edge.models import ModelSet
 from edge.records import Frame
@@ -74,9 +75,7 @@ class FacePoints:
 
 def face_geometry(points: FacePoints) -> np.ndarray:
     """(3,) GEOMETRY's values: mouth opening, right and left brow height, in corner spans."""
-    across = points.corners[1] - points.corners[0]
-    span = float(np.linalg.norm(across))
-    down = np.array([-across[1], across[0]]) / span  # the face's vertical, towards the chin
+    _, down, span = face_axes(*points.corners)
     mouth = (points.lower_lip.mean(0) - points.upper_lip.mean(0)) @ down
     brows = [(eye.mean(0) - brow.mean(0)) @ down for eye, brow in
              ((points.right_eye, points.right_brow), (points.left_eye, points.left_brow))]

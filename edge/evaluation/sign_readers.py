@@ -3,8 +3,8 @@
 A clinician judges a squint by where each iris sits between its eye's
 corners, and a facial palsy by how far one mouth corner or brow sits below
 the other. Each reader places those points on a photo, the original or its
-mask, as `SignPoints`; one formula per sign (SCORES) turns them into a
-score, so the readers' figures sit side by side:
+mask, as `SignPoints`; one formula per sign (`sign_value`, then `score`)
+turns them into a score, so the readers' figures sit side by side:
 
 - mediapipe: the product's own chain: the face mesh for the mouth corners
   and brows, and the iris model's lid contour and iris centre for the eyes.
@@ -34,6 +34,7 @@ import numpy as np
 from edge.config import Config
 from edge.evaluation.privacy import evaluation_sized
 from edge.evaluation.readers import DlibLandmarks
+from edge.geometry import face_axes
 from edge.mesh_index import INNER_CORNER, LEFT_BROW, LEFT_MOUTH_CORNER, OUTER_CORNER, RIGHT_BROW, RIGHT_MOUTH_CORNER
 from edge.models import ModelSet
 
@@ -62,12 +63,6 @@ class SignPoints:
     mouth: np.ndarray
     brows: np.ndarray
 
-    def vertical(self) -> tuple[np.ndarray, float]:
-        """The face's unit vertical (towards the chin) and the outer corners' distance."""
-        across = self.outer[1] - self.outer[0]
-        span = max(float(np.linalg.norm(across)), 1e-6)
-        return np.array([-across[1], across[0]]) / span, span
-
 
 def deviation(points: SignPoints) -> float:
     """Right plus left iris offset towards the nose from the corners' midpoint, in eye widths."""
@@ -80,7 +75,7 @@ def deviation(points: SignPoints) -> float:
 
 def side_difference(points: SignPoints) -> float:
     """|mouth-corner height difference| + |brow height difference|, over the outer corners' distance."""
-    down, span = points.vertical()
+    _, down, span = face_axes(*points.outer)
     mouth = abs(float((points.mouth[0] - points.mouth[1]) @ down))
     brows = abs(float((points.brows[0] - points.brows[1]) @ down))
     return (mouth + brows) / span
