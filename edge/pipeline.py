@@ -133,7 +133,9 @@ class MaskPipeline:
             return MaskedFrame(self.blank(height, width), measured.seq, measured.timestamp, status)
         self.counts.faces += measured.fitted
         self.counts.no_face += status is FrameStatus.NO_FACE
-        return MaskedFrame(image, measured.seq, measured.timestamp, status, measured.faces)
+        # A held neutral avatar is drawn, not measured: it is published as no face.
+        published = measured.faces if status is FrameStatus.OK else ()
+        return MaskedFrame(image, measured.seq, measured.timestamp, status, published)
 
     def blank(self, height: int, width: int) -> np.ndarray:
         """The background alone; made without the renderer, which may be what failed."""

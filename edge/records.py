@@ -175,7 +175,10 @@ class MaskedFrame:
     """Rendered pixels, made from MaskParams only, plus bookkeeping.
 
     image: (H, W, 3) uint8 BGR at the input's resolution.
-    faces: the parameters each rendered face was drawn from.
+    faces: the parameters measured in this frame, each drawn as it was
+        measured; empty unless the status is OK. The neutral avatar held
+        after a lost track (status NO_FACE) is drawn but not published:
+        it was not measured (invariant 4).
     """
 
     image: np.ndarray

@@ -37,13 +37,14 @@ from edge.clinical import (
     GAZE_ZERO_FIXATION_MM,
     GAZE_ZERO_VERGENCE_DEG,
     NEAREST_FIXATION_MM,
+    ASYMMETRY_MIN_INTENSITY,
     asymmetry_index,
     prism_dioptres,
 )
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 # An eye whose whole lid opening is below this fraction of its width is closed.
@@ -137,7 +138,8 @@ def _unit_fields() -> tuple[Field, ...]:
         for k, (name, (unit, side)) in enumerate(zip(CHANNEL_NAMES, CHANNELS))
     )
     asymmetries = tuple(
-        Field(f"asym_{unit.name}", "-1..1", f"(right - left) / (right + left) of AU{unit.facs}; 0 when both are 0",
+        Field(f"asym_{unit.name}", "-1..1", f"(right - left) / (right + left) of AU{unit.facs}; empty where neither side reaches "
+              f"{ASYMMETRY_MIN_INTENSITY}",
               lambda f, r=r, l=l: float(asymmetry_index(f.action_units[r], f.action_units[l])))
         for unit, (r, l) in zip(ACTION_UNITS, PAIRS)
     )

@@ -49,9 +49,7 @@ def test_a_lost_face_holds_the_neutral_avatar_then_blanks(config, models, face_f
     empty = np.full_like(face_frames[0], 180)
     held = pipeline.process(Frame(empty, 5, 5 / 30))
     assert held.status is FrameStatus.NO_FACE
-    assert len(held.faces) == 1
-    np.testing.assert_array_equal(held.faces[0].action_units, models.avatar.action_unit_rest)
-    assert held.faces[0].right_blink is None and held.faces[0].left_blink is None
+    assert held.faces == ()  # drawn, not measured: nothing published (issue 25)
     assert (held.image != background(config)).any(axis=2).mean() > 0.05
     blank = pipeline.process(Frame(empty, 6, 5 / 30 + hold + 0.05))
     assert blank.status is FrameStatus.NO_FACE and blank.faces == ()

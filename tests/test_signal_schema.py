@@ -74,5 +74,7 @@ def test_resting_lids_pass_only_beyond_the_clinical_criteria(values, expected):
     np.testing.assert_allclose(out, expected)
 
 
-def test_asymmetry_index():
-    np.testing.assert_allclose(asymmetry_index(np.array([1.0, 0.0, 0.3]), np.array([0.0, 0.0, 0.1])), [1.0, 0.0, 0.5])
+def test_asymmetry_index_is_empty_where_neither_side_moves():
+    """0.000 against 0.015 is no movement, not a complete one-sided weakness (issue 25)."""
+    right, left = np.array([1.0, 0.0, 0.3, 0.0, 0.09]), np.array([0.0, 0.0, 0.1, 0.015, 0.01])
+    np.testing.assert_allclose(asymmetry_index(right, left), [1.0, np.nan, 0.5, np.nan, np.nan])

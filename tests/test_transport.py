@@ -85,7 +85,7 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
     assert frame.topic == "frame"
     header = frame.header
     assert {k: header[k] for k in ("v", "seq", "capture_ts", "width", "height")} == {
-        "v": 4, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
+        "v": 5, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
     }
     assert (header["encoding"], header["faces"], header["status"]) == (encoding, 1, "ok")
     assert abs(header["publish_ts"] - time.time()) < 60
@@ -100,14 +100,14 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
         assert np.abs(image.astype(int) - masked.image.astype(int)).mean() < 3
 
     _check_signals(signals)
-    assert status == Message("status", {"v": 4, "fps_in": 30.0, "source": "up"}, None)
+    assert status == Message("status", {"v": 5, "fps_in": 30.0, "source": "up"}, None)
 
 
 def _check_signals(message: Message) -> None:
     assert message.topic == "signals" and message.payload is None
     body = message.header
-    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (4, 41, 1234.5, "ok")
-    assert body["schema"] == "dmask.signals/4"
+    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (5, 41, 1234.5, "ok")
+    assert body["schema"] == "dmask.signals/5"
     (face,) = body["faces"]
     assert list(face) == list(FIELD_NAMES)
     assert face["track_id"] == 7 and face["confidence"] == 0.875
@@ -124,7 +124,7 @@ def _check_signals(message: Message) -> None:
     assert face["horizontal_deviation_pd"] == pytest.approx(100 * math.tan(math.radians(18.0)), abs=1e-3)
     assert face["vertical_deviation_deg"] == pytest.approx(-12.0, abs=1e-4)
     assert face["au_right_inner_brow_raise"] == 0.25 and face["au_left_inner_brow_raise"] == 0.0
-    assert face["asym_inner_brow_raise"] == 1.0 and face["asym_jaw_drop"] == 0.0
+    assert face["asym_inner_brow_raise"] == 1.0 and face["asym_jaw_drop"] is None  # neither side moves: no asymmetry of nothing
 
 
 @pytest.mark.parametrize("listener", ["absent", "stalled"])
