@@ -65,6 +65,8 @@ def mask(
     config = load_config(config_path)
     summary = mask_inputs(inputs, output, config, signals, progress=not no_progress, overwrite=overwrite)
     click.echo(summary.line())
+    if summary.short:  # every output is written and kept; the exit status says the input was damaged
+        raise InputError(" ".join(summary.short))
 
 
 @cli.command()

@@ -92,8 +92,10 @@ def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | Non
         raise InputError("give the source folder: dmask batch SRC_DIR -o DST_DIR")
     summary = run_batch(src, dst, load_config(config_path), manifest, workers, scheduler, not no_progress, send_back)
     click.echo(summary.line())
-    if summary.failed:
-        raise InputError(f"{summary.failed} of the files failed; their reasons are in {summary.audit}")
+    problems = [f"{summary.failed} of the files failed"] if summary.failed else []
+    problems += [f"{summary.short} came from damaged input and were written short"] if summary.short else []
+    if problems:
+        raise InputError(f"{' and '.join(problems)}; their reasons are in {summary.audit}")
 
 
 @click.group("view", invoke_without_command=True)

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+import av
 import cv2
 import numpy as np
 
@@ -134,44 +135,72 @@ def _check_photo(path: Path, max_megapixels: float, decode: bool = False) -> Non
 
 
 class VideoReader:
-    """The frames of a video file, in order, timed by media time.
+    """The frames of a video file, in order, timed by their presentation time.
 
-    Opening decodes the first frame, so that a file that is not a usable video
-    fails before any output is started. width and height are those of the
-    decoded frames; frame_count is the container's claim (0 if unknown).
+    Decoded with PyAV, packet by packet: a damaged packet is skipped and
+    decoding goes on after it (OpenCV's reader stopped at the first one, and
+    a file with 20 kB damaged in its middle came out half as long, in
+    silence). A frame's timestamp is its presentation time from the first
+    frame's, so frames lost to damage leave a gap in time, not a shorter
+    clip. Opening decodes the first frame, so that a file that is not a
+    usable video fails before any output is started. width and height are
+    those of the decoded frames; frame_count is the container's claim (0 if
+    unknown); after the last frame, `shortfall` says how many it promised
+    that were not decoded.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._capture = cv2.VideoCapture(str(self.path))
-        self._first = self._read() if self._capture.isOpened() else None
+        self.decoded = self.damaged_packets = 0
+        try:
+            self._container = av.open(str(self.path))
+            stream = self._container.streams.video[0]
+        except (av.FFmpegError, IndexError, OSError):
+            self._container = None
+            raise InputError(f"{self.path}: no frames could be decoded; check the file is a complete video") from None
+        stream.thread_type = "AUTO"
+        self._frames = self._decode(stream)
+        self._first = next(self._frames, None)
         if self._first is None:
             self.close()
-            raise InputError(
-                f"{self.path}: no frames could be decoded; check the file is a complete video"
-            )
-        self.height, self.width = self._first.shape[:2]
-        self.fps = _positive(self._capture.get(cv2.CAP_PROP_FPS), FALLBACK_FPS)
-        self.frame_count = int(_positive(self._capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+            raise InputError(f"{self.path}: no frames could be decoded; check the file is a complete video")
+        self.height, self.width = self._first.height, self._first.width
+        self.fps = _positive(float(stream.average_rate or stream.guessed_rate or 0), FALLBACK_FPS)
+        self.frame_count = int(stream.frames or 0)
+        self._time_base = float(stream.time_base or 0)
+        self._start = self._first.pts
         self._next_seq = 0
 
-    def _read(self) -> np.ndarray | None:
-        ok, image = self._capture.read()
-        return image if ok else None
+    def _decode(self, stream):
+        """Each decodable frame of the stream; a damaged packet is counted and skipped."""
+        for packet in self._container.demux(stream):
+            try:
+                yield from packet.decode()
+            except av.error.InvalidDataError:
+                self.damaged_packets += 1
+
+    @property
+    def shortfall(self) -> int:
+        """Frames the container lists that were not decoded (0 while reading, or where it lists none)."""
+        return max(self.frame_count - self.decoded, 0)
 
     def __iter__(self) -> VideoReader:
         return self
 
     def __next__(self) -> Frame:
-        image = self._first if self._first is not None else self._read()
+        frame = self._first if self._first is not None else next(self._frames, None)
         self._first = None
-        if image is None:
+        if frame is None:
             raise StopIteration
         seq, self._next_seq = self._next_seq, self._next_seq + 1
-        return Frame(image=image, seq=seq, timestamp=seq / self.fps, source_id=self.path.name)
+        self.decoded += 1
+        timed = frame.pts is not None and self._start is not None and self._time_base > 0
+        timestamp = (frame.pts - self._start) * self._time_base if timed else seq / self.fps
+        return Frame(image=frame.to_ndarray(format="bgr24"), seq=seq, timestamp=timestamp, source_id=self.path.name)
 
     def close(self) -> None:
-        self._capture.release()
+        if self._container is not None:
+            self._container.close()
 
     def __enter__(self) -> VideoReader:
         return self

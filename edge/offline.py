@@ -41,7 +41,8 @@ class MaskSummary:
     """What a run did. faces counts faces over all frames; seconds is the
     masking time, model loading excluded; video_frames and video_seconds are
     the videos' share of frames and seconds (a photo has no frame rate);
-    codecs: what the videos were written with."""
+    codecs: what the videos were written with; short: one line per video
+    that decoded fewer frames than its container lists (damaged input)."""
 
     photos: int
     videos: int
@@ -53,6 +54,7 @@ class MaskSummary:
     video_seconds: float = 0.0
     codecs: frozenset[VideoCodec] = frozenset()
     no_face: int = 0
+    short: tuple[str, ...] = ()
 
     @property
     def files(self) -> int:
@@ -103,6 +105,7 @@ class OfflineMasker:
         self.photos = self.videos = self.frames = self.faces = self.failed_closed = self.no_face = 0
         self.video_frames, self.video_seconds = 0, 0.0
         self.codecs: set[VideoCodec] = set()
+        self.short: list[str] = []
 
     def mask_file(self, source: Path, destination: Path) -> None:
         if kind_of_suffix(source) is MediaKind.PHOTO:
@@ -110,6 +113,11 @@ class OfflineMasker:
             return
         with VideoReader(source) as reader:
             self.mask_video(reader, destination, label=source.name)
+        if reader.shortfall:
+            self.short.append(
+                f"{source}: decoded {reader.decoded} of the {reader.frame_count} frames its container lists "
+                f"({count(reader.damaged_packets, 'damaged packet')} skipped), so its output is that much shorter; "
+                "copy or export the file again from its source")
 
     def mask_photo(self, source: Path, destination: Path) -> None:
         """A photo is a stream of one frame with no temporal state."""
@@ -169,7 +177,7 @@ class OfflineMasker:
         return MaskSummary(
             self.photos, self.videos, self.frames, self.faces, self.failed_closed,
             time.perf_counter() - self.started, self.video_frames, self.video_seconds, frozenset(self.codecs),
-            self.no_face,
+            self.no_face, tuple(self.short),
         )
 
 

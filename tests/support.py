@@ -115,6 +115,15 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
 
 
+def damaged_copy(source: Path, target: Path, size: int) -> Path:
+    """source copied to target with size bytes in its middle overwritten by (seeded) noise: a damaged transfer."""
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + size] = np.random.default_rng(7).integers(0, 256, size, np.uint8).tobytes()
+    target.write_bytes(bytes(data))
+    return target
+
+
 def video_streams(path: Path) -> list[tuple[str, str, str | None]]:
     """(type, codec, pixel format) of every stream in a media file, as FFmpeg reads it."""
     with av.open(str(path)) as container:

@@ -15,7 +15,7 @@ import pytest
 from edge.batch.audit import Audit
 from edge.batch.plan import AUDIT_NAME
 from edge.media import sha256_file
-from support import assert_error, dmask, dmask_command, dmask_env
+from support import assert_error, damaged_copy, dmask, dmask_command, dmask_env
 
 CLIPS = ("lp_driving_d1.mp4", "lp_driving_d2.mp4")  # 16 frames each
 
@@ -67,6 +67,21 @@ def test_a_tree_is_masked_in_its_layout_with_an_audit_and_the_broken_file_record
     assert visit["started"] < visit["ended"]
     assert audit["clinic_a/broken.mp4"]["status"] == "failed"
     assert str(tmp_path) not in (dst / AUDIT_NAME).read_text()  # relative paths only, in reasons too
+
+
+def test_a_damaged_video_is_written_short_and_audited_as_short_not_done(shared_data, tmp_path):
+    """What decodes is masked and kept; the audit and the exit status say the input was damaged (issue 25)."""
+    (tmp_path / "src").mkdir()
+    damaged_copy(shared_data / "videos" / CLIPS[0], tmp_path / "src" / "damaged.mp4", 3000)
+    result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress", "--workers", "1")
+    assert result.returncode == 2
+    short, error = result.stderr.splitlines()
+    assert short.startswith("dmask: damaged.mp4: short: damaged.mp4: decoded ") and "of the 16 frames" in short
+    assert error == f"dmask: error: 1 came from damaged input and were written short; their reasons are in {Path('dst') / AUDIT_NAME}"
+    (entry,) = entries(tmp_path / "dst")
+    assert entry["status"] == "short" and 0 < entry["frames"] < 16 and entry["reason"] in short
+    assert entry["output_sha256"] == sha256_file(tmp_path / "dst" / "damaged.mp4")
+    assert dmask(tmp_path, "batch", "-o", "dst", "--verify").returncode == 0
 
 
 def test_a_run_killed_halfway_is_finished_by_the_rerun_without_remasking(tree, tmp_path):

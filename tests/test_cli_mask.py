@@ -9,8 +9,7 @@ import re
 import numpy as np
 
 from edge.media import VideoReader, read_photo
-from support import video_streams
-from support import dmask
+from support import damaged_copy, dmask, video_streams
 
 
 def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
@@ -38,6 +37,20 @@ def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
     assert all(0.0 < float(r["right_aperture"]) < 0.6 for r in rows[:4])
     assert [r.name for r in (tmp_path / "out").iterdir()] and not list(tmp_path.rglob(".*partial*"))
     assert video_streams(tmp_path / "out" / video.name) == [("video", "h264", "yuv420p")]
+
+
+def test_a_damaged_video_is_masked_as_far_as_it_decodes_and_the_shortfall_is_an_error(tmp_path, shared_data):
+    """Its output is kept; the summary counts what was masked; one line names both counts and the fix (issue 25)."""
+    damaged_copy(shared_data / "videos/lp_driving_d1.mp4", tmp_path / "damaged.mp4", 3000)
+    result = dmask(tmp_path, "mask", "damaged.mp4", "-o", "out.mp4", "--no-progress")
+    assert result.returncode == 2
+    found = re.fullmatch(
+        r"dmask: error: damaged.mp4: decoded (\d+) of the 16 frames its container lists \(\d+ damaged packets? skipped\), "
+        r"so its output is that much shorter; copy or export the file again from its source\n", result.stderr)
+    assert found and 0 < int(found[1]) < 16
+    assert result.stdout.startswith(f"masked 1 video: {found[1]} frames, {found[1]} faces")
+    with VideoReader(tmp_path / "out.mp4") as masked:
+        assert len(list(masked)) == int(found[1])
 
 
 def test_outputs_of_an_earlier_run_are_not_replaced_silently(tmp_path, shared_data):

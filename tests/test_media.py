@@ -26,7 +26,7 @@ from edge.media import (
 from edge.records import FrameStatus, MaskedFrame
 from edge.signals import SIGNAL_COLUMNS, SignalCsvWriter, euler_degrees
 from edge.video_out import AtomicVideoWriter
-from support import mask_params, rotation
+from support import damaged_copy, mask_params, rotation
 
 
 def touch(path, data=b""):
@@ -85,6 +85,18 @@ def test_video_reader_frames_and_timing(shared_data):
     assert [f.seq for f in frames] == list(range(16))
     assert frames[3].timestamp == pytest.approx(0.1)
     assert frames[0].image.shape == (512, 512, 3)
+
+
+def test_video_reader_decodes_past_damage_keeps_its_time_and_counts_the_shortfall(shared_data, tmp_path):
+    """20 kB of noise in the middle of a 448-frame clip: OpenCV's reader stopped at 234 frames, in silence (issue 25)."""
+    path = damaged_copy(shared_data / "videos" / "lp_driving_d10.mp4", tmp_path / "damaged.mp4", 20_000)
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert reader.frame_count == 448 and 430 <= len(frames) < 448
+    assert reader.damaged_packets > 0 and reader.shortfall == 448 - len(frames)
+    assert [f.seq for f in frames] == list(range(len(frames)))
+    assert frames[-1].timestamp == pytest.approx(447 / 30)  # lost frames leave a gap in time
+    assert max(b.timestamp - a.timestamp for a, b in zip(frames, frames[1:])) > 1.5 / 30
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00garbage" * 500])

@@ -19,9 +19,15 @@ from pathlib import Path
 from edge.errors import OutputError
 
 
+# A file's status in the audit. SHORT: masked and written, but from damaged input that decoded fewer frames
+# than its container lists (reason says how many); masked again on the next run, like a failed one.
+DONE, SHORT, FAILED = "done", "short", "failed"
+WRITTEN = (DONE, SHORT)  # the statuses that have an output
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One file's outcome. status: done or failed (reason then says why, in one line); times in UTC ISO 8601."""
+    """One file's outcome. status: DONE, SHORT or FAILED (reason then says why, in one line); times in UTC ISO 8601."""
 
     source: str
     source_sha256: str

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from edge.batch.audit import Audit, Entry
+from edge.batch.audit import DONE, FAILED, SHORT, WRITTEN, Audit, Entry
 from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
 from edge.batch.pools import DaskPool, LocalPool
 from edge.batch.worker import Outcome, Task
@@ -41,16 +41,18 @@ class BatchSummary:
     failed_closed: int
     seconds: float
     audit: Path
+    short: int = 0  # of done: written from damaged input (audit status SHORT)
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
-        return (f"batch: {count(self.done, 'file')} masked, {self.skipped} skipped (done before), {self.failed} failed; "
+        damaged = f" ({self.short} of them short: damaged input)" if self.short else ""
+        return (f"batch: {count(self.done, 'file')} masked{damaged}, {self.skipped} skipped (done before), {self.failed} failed; "
                 f"{count(self.frames, 'frame')}, {self.failed_closed} failed closed; {rate:.1f} frames/s; "
                 f"audit {self.audit}")
 
 
 def _already_done(entry: Entry | None, source: Path, dst: Path, key: str) -> bool:
-    return (entry is not None and entry.status == "done" and entry.config_sha256 == key
+    return (entry is not None and entry.status == DONE and entry.config_sha256 == key
             and (dst / entry.output).is_file() and sha256_file(source) == entry.source_sha256)
 
 
@@ -71,7 +73,7 @@ def _placed(outcome: Outcome, dst: Path) -> Entry:
     if outcome.output is None:
         return entry
     if hashlib.sha256(outcome.output).hexdigest() != entry.output_sha256:
-        return dataclasses.replace(entry, status="failed", reason="the output sent back does not match its hash")
+        return dataclasses.replace(entry, status=FAILED, reason="the output sent back does not match its hash")
     target = dst / entry.output
     target.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(target) as out:
@@ -91,7 +93,7 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
     todo: list[Job] = [job for job in jobs if not _already_done(latest.get(job.source), src / job.source, dst, key)]
     estimates = {job.source: _frames_in(src / job.source, job.kind) for job in todo}
     tasks = [Task(job, str(src.resolve()), str(dst.resolve()), config, send_back) for job in todo]
-    done = failed = frames = failed_closed = 0
+    done = short = failed = frames = failed_closed = 0
     pool = DaskPool(scheduler) if scheduler else LocalPool(max(1, min(workers or os.cpu_count() or 1, len(todo) or 1)))
     try:
         with tqdm(total=sum(estimates.values()), unit="frame", desc=f"{count(len(todo), 'file')}", file=sys.stderr,
@@ -99,9 +101,12 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
             for outcome in pool.run(tasks):
                 entry = _placed(outcome, dst)
                 audit.append(entry)
-                if entry.status == "done":
+                if entry.status in WRITTEN:
                     done, frames, failed_closed = done + 1, frames + entry.frames, failed_closed + entry.failed_closed
-                else:
+                if entry.status == SHORT:
+                    short += 1
+                    bar.write(f"dmask: {entry.source}: short: {entry.reason}", file=sys.stderr)
+                elif entry.status == FAILED:
                     failed += 1
                     bar.write(f"dmask: {entry.source}: failed: {entry.reason}", file=sys.stderr)
                 bar.update(estimates[entry.source])
@@ -110,7 +115,7 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
         pool.close()
         drop_dead_partials(dst.rglob(".*"))  # and those of workers lost during this run, their files since redone
     return BatchSummary(done, len(jobs) - len(todo), failed, frames, failed_closed, time.monotonic() - started,
-                        audit.path)
+                        audit.path, short)
 
 
 def verify(dst: Path) -> list[str]:
@@ -120,7 +125,7 @@ def verify(dst: Path) -> list[str]:
         return [f"{audit.path}: no audit here; give the DST_DIR of a dmask batch run"]
     problems = []
     for entry in audit.latest().values():
-        if entry.status != "done":
+        if entry.status not in WRITTEN:
             continue
         output = dst / entry.output
         if not output.is_file():
