@@ -152,15 +152,15 @@ class VideoReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.decoded = self.damaged_packets = 0
+        self._container = None
         try:
             self._container = av.open(str(self.path))
             stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self._frames = self._decode(stream)
+            self._first = next(self._frames, None)
         except (av.FFmpegError, IndexError, OSError):
-            self._container = None
-            raise InputError(f"{self.path}: no frames could be decoded; check the file is a complete video") from None
-        stream.thread_type = "AUTO"
-        self._frames = self._decode(stream)
-        self._first = next(self._frames, None)
+            self._first = None
         if self._first is None:
             self.close()
             raise InputError(f"{self.path}: no frames could be decoded; check the file is a complete video")
@@ -181,7 +181,7 @@ class VideoReader:
 
     @property
     def shortfall(self) -> int:
-        """Frames the container lists that were not decoded (0 while reading, or where it lists none)."""
+        """Frames the container lists that were not (yet) decoded: final after the last frame; 0 where it lists none."""
         return max(self.frame_count - self.decoded, 0)
 
     def __iter__(self) -> VideoReader:

@@ -33,11 +33,11 @@ import numpy as np
 
 from edge.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
 from edge.clinical import (
+    ASYMMETRY_MIN_INTENSITY,
     BLINK_COMPLETE_FRACTION,
     GAZE_ZERO_FIXATION_MM,
     GAZE_ZERO_VERGENCE_DEG,
     NEAREST_FIXATION_MM,
-    ASYMMETRY_MIN_INTENSITY,
     asymmetry_index,
     prism_dioptres,
 )
@@ -138,8 +138,8 @@ def _unit_fields() -> tuple[Field, ...]:
         for k, (name, (unit, side)) in enumerate(zip(CHANNEL_NAMES, CHANNELS))
     )
     asymmetries = tuple(
-        Field(f"asym_{unit.name}", "-1..1", f"(right - left) / (right + left) of AU{unit.facs}; empty where neither side reaches "
-              f"{ASYMMETRY_MIN_INTENSITY}",
+        Field(f"asym_{unit.name}", "-1..1",
+              f"(right - left) / (right + left) of AU{unit.facs}; empty where neither side reaches {ASYMMETRY_MIN_INTENSITY}",
               lambda f, r=r, l=l: float(asymmetry_index(f.action_units[r], f.action_units[l])))
         for unit, (r, l) in zip(ACTION_UNITS, PAIRS)
     )
