@@ -115,7 +115,8 @@ class Avatar:
         """An eye looking ahead with the population's resting lid apertures."""
         upper, lower = (float(v) for v in self.eye_aperture_mean)
         iris_dy = float(self.iris_rest[:, 1].mean())
-        return EyeParams(0.0, 0.0, upper, lower, *margin_reflex_mm(upper, lower, iris_dy, self.eye_width_mm, self.mrd_offset_mm))
+        mrd = margin_reflex_mm(upper, lower, iris_dy, self.eye_width_mm, self.mrd_offset_mm)
+        return EyeParams(0.0, 0.0, upper, lower, *mrd, openness=1.0)
 
     def at_rest(self, params: MaskParams) -> MaskParams:
         """The same face at the population's rest: resting action units, eyes open and ahead, no blink ending.

@@ -29,6 +29,7 @@ from edge.errors import ConfigError, DmaskError, InputError
 
 if TYPE_CHECKING:
     from edge.evaluation.agreement import AgreementResult
+    from edge.evaluation.blink_check import BlinkCheck
     from edge.evaluation.fidelity import FidelityResult
     from edge.evaluation.privacy import PrivacyResult
 
@@ -201,8 +202,20 @@ def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | Non
     _echo_evaluation(result, "it holds numbers and plots only, no photo or name")
 
 
+@eval_group.command("blinks")
+@click.argument("labels", type=click.Path(path_type=Path))
+@click.argument("videos", type=click.Path(path_type=Path))
+@click.option("-o", "--output", default=Path("dmask-eval-blinks"), show_default=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+def eval_blinks(labels: Path, videos: Path, output: Path, config_path: Path | None) -> None:
+    """Blinks both readers find against an observer's frame-by-frame LABELS (docs/blinks.tsv) of the VIDEOS folder."""
+    from edge.evaluation.blink_check import evaluate_blinks
+
+    _echo_evaluation(evaluate_blinks(labels, videos, output, load_config(config_path)), "it holds numbers only")
+
+
 def _echo_evaluation(
-    result: PrivacyResult | FidelityResult | AgreementResult, holds: str = "it shows raw faces: keep it with the originals"
+    result: PrivacyResult | FidelityResult | AgreementResult | BlinkCheck, holds: str = "it shows raw faces: keep it with the originals"
 ) -> None:
     """The result's summary lines, then where its report went and what it holds."""
     for line in result.lines():
@@ -260,7 +273,9 @@ def keys_generate(directory: Path, name: str) -> None:
     help="Video file (.mp4); segments are numbered OUT-0001.mp4, ... beside it.",
 )
 @click.option("--segment-minutes", type=click.FloatRange(min=0, min_open=True), help="Start a new file every this many minutes of frames.")
-@click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Frame rate of the written video.")
+@click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Nominal frame rate: a keyframe and a sync to disk every this many frames. Each frame is shown at its "
+                   "capture time, so the video keeps the source's rate and a dropped frame leaves a gap.")
 @click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
 @click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")

@@ -20,7 +20,13 @@ unchanged: a blink, a smile, a saccade. A lid's resting level is changed by a
 scale, so a closed lid stays closed and a half-blink stays half.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
 An eye the tracker found hidden (edge.occlusion) has no values that frame:
-not the other eye's, not its last ones; its resting level waits for it.
+not the other eye's, not its last ones; its resting level waits for it. An
+eye that reads shut (opened less than edge.clinical.BLINK_COMPLETE_FRACTION of
+its resting opening) has lids but no gaze and no MRDs: the iris a landmark
+model places under a shut lid is a guess, and read as gaze it made spikes of
+60 prism dioptres and nystagmus out of blinks (issue 25). A photo has no rest
+of its own: there the eye must read shut against the population's opening,
+below PHOTO_SHUT_FRACTION, so a drooping lid keeps its MRD1.
 """
 
 from __future__ import annotations
@@ -34,16 +40,18 @@ import numpy as np
 from edge.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.clinical import (
+    BLINK_COMPLETE_FRACTION,
     IRIS_DIAMETER_MM,
     NEAREST_FIXATION_MM,
     NORMAL_MRD_MM,
+    PHOTO_SHUT_FRACTION,
     BlinkTracker,
     convergence_deg,
     margin_reflex_mm,
     resting_deviation,
 )
 from edge.config import ClinicalConfig, FitConfig
-from edge.geometry import EyeLine, iris_diameter
+from edge.geometry import EyeLine, iris_diameter, uncrossed
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, EyeParams, FaceObservation, MaskParams
 
@@ -226,6 +234,7 @@ class Fitter:
         self.droop = MouthDroop(self.heights)
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
         self.blinks: dict[int, tuple[BlinkTracker, BlinkTracker]] = {}
+        self.shut_below = PHOTO_SHUT_FRACTION if still else BLINK_COMPLETE_FRACTION  # openness
 
     def fit(self, face: FaceObservation, timestamp: float, focal_px: float = math.nan) -> MaskParams:
         """The face's parameters; focal_px (the camera's focal length, pixels) places its fixation."""
@@ -241,10 +250,11 @@ class Fitter:
         drop_mm = face.fissure_drop_px * avatar.mm_per_unit / pose.scale
         baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel(), [drop_mm]]), timestamp)
         resting_units, resting_lids = baseline[: len(units)], baseline[len(units):-1].reshape(2, _LIDS)
-        right, left = self._eyes(eyes, resting_lids, hidden)
+        openness = self._openness(eyes, resting_lids)
+        right, left = self._eyes(eyes, resting_lids, hidden, openness)
         published = self._quantised(self._units(units, resting_units, drop_mm, float(baseline[-1])))
         heights = self.heights.of(published) - self.resting_heights
-        blinks = self._blinks(face.track_id, eyes, resting_lids, timestamp, hidden)
+        blinks = self._blinks(face.track_id, openness, timestamp, hidden)
         return MaskParams(
             track_id=face.track_id,
             rotation=pose.rotation.astype(np.float32),
@@ -266,9 +276,21 @@ class Fitter:
         self.baselines.pop(track_id, None)
         self.blinks.pop(track_id, None)
 
-    def _blinks(self, track_id: int, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, timestamp: float,
-                hidden: np.ndarray):
-        """Each eye's blink that ends at this frame, from its opening over its resting opening (none in a photo).
+    def _openness(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray) -> np.ndarray:
+        """(2,) each eye's lid opening over its resting opening (EyeParams.openness).
+
+        A photo has no rest of its own: its eyes are judged against the
+        population's opening. An eye not yet seen at rest takes the other's.
+        """
+        if self.still:
+            rest = np.full(2, float(self.avatar.eye_aperture_mean.sum()))
+        else:
+            resting = np.where(np.isnan(resting), resting[::-1], resting)
+            rest = resting[:, 0] + resting[:, 1]
+        return np.array([e.upper + e.lower for e in eyes]) / np.maximum(rest, 1e-6)
+
+    def _blinks(self, track_id: int, openness: np.ndarray, timestamp: float, hidden: np.ndarray):
+        """Each eye's blink that ends at this frame, from its openness (none in a photo).
 
         A hidden eye interrupts its blink tracker: a cover is not a blink.
         """
@@ -276,10 +298,10 @@ class Fitter:
             return None, None
         trackers = self.blinks.setdefault(track_id, (BlinkTracker(), BlinkTracker()))
         events = []
-        for tracker, eye, rest, covered in zip(trackers, eyes, resting, hidden):
+        for tracker, opened, covered in zip(trackers, openness, hidden):
             if covered:
                 tracker.interrupt()
-            events.append(None if covered else tracker.update((eye.upper + eye.lower) / max(rest[0] + rest[1], 1e-6), timestamp))
+            events.append(None if covered else tracker.update(float(opened), timestamp))
         return tuple(events)
 
     def _mrd(self, upper: float, lower: float, iris_dy: float, width_mm: float) -> tuple[float, float]:
@@ -313,7 +335,8 @@ class Fitter:
             target = self.droop.drawn(target, resting_drop_mm)
         return np.clip(target + current - resting, 0.0, 1.0)
 
-    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray) -> tuple[EyeParams, EyeParams]:
+    def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray,
+              openness: np.ndarray) -> tuple[EyeParams, EyeParams]:
         """Per-eye lids scaled so their resting MRDs are the population's or a clinical one; a hidden eye has none.
 
         resting: (2, 5) per eye (upper, lower, MRD1 mm, MRD2 mm, iris dy), the
@@ -332,15 +355,17 @@ class Fitter:
             iris_dy = resting[:, 4:5] * [1.0, -1.0]
             target = mrd / self.avatar.eye_width_mm - iris_dy
             gain = np.clip(target / np.maximum(resting[:, :2], 1e-6), *RESTING_APERTURE_GAIN)
-        return tuple(EyeParams.hidden() if covered else self._eye(eye, rest, g)
-                     for eye, rest, g, covered in zip(eyes, self.avatar.iris_rest, gain, hidden))
+        return tuple(EyeParams.hidden() if covered else self._eye(eye, rest, g, opened)
+                     for eye, rest, g, opened, covered in zip(eyes, self.avatar.iris_rest, gain, openness, hidden))
 
-    def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray) -> EyeParams:
-        """One eye's published parameters; its MRDs on the population's scale."""
-        yaw, pitch = gaze_angles(measure, rest)
-        upper, lower = measure.upper * gain[0], measure.lower * gain[1]
+    def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray, openness: float) -> EyeParams:
+        """One eye's published parameters; its MRDs on the population's scale; no gaze or MRD while shut."""
+        shut = bool(openness < self.shut_below)
+        yaw, pitch = (math.nan, math.nan) if shut else gaze_angles(measure, rest)
+        upper, lower = uncrossed(measure.upper * gain[0], measure.lower * gain[1])
         iris_dy = rest[1] + EYEBALL_RADIUS_FRACTION * np.sin(pitch)
-        return EyeParams(yaw, pitch, upper, lower, *self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
+        mrd = self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm)
+        return EyeParams(yaw, pitch, upper, lower, *mrd, openness=float(openness), shut=shut)
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
         """The track's resting state; a photo's is itself.

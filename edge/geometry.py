@@ -48,11 +48,23 @@ class EyeLine:
     def apertures(self, contour: np.ndarray) -> tuple[float, float]:
         """(upper, lower) lid apertures of the contour: its lid middles' distance from the line over width.
 
-        The definition of EyeParams.upper_aperture and lower_aperture.
+        The definition of EyeParams.upper_aperture and lower_aperture (uncrossed).
         """
         upper = float(-self.below(contour[UPPER_MIDDLE]).mean()) / self.width
         lower = float(self.below(contour[LOWER_MIDDLE]).mean()) / self.width
+        return uncrossed(upper, lower)
+
+
+def uncrossed(upper: float, lower: float) -> tuple[float, float]:
+    """(upper, lower) lid apertures that do not cross: the opening, their sum, is never negative.
+
+    Where a landmark model puts the upper margin below the lower (a shut eye
+    read with noise), both are placed where they meet, midway.
+    """
+    if upper + lower >= 0.0:
         return upper, lower
+    meet = 0.5 * (lower - upper)  # the meeting point below the corner line
+    return -meet, meet
 
 
 def face_axes(right_outer: np.ndarray, left_outer: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

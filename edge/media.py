@@ -7,6 +7,7 @@ leaves a half-written file under the name a user or a downstream tool expects.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import logging
@@ -151,7 +152,7 @@ class VideoReader:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.decoded = self.damaged_packets = 0
+        self.decoded = self.damaged_packets = self._trimmed = 0
         self._container = None
         try:
             self._container = av.open(str(self.path))
@@ -172,8 +173,14 @@ class VideoReader:
         self._next_seq = 0
 
     def _decode(self, stream):
-        """Each decodable frame of the stream; a damaged packet is counted and skipped."""
+        """Each decodable frame of the stream; a damaged packet is counted and skipped.
+
+        A packet the container's edit list trims (is_discard) is decoded, as
+        later frames may refer to it, but yields no frame: it is counted, so
+        that a trimmed clip is not taken for a short one.
+        """
         for packet in self._container.demux(stream):
+            self._trimmed += bool(packet.size and packet.is_discard)
             try:
                 yield from packet.decode()
             except av.error.InvalidDataError:
@@ -181,8 +188,9 @@ class VideoReader:
 
     @property
     def shortfall(self) -> int:
-        """Frames the container lists that were not (yet) decoded: final after the last frame; 0 where it lists none."""
-        return max(self.frame_count - self.decoded, 0)
+        """Frames the container lists, less those its edit list trims, that were not (yet) decoded: final
+        after the last frame; 0 where it lists none."""
+        return max(self.frame_count - self._trimmed - self.decoded, 0)
 
     def __iter__(self) -> VideoReader:
         return self
@@ -298,14 +306,18 @@ class AtomicOutput:
     def _close(self) -> None:
         raise NotImplementedError
 
-    def commit(self) -> None:
-        """Close the temp file, flush it to disk and rename it into place."""
+    def commit(self, keep_on_failure: bool = False) -> None:
+        """Close the temp file, flush it to disk and rename it into place.
+
+        On failure the temp file is deleted, or with keep_on_failure kept
+        under its partial name for edge.recovery (a recording).
+        """
         try:
             self._close()
             fsync_path(self.temp_path)
             os.replace(self.temp_path, self.final_path)
         except Exception as error:  # a full disk, or an encoder failing at its flush
-            self.abort()
+            self.keep() if keep_on_failure else self.abort()
             reason = getattr(error, "strerror", None) or error
             raise OutputError(f"{self.final_path}: cannot be written ({reason})") from error
 
@@ -313,10 +325,20 @@ class AtomicOutput:
         """Hand what is written so far to the kernel (subclasses that buffer), the file
         still open and unnamed; fsync_path(temp_path), from any thread, then makes it durable."""
 
+    def _release(self) -> None:
+        """Close the temp file without finishing it (subclasses whose close writes more)."""
+        self._close()
+
     def abort(self) -> None:
         """Close and delete the temp file; the final name is left untouched."""
-        self._close()
+        self._release()
         self.temp_path.unlink(missing_ok=True)
+
+    def keep(self) -> None:
+        """Close the temp file as far as it got and leave it under its partial name, for edge.recovery
+        (a full disk: what was written is worth more than a clean name)."""
+        with contextlib.suppress(OSError):
+            self._release()
 
     def __enter__(self) -> AtomicOutput:
         return self

@@ -141,7 +141,7 @@ class OfflineMasker:
         with (
             AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
             ReadAhead(frames) as decoded,
-            WriteBehind(writer.write) as encoder,
+            WriteBehind(lambda masked: writer.write(masked.image, masked.timestamp)) as encoder,
             WriteBehind(lambda measured: self._draw(pipeline, measured, encoder, label)) as drawer,
             tqdm(
                 decoded,
@@ -162,7 +162,7 @@ class OfflineMasker:
 
     def _draw(self, pipeline: MaskPipeline, measured: Measured, encoder: WriteBehind, label: str) -> None:
         masked = pipeline.draw(measured)
-        encoder.put(masked.image)
+        encoder.put(masked)
         self._record(masked, label)
 
     def _record(self, masked: MaskedFrame, label: str) -> None:

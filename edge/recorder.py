@@ -15,12 +15,16 @@ File names, for output `out.mp4`:
 - a name already taken (an earlier recording, a recovered one) is skipped for
   the next number: nothing recorded is ever overwritten.
 - with segment_minutes every file is numbered: `out-0001.mp4`, `out-0002.mp4`,
-  ... (a new file every segment_minutes of frames at fps, and at a size change)
+  ... (a new file every segment_minutes of capture time, and at a size change)
 - each video's signals go to `<video stem>.signals.jsonl` beside it
   (`out.signals.jsonl`, `out-0001.signals.jsonl`, ...), one signals message
   body per line as received.
 
-Missing frames are counted from `seq`: a jump of n counts n - 1 gaps. Frames
+Each frame is shown at its capture time (`capture_ts`, the source's clock), so
+a 25 fps source records as 25 fps whatever `fps` says (only the keyframe and
+sync interval, in frames), and a frame the daemon dropped leaves a gap in
+time, not a shorter video. Missing frames are counted from `seq`: a jump of n
+counts n - 1 gaps. Frames
 with seq < 0 are the daemon's `source_down` fillers: counted by status, never
 as gaps. A seq that goes backwards means the daemon restarted: it is logged
 and recording goes on (ZeroMQ reconnects by itself).
@@ -28,6 +32,7 @@ and recording goes on (ZeroMQ reconnects by itself).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -88,6 +93,15 @@ class RecordSummary:
         return text
 
 
+def _disk_full(error: BaseException) -> bool:
+    """The error, or what caused it, is a full disk or quota."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        error = error.__cause__
+    return False
+
+
 def describe_statuses(statuses: dict[str, int]) -> str:
     """`ok=.., no_face=.., failed_closed=.., source_down=..`, then any unknown ones."""
     names = [s.value for s in FrameStatus] + sorted(set(statuses) - {s.value for s in FrameStatus})
@@ -104,6 +118,7 @@ class _Segment:
         self.syncer = syncer
         self.size = (width, height)
         self.frames = 0
+        self.started: float | None = None  # the first frame's capture time
         self.sync_every = max(1, round(fps))
         self.video = AtomicVideoWriter(path, fps, width, height, codec, fragmented=True)
         try:
@@ -115,8 +130,9 @@ class _Segment:
     def write_signals(self, body: dict) -> None:
         self.signals.file.write(json.dumps(body, separators=(",", ":")) + "\n")
 
-    def write_frame(self, image) -> None:
-        self.video.write(image)
+    def write_frame(self, image, capture_ts: float) -> None:
+        self.video.write(image, capture_ts)
+        self.started = capture_ts if self.started is None else self.started
         self.frames += 1
         if self.frames % self.sync_every == 0:  # to the kernel here, to the disk on the helper
             self.video.flush()
@@ -124,16 +140,22 @@ class _Segment:
             self.syncer.request((self.video.temp_path, self.signals.temp_path))
 
     def commit(self) -> None:
+        """Both files under their final names; on a failure (a full disk) both are kept for edge.recovery."""
         try:
-            self.video.commit()
+            self.video.commit(keep_on_failure=True)
         except BaseException:
-            self.signals.abort()
+            self.signals.keep()
             raise
-        self.signals.commit()
+        self.signals.commit(keep_on_failure=True)
 
     def abort(self) -> None:
         self.video.abort()
         self.signals.abort()
+
+    def keep(self) -> None:
+        """Leave both files as far as they got, under their partial names, for edge.recovery."""
+        self.video.keep()
+        self.signals.keep()
 
 
 class Recorder:
@@ -164,9 +186,7 @@ class Recorder:
         self.endpoint = endpoint
         self.output = output
         self.fps = float(fps)
-        self.segment_frames = (
-            None if segment_minutes is None else max(1, round(segment_minutes * 60.0 * self.fps))
-        )
+        self.segment_seconds = None if segment_minutes is None else segment_minutes * 60.0
         self.codec = codec
         self._on_segment = on_segment
         self._keys = (client_secret_key, server_public_key)
@@ -216,10 +236,13 @@ class Recorder:
                         self.received.set()
                         self._handle(message)
             self._close_segment()
+        except (OSError, OutputError) as error:
+            if not _disk_full(error):
+                self._abort_segment()
+                raise
+            raise self._kept(error) from error
         except BaseException:
-            if self._segment is not None:
-                self._segment.abort()
-                self._segment = None
+            self._abort_segment()
             raise
         finally:
             self._syncer.close()
@@ -260,16 +283,17 @@ class Recorder:
             log.warning("skipping an undecodable frame: %s", error)
             return
         self._count_seq(int(header.get("seq", -1)))
+        capture_ts = float(header.get("capture_ts", time.time()))
         height, width = image.shape[:2]
         segment = self._segment
         if segment is not None and (
             segment.size != (width, height)
-            or (self.segment_frames is not None and segment.frames >= self.segment_frames)
+            or (self.segment_seconds is not None and capture_ts - segment.started >= self.segment_seconds)
         ):
             self._close_segment()
         if self._segment is None:
             self._open_segment(width, height)
-        self._segment.write_frame(image)
+        self._segment.write_frame(image, capture_ts)
         self._frames += 1
         self._statuses[str(header.get("status", "unknown"))] += 1
 
@@ -290,7 +314,7 @@ class Recorder:
         """The next file's name; never one already there (an earlier or recovered recording keeps its file)."""
         number = len(self._written) + 1
         while True:
-            path = (self.output if self.segment_frames is None and number == 1
+            path = (self.output if self.segment_seconds is None and number == 1
                     else self.output.with_name(f"{self.output.stem}-{number:04d}{self.output.suffix}"))
             if not path.exists() and not signals_path(path).exists():
                 return path
@@ -303,6 +327,23 @@ class Recorder:
             segment.write_signals(body)
         self._pending_signals.clear()
         self._segment = segment
+
+    def _abort_segment(self) -> None:
+        if self._segment is not None:
+            self._segment.abort()
+            self._segment = None
+
+    def _kept(self, error: BaseException) -> OutputError:
+        """A full disk: the open file is left for the next recorder's recovery; the one line that says so."""
+        segment, self._segment = self._segment, None
+        name = self.output
+        if segment is not None:
+            segment.keep()
+            name = segment.path
+        return OutputError(
+            f"{name}: the disk is full ({getattr(error, 'strerror', None) or error}) after {count(self._frames, 'frame')}; "
+            f"what was written is kept, and the next `dmask record -o {self.output}` recovers it: free space, then run it again"
+        )
 
     def _close_segment(self) -> None:
         segment, self._segment = self._segment, None

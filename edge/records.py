@@ -100,6 +100,12 @@ class EyeParams:
         margin's height above / below the iris centre (edge.clinical).
     occluded: the eye was hidden (edge.occlusion); every value above is then
         NaN: nothing is guessed from the other eye or from the past.
+    openness: the lid opening over its resting opening (1 open as at rest,
+        0 shut; NaN where hidden or unknown): the one measure blinks, their
+        completeness are judged by (edge.clinical).
+    shut: the lid reads shut (edge.fit: below BLINK_COMPLETE_FRACTION of its
+        rest; in a photo, below PHOTO_SHUT_FRACTION of the population's): it
+        shows too little iris to place it, so its gaze and MRDs are NaN.
     """
 
     gaze_yaw: float
@@ -109,6 +115,8 @@ class EyeParams:
     mrd1_mm: float
     mrd2_mm: float
     occluded: bool = False
+    openness: float = math.nan
+    shut: bool = False
 
     @staticmethod
     def hidden() -> "EyeParams":

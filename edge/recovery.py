@@ -93,12 +93,10 @@ def _remux(partial: Path, target: Path) -> int:
                 mark_masked(copy.container)
             try:
                 stream = copy.container.add_stream_from_template(source.streams.video[0])
-                with contextlib.suppress(av.FFmpegError):  # the fragment the kill cut short
-                    for packet in source.demux(source.streams.video[0]):
-                        if packet.dts is not None:
-                            packet.stream = stream
-                            copy.container.mux(packet)
-                            frames += 1
+                for packet in _whole_packets(source):
+                    packet.stream = stream
+                    copy.container.mux(packet)
+                    frames += 1
             except BaseException:
                 copy.abort()
                 raise
@@ -108,6 +106,32 @@ def _remux(partial: Path, target: Path) -> int:
                 copy.abort()
     partial.unlink(missing_ok=True)
     return frames
+
+
+def _whole_packets(source: av.container.InputContainer):
+    """The video's packets as far as they are whole.
+
+    Each group of pictures is handed on once the next keyframe shows it
+    complete. The last one may end in a packet the stop cut short, which the
+    demuxer gives at its cut length: it is decoded, and ends where decoding
+    first fails (a cut packet copied on would be a damaged frame in the
+    recovered file, and in a PACS).
+    """
+    group: list[av.Packet] = []
+    with contextlib.suppress(av.FFmpegError):  # the fragment the stop cut short
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is None:
+                continue
+            if packet.is_keyframe:
+                yield from group
+                group = []
+            group.append(packet)
+    for packet in group:
+        try:
+            packet.decode()
+        except av.FFmpegError:
+            return
+        yield packet
 
 
 def _complete_lines(partial: Path, target: Path) -> int:

@@ -226,5 +226,6 @@ def run_until_stopped(config: Config) -> None:
         pass
     finally:
         daemon.stop()
-        counts = daemon.pipeline.counts
-        log.info("stopped: %d frames processed, %d published, %d failed closed", counts.frames, daemon.published, counts.failed_closed)
+        status = daemon.status()
+        log.info("stopped: %d frames processed, %s, %d published, %d failed closed",
+                 status.counts.frames, status.dropped.line(), daemon.published, status.counts.failed_closed)

@@ -38,17 +38,16 @@ from edge.clinical import (
     GAZE_ZERO_FIXATION_MM,
     GAZE_ZERO_VERGENCE_DEG,
     NEAREST_FIXATION_MM,
+    PHOTO_SHUT_FRACTION,
     asymmetry_index,
     prism_dioptres,
 )
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
-# An eye whose whole lid opening is below this fraction of its width is closed.
-CLOSED_APERTURE = 0.1
 
 
 class Role(str, enum.Enum):
@@ -101,20 +100,25 @@ def _eye_fields(side: str) -> tuple[Field, ...]:
     def eye(face: MaskParams) -> EyeParams:
         return face.right_eye if side == "right" else face.left_eye
 
+    when_closed = "empty while the eye reads closed (the iris under a shut lid is a guess)"
     return (
-        Field(f"{side}_gaze_yaw_deg", "deg", "eyeball yaw in the head frame; > 0 towards the subject's left",
+        Field(f"{side}_gaze_yaw_deg", "deg", f"eyeball yaw in the head frame; > 0 towards the subject's left; {when_closed}",
               lambda f: math.degrees(eye(f).gaze_yaw)),
-        Field(f"{side}_gaze_pitch_deg", "deg", "eyeball pitch in the head frame; > 0 down",
+        Field(f"{side}_gaze_pitch_deg", "deg", f"eyeball pitch in the head frame; > 0 down; {when_closed}",
               lambda f: math.degrees(eye(f).gaze_pitch)),
-        Field(f"{side}_mrd1_mm", "mm", "margin-reflex distance 1: upper lid margin above the iris centre",
+        Field(f"{side}_mrd1_mm", "mm", f"margin-reflex distance 1: upper lid margin above the iris centre; {when_closed}",
               lambda f: eye(f).mrd1_mm),
-        Field(f"{side}_mrd2_mm", "mm", "margin-reflex distance 2: lower lid margin below the iris centre",
+        Field(f"{side}_mrd2_mm", "mm", f"margin-reflex distance 2: lower lid margin below the iris centre; {when_closed}",
               lambda f: eye(f).mrd2_mm),
-        Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2", lambda f: eye(f).fissure_mm),
+        Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2; empty while the eye reads closed", lambda f: eye(f).fissure_mm),
         Field(f"{side}_occluded", "0/1", "1 when the eye is hidden (a cover, a hand, a glare); its other fields are then empty",
               lambda f: float(eye(f).occluded)),
-        Field(f"{side}_closed", "0/1", f"1 when the lid opening is below {CLOSED_APERTURE:g} of the eye's width",
-              lambda f: math.nan if eye(f).occluded else float(eye(f).aperture < CLOSED_APERTURE)),
+        Field(f"{side}_openness", "fraction", "lid opening over its resting opening (the population's in a photo): "
+              "1 as at rest, 0 shut", lambda f: eye(f).openness),
+        Field(f"{side}_closed", "0/1", f"1 when the lid reads shut: opened less than {BLINK_COMPLETE_FRACTION:.0%} of "
+              f"its rest, the depth at which both readers read a shut lid (in a photo, {PHOTO_SHUT_FRACTION:.0%} of the "
+              "population's: a drooping lid narrows it too)",
+              lambda f: math.nan if eye(f).occluded else float(eye(f).shut)),
         Field(f"{side}_blink_onset_s", "s", "a blink that ended at this frame: its onset (capture clock); else empty",
               lambda f: _blink(f, side, "onset")),
         Field(f"{side}_blink_duration_ms", "ms", "that blink's duration",

@@ -28,6 +28,13 @@ class Drops:
     before_publishing: int | None = None
     publisher: int | None = None
 
+    def line(self) -> str:
+        """`3 dropped (0 before processing, 1 before publishing, 2 by the publisher)`; `?` for an unknown count."""
+        parts = (self.before_processing, self.before_publishing, self.publisher)
+        total = sum(parts) if None not in parts else None
+        return (f"{_num(total)} dropped ({_num(parts[0])} before processing, {_num(parts[1])} before publishing, "
+                f"{_num(parts[2])} by the publisher)")
+
 
 @dataclass(frozen=True)
 class Latencies:
@@ -76,19 +83,19 @@ class DaemonStatus:
         return _read(DaemonStatus, body)
 
     def line(self) -> str:
-        """One readable line, e.g. `source up | 29.8 fps in, 29.7 fps out |
-        dropped 0/0/0 | inference 5.4 ms, render 4.1 ms | capture to publish
-        12.0 ms (p99 19.4) | cpu 0.8 cores | uptime 12.0 s`."""
+        """One readable line, e.g. `source up | 29.8 fps in, 29.7 fps out | 357
+        frames processed, 0 dropped (0 before processing, 0 before publishing,
+        0 by the publisher) | inference 5.4 ms, render 4.1 ms | capture to
+        publish 12.0 ms (p99 19.4) | cpu 0.8 cores | uptime 12.0 s`."""
         source = self.source
         state = f"source {source.state.value if source else '?'}"
         if source and source.last_error and source.state is not SourceState.UP:
             state += f" ({source.last_error})"
-        dropped, latency = self.dropped, self.latency_ms_p50
-        drops = "/".join(_num(n) for n in (dropped.before_processing, dropped.before_publishing, dropped.publisher))
+        latency = self.latency_ms_p50
         return " | ".join([
             state,
             f"{_num(self.fps_in)} fps in, {_num(self.fps_out)} fps out",
-            f"dropped {drops}",
+            f"{_num(self.counts.frames)} frames processed, {self.dropped.line()}",
             f"inference {_num(latency.inference)} ms, render {_num(latency.render)} ms",
             f"capture to publish {_num(latency.capture_to_publish)} ms (p99 {_num(self.latency_ms_p99.capture_to_publish)})",
             f"cpu {_num(self.cpu_cores)} cores",

@@ -43,6 +43,10 @@ _MPEG4_BIT_RATE = 8_000_000
 _FASTSTART_SUFFIXES = (".mp4", ".mov")
 _FRAGMENTED = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 _PIXEL_FORMAT = "yuv420p"
+# Frame times in an MP4 or MOV, in this unit: it divides 24, 25, 30, 50 and 60
+# frames/s exactly, and MPEG-4 Part 2 takes no finer one (at most 1/65535 s).
+# Other containers (AVI) count whole frames of 1 / fps.
+TIME_BASE = Fraction(1, 60000)
 # Every video dmask writes says so in its container: `dmask export dicom`
 # files only these into a PACS as free of recognisable features.
 MASKED_KEY = "comment"
@@ -68,10 +72,14 @@ def codec_for_size(codec: VideoCodec, width: int, height: int) -> VideoCodec:
 
 
 class AtomicVideoWriter(AtomicOutput):
-    """A video file written frame by frame, atomically.
+    """A video file written frame by frame, atomically, each frame at its time.
 
     codec is what was asked for; self.codec is what is written (see
-    codec_for_size).
+    codec_for_size). A frame written with its timestamp (seconds on any
+    clock: the first frame's is the file's 0) is shown at that time, so a
+    frame lost before it leaves a gap in time, not a shorter video; without
+    one, or at a time not after the last (a source clock that restarted), it
+    comes one nominal frame (1 / fps) after the last.
     """
 
     def __init__(self, final_path: str | Path, fps: float, width: int, height: int, codec: VideoCodec,
@@ -89,6 +97,11 @@ class AtomicVideoWriter(AtomicOutput):
             self._container = av.open(str(self.temp_path), "w", container_options=options)
             mark_masked(self._container)
             self._stream = self._add_stream(fps)
+            self._time_base = TIME_BASE if mp4 else 1 / Fraction(fps).limit_denominator(1001)
+            self._stream.codec_context.time_base = self._time_base
+            self._frame_ticks = max(1, round(1 / (fps * self._time_base)))
+            self._origin: float | None = None
+            self._last_pts: int | None = None
             if fragmented:
                 self._stream.codec_context.gop_size = max(1, round(fps))
             # open the file and write the header now, not at the first packet
@@ -114,14 +127,28 @@ class AtomicVideoWriter(AtomicOutput):
             stream.bit_rate = _MPEG4_BIT_RATE
         return stream
 
-    def write(self, image: np.ndarray) -> None:
-        """Append one (height, width, 3) uint8 BGR frame."""
+    def write(self, image: np.ndarray, timestamp: float | None = None) -> None:
+        """Append one (height, width, 3) uint8 BGR frame, at timestamp (seconds) where given."""
         if image.shape != (self.size[1], self.size[0], 3):
             raise StageError(
                 f"{self.final_path}: a frame of shape {image.shape} does not fit the "
                 f"{self.size[0]}x{self.size[1]} video; this is a bug, please report it"
             )
-        self._container.mux(self._stream.encode(_yuv420p(image)))
+        frame = _yuv420p(image)
+        frame.pts, frame.time_base = self._pts(timestamp), self._time_base
+        self._container.mux(self._stream.encode(frame))
+
+    def _pts(self, timestamp: float | None) -> int:
+        """The frame's presentation time in the stream's units (the class docstring's rule)."""
+        pts = 0 if self._last_pts is None else self._last_pts + self._frame_ticks
+        if timestamp is not None:
+            if self._origin is None:
+                self._origin = timestamp
+            at = round((timestamp - self._origin) / self._time_base)
+            if self._last_pts is None or at > self._last_pts:
+                pts = at
+        self._last_pts = pts
+        return pts
 
     def _close(self) -> None:
         """Flush the encoder's delayed frames, then write the index."""
@@ -133,13 +160,12 @@ class AtomicVideoWriter(AtomicOutput):
         finally:
             container.close()
 
-    def abort(self) -> None:
-        """Drop the temp file without flushing the encoder (which may be what failed)."""
+    def _release(self) -> None:
+        """Close the container without flushing the encoder (which may be what failed)."""
         container, self._container = self._container, None
         if container is not None:
             with contextlib.suppress(av.FFmpegError):
                 container.close()
-        self.temp_path.unlink(missing_ok=True)
 
 
 def _yuv420p(image: np.ndarray) -> av.VideoFrame:

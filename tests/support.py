@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from edge.action_units import CHANNELS
-from edge.clinical import GAZE_ZERO_VERGENCE_DEG
+from edge.clinical import BLINK_COMPLETE_FRACTION, GAZE_ZERO_VERGENCE_DEG
 from edge.records import EyeParams, MaskParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,9 +91,15 @@ def rotation(yaw: float, pitch: float, roll: float, dtype: type = np.float32) ->
     return (ry @ rx @ rz).astype(dtype)
 
 
+OPEN_APERTURE = 0.3  # eye_params' resting opening, upper + lower
+
+
 def eye_params(yaw_deg: float = 0.0, pitch_deg: float = 0.0, upper: float = 0.2, lower: float = 0.1) -> EyeParams:
-    """An eye with these angles and apertures; its MRDs plausible (4.5 and 5.25 mm), not derived."""
-    return EyeParams(math.radians(yaw_deg), math.radians(pitch_deg), upper, lower, 4.5, 5.25)
+    """An eye with these angles and apertures; its MRDs plausible (4.5 and 5.25 mm), not derived; its openness
+    over OPEN_APERTURE, shut below BLINK_COMPLETE_FRACTION of it."""
+    openness = (upper + lower) / OPEN_APERTURE
+    return EyeParams(math.radians(yaw_deg), math.radians(pitch_deg), upper, lower, 4.5, 5.25, openness=openness,
+                     shut=openness < BLINK_COMPLETE_FRACTION)
 
 
 def mask_params(**changes) -> MaskParams:

@@ -80,7 +80,7 @@ def test_demo_records_every_frame_of_the_clip(tmp_path):
     played, daemon, recorded, wrote = result.stdout.splitlines()
     assert played == "the astronaut clip played to its end: 12 frames into the daemon"
     assert daemon.startswith("daemon: source ended (end of file) | ")
-    assert re.search(r" \| dropped 0/0/0 \| ", daemon)
+    assert re.search(r" \| \d+ frames processed, 0 dropped \(0 before processing, 0 before publishing, 0 by the publisher\) \| ", daemon)
     assert recorded == (
         "recorded 12 frames in 1 H.264 file; no frames missing; statuses: ok=12, no_face=0, failed_closed=0, source_down=0"
     )

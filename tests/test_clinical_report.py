@@ -30,7 +30,7 @@ def frame(t: float) -> dict:
     if any(start <= t < end for start, end in LEFT_COVERS_S):
         left = EyeParams.hidden()
     face = mask_params(right_eye=right, left_eye=left)
-    return {"v": 5, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+    return {"v": 6, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
             "faces": [face_record(face)]}
 
 
@@ -43,7 +43,8 @@ def sidecar(tmp_path):
 
 
 def test_report_reads_blinks_nystagmus_and_lids_from_the_signals(sidecar, tmp_path):
-    from edge.evaluation.summary import load_recording, summarise
+    from edge.evaluation.recording import load_recording
+    from edge.evaluation.summary import summarise
 
     summary = summarise(load_recording(sidecar))
     for side in ("right", "left"):
@@ -74,6 +75,23 @@ def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp
     assert sorted(p.name for p in out.glob("*.png")) == ["r1_eyes.png", "r1_spectrum.png"]
 
 
+def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_rhythm(tmp_path):
+    """Dropped frames closed up as if they had never been would play the 4 Hz beat faster."""
+    from edge.evaluation.recording import load_recording
+    from edge.evaluation.summary import summarise
+
+    kept = [i for i in range(int(SECONDS * FPS)) if i % 7 not in (3, 4)]  # 2 of every 7 frames dropped
+    path = tmp_path / "dropped.signals.jsonl"
+    path.write_text("".join(json.dumps(frame(i / FPS)) + "\n" for i in kept))
+    recording = load_recording(path)
+    rows = kept[-1] + 1
+    assert (len(recording.seconds), recording.dropped) == (rows, rows - len(kept))
+    assert np.isnan(recording["right_gaze_yaw_deg"][3]) and recording.seconds[3] == pytest.approx(100.0 + 3 / FPS)
+    summary = summarise(recording)
+    assert summary["fps"] == pytest.approx(FPS) and summary["dropped_frames"] == recording.dropped
+    assert summary["oscillation"]["horizontal"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
+
+
 def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
     bad = tmp_path / "notes.signals.jsonl"
     bad.write_text("hello\n")
@@ -83,7 +101,7 @@ def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
 
 
 def test_a_signals_csv_is_read_like_a_sidecar(tmp_path):
-    from edge.evaluation.summary import load_recording
+    from edge.evaluation.recording import load_recording
     from edge.records import FrameStatus, MaskedFrame
     from edge.signals import SignalCsvWriter
 
@@ -102,4 +120,34 @@ def test_a_sidecar_of_another_schema_is_refused(tmp_path):
     old = tmp_path / "old.signals.jsonl"
     old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
     assert_error(dmask(tmp_path, "report", old),
-                 f"{old}:1: schema None, expected 'dmask.signals/5'; record again with this version of dmask")
+                 f"{old}:1: schema None, expected 'dmask.signals/6'; record again with this version of dmask")
+
+
+@pytest.fixture(scope="module")
+def talking_head(shared_data, tmp_path_factory):
+    """A real healthy face's signals, as `dmask mask --signals` writes them (216 frames at 30 fps)."""
+    directory = tmp_path_factory.mktemp("talking")
+    run = dmask(directory, "mask", shared_data / "videos" / "lp_driving_d18.mp4", "-o", "masked.mp4", "--signals", "face.csv")
+    assert run.returncode == 0, run.stderr
+    from edge.evaluation.recording import load_recording
+
+    return load_recording(directory / "face.csv")
+
+
+def test_a_healthy_face_has_no_oscillation_and_an_added_3hz_nystagmus_is_found_at_its_size(talking_head):
+    """The old single-eye position spectrum called 17 of 22 healthy videos nystagmus (issue 25)."""
+    from edge.evaluation.summary import summarise
+
+    healthy = summarise(talking_head)
+    assert math.isnan(healthy["oscillation"]["horizontal"]["frequency_hz"])
+    assert math.isnan(healthy["oscillation"]["vertical"]["frequency_hz"])
+    frames = np.arange(len(talking_head.seconds))
+    for phase in (0.0, 1.6, 3.1):
+        beat = np.sin(2 * np.pi * 3.0 * frames / talking_head.fps + phase)  # 2 deg peak to peak
+        fields = dict(talking_head.fields)
+        for side in ("right", "left"):
+            fields[f"{side}_gaze_yaw_deg"] = talking_head[f"{side}_gaze_yaw_deg"] + beat
+        found = summarise(dataclasses.replace(talking_head, fields=fields))["oscillation"]
+        assert found["horizontal"]["frequency_hz"] == pytest.approx(3.0, rel=0.1)
+        assert found["horizontal"]["amplitude_deg"] == pytest.approx(2.0, rel=0.1)
+        assert math.isnan(found["vertical"]["frequency_hz"])

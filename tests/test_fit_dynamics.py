@@ -187,13 +187,47 @@ def test_the_deviation_is_the_vergence_beyond_what_fixating_the_camera_demands(a
 def test_a_blink_is_an_event_on_the_stream_when_it_ends(avatar):
     openness = np.ones(60)
     openness[30:33] = 0.0  # complete, 100 ms
-    openness[45:47] = 0.4  # partial, 67 ms
+    openness[45:47] = 0.52  # partial (above BLINK_COMPLETE_FRACTION), 67 ms
     records = [face_record(p) for p in run(avatar, openness, np.zeros(60))]
     ended = [(i, r["right_blink_onset_s"], r["right_blink_duration_ms"], r["right_blink_complete"])
              for i, r in enumerate(records) if r["right_blink_onset_s"] is not None]
     assert ended == [(33, pytest.approx(30 / FPS), pytest.approx(100.0), 1.0),
                      (47, pytest.approx(45 / FPS), pytest.approx(2000 / FPS), 0.0)]
     assert [i for i, r in enumerate(records) if r["left_blink_onset_s"] is not None] == [33, 47]
+
+
+def test_a_shut_eye_has_lids_but_no_gaze(avatar):
+    """A landmark model still places an iris under a shut lid: read as gaze it made 60 PD spikes (issue 25)."""
+    openness = np.ones(60)
+    openness[30:33] = [0.6, 0.3, 0.45]
+    iris_dx = np.zeros(60)
+    iris_dx[30:33] = 0.2  # the model's guess under the lid: a 50-degree turn
+    records = [face_record(p) for p in run(avatar, openness, iris_dx)]
+    assert records[30]["right_gaze_yaw_deg"] == pytest.approx(np.degrees(np.arcsin(0.2 / EYEBALL_RADIUS_FRACTION)), abs=1.0)
+    for name in ("right_gaze_yaw_deg", "left_gaze_pitch_deg", "horizontal_deviation_pd", "right_mrd1_mm", "left_fissure_mm"):
+        assert [r[name] for r in records[31:33]] == [None, None], name
+        assert records[33][name] is not None, name
+    assert [r["right_closed"] for r in records[29:34]] == [0.0, 0.0, 1.0, 1.0, 0.0]
+    assert [r["left_openness"] for r in records[29:34]] == pytest.approx([1.0, 0.6, 0.3, 0.45, 1.0], abs=0.02)
+    assert records[31]["right_aperture"] == pytest.approx(0.3 * records[29]["right_aperture"], rel=0.06)
+
+
+def test_lids_a_model_crosses_read_shut_never_negative(avatar):
+    openness = np.ones(40)
+    openness[30:33] = -0.2  # each lid margin drawn past the corner line: the contour crossed
+    params = run(avatar, openness, np.zeros(40))
+    for eye in ("right_eye", "left_eye"):
+        apertures = np.array([getattr(p, eye).aperture for p in params])
+        assert apertures.min() >= 0.0
+        np.testing.assert_allclose(apertures[30:33], 0.0, atol=1e-4)
+    assert face_record(params[31])["right_closed"] == 1.0
+
+
+def test_a_photo_of_shut_eyes_has_no_gaze(avatar):
+    shut = observations(avatar, np.full(1, 0.15), np.zeros(1))[0]
+    face = face_record(Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(shut, 0.0))
+    assert (face["right_gaze_yaw_deg"], face["left_gaze_yaw_deg"], face["right_closed"]) == (None, None, 1.0)
+    assert photo(avatar)["right_gaze_yaw_deg"] == pytest.approx(0.0, abs=0.5)
 
 
 def test_published_action_units_are_rounded_to_the_configured_step(avatar):

@@ -109,14 +109,14 @@ def test_gaze_shifts_move_both_irises_together(shared_data, config, models):
     """lp_driving_d14 looks left, right and up: conjugate, large iris movement.
 
     Only frames with both eyes open count: behind nearly shut lids the iris
-    position is a guess (and the drawn iris is hidden anyway).
+    position is a guess, so the fit publishes no gaze there (and the drawn
+    iris is hidden anyway).
     """
     frames = mask_video(shared_data / "videos/lp_driving_d14.mp4", config, models)[:240]
     assert sum(bool(f.faces) for f in frames) > 0.95 * len(frames)
     faces = [f.faces[0] for f in frames if f.faces]
-    narrower = np.array([min(p.right_eye.aperture, p.left_eye.aperture) for p in faces])
-    open_eyes = [p for p, aperture in zip(faces, narrower) if aperture > 0.5 * np.median(narrower)]
-    yaw = np.array([[p.right_eye.gaze_yaw, p.left_eye.gaze_yaw] for p in open_eyes])
+    yaw = np.array([[p.right_eye.gaze_yaw, p.left_eye.gaze_yaw] for p in faces])
+    yaw = yaw[np.isfinite(yaw).all(1)]
     assert len(yaw) > 0.65 * len(frames)
     assert np.degrees(yaw.std(0)).min() > 5.0
     assert np.corrcoef(yaw[:, 0], yaw[:, 1])[0, 1] > 0.8

@@ -99,6 +99,14 @@ def test_video_reader_decodes_past_damage_keeps_its_time_and_counts_the_shortfal
     assert max(b.timestamp - a.timestamp for a, b in zip(frames, frames[1:])) > 1.5 / 30
 
 
+def test_a_clip_its_edit_list_trims_is_not_short(shared_data):
+    """158 coded frames of which the container's edit list shows 55: all 55 decoded is the whole clip."""
+    with VideoReader(shared_data / "videos" / "3ddfa_obama.mp4") as reader:
+        frames = list(reader)
+    assert (len(frames), reader.frame_count, reader.shortfall) == (55, 158, 0)
+    assert frames[0].timestamp == 0.0 and frames[-1].timestamp == pytest.approx(54 / 25)
+
+
 @pytest.mark.parametrize("data", [b"", b"\x00garbage" * 500])
 def test_video_reader_rejects_undecodable_files(tmp_path, data):
     path = touch(tmp_path / "clip.mp4", data)

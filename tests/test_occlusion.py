@@ -81,8 +81,10 @@ def test_a_covered_eye_has_no_values_and_the_signals_say_why(runs):
                 assert values == [None] * 5, f"frame {index}: the hidden {side} eye has values {values}"
                 assert record["horizontal_deviation_deg"] is None and record["vertical_deviation_pd"] is None
                 assert (frame.faces[0].right_blink if side == "right" else frame.faces[0].left_blink) is None
-            else:
+            elif not eye(frame.faces[0], side).shut:
                 assert None not in values[:4]
+            else:  # a shut lid: lids, no gaze
+                assert values == [None, None, None, None, 1.0], f"frame {index}: the shut {side} eye has values {values}"
 
 
 def test_the_uncovered_eye_moves_as_without_the_cover_and_the_covered_eye_resumes_at_once(runs):
@@ -92,13 +94,14 @@ def test_the_uncovered_eye_moves_as_without_the_cover_and_the_covered_eye_resume
         for angle in ("gaze_yaw", "gaze_pitch"):
             truth = np.degrees([getattr(eye(f, other), angle) for f in uncovered[first:end]])
             seen = np.degrees([getattr(eye(m.faces[0], other), angle) for m in masked[first:end]])
-            assert np.all(np.isfinite(seen))
-            assert np.abs(seen - truth).mean() < 1.5, f"{other} {angle} under the {side} cover: {seen - truth}"
+            np.testing.assert_array_equal(np.isnan(seen), np.isnan(truth))  # empty where the lid reads shut, in both
+            assert np.nanmean(np.abs(seen - truth)) < 1.5, f"{other} {angle} under the {side} cover: {seen - truth}"
         # From the second frame after the cover lifts, the covered eye reads as it does uncovered.
         for angle in ("gaze_yaw", "gaze_pitch"):
             truth = np.degrees([getattr(eye(f, side), angle) for f in uncovered[end + WITHIN - 1 : end + 8]])
             seen = np.degrees([getattr(eye(m.faces[0], side), angle) for m in masked[end + WITHIN - 1 : end + 8]])
-            assert np.abs(seen - truth).max() < 1.5, f"{side} {angle} after its cover: {seen - truth}"
+            np.testing.assert_array_equal(np.isnan(seen), np.isnan(truth))
+            assert np.nanmax(np.abs(seen - truth)) < 1.5, f"{side} {angle} after its cover: {seen - truth}"
 
 
 def test_the_gaze_the_uncovered_eye_makes_under_a_cover_passes(runs):
@@ -107,8 +110,9 @@ def test_the_gaze_the_uncovered_eye_makes_under_a_cover_passes(runs):
     _, _, first, end = STRETCHES[1]
     truth = np.degrees([f.right_eye.gaze_yaw for f in uncovered[first:end]])
     seen = np.degrees([m.faces[0].right_eye.gaze_yaw for m in masked[first:end]])
-    assert np.ptp(truth) > 10
-    assert np.corrcoef(truth, seen)[0, 1] > 0.95
+    measured = np.isfinite(truth) & np.isfinite(seen)
+    assert measured.sum() >= 0.75 * len(truth) and np.ptp(truth[measured]) > 10
+    assert np.corrcoef(truth[measured], seen[measured])[0, 1] > 0.95
 
 
 def drawn_eye(models, face: MaskParams, side: str) -> tuple[np.ndarray, float]:

@@ -4,13 +4,16 @@ loopback tcp, the recorder as a thread or as a `dmask` subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -37,7 +40,8 @@ STATUS = {
     "counts": {"frames": 357, "faces": 350, "failed_closed": 2, "no_face": 5},
 }
 STATUS_LINE = (
-    "source up | 29.8 fps in, 29.7 fps out | dropped 0/1/2 | "
+    "source up | 29.8 fps in, 29.7 fps out | 357 frames processed, 3 dropped (0 before processing, 1 before publishing, "
+    "2 by the publisher) | "
     "inference 5.4 ms, render 4.1 ms | capture to publish 12.0 ms (p99 19.4) | cpu 0.8 cores | uptime 12.0 s"
 )
 
@@ -53,11 +57,11 @@ def publisher():
     pub.close()
 
 
-def masked(seq: int, size=(64, 48), colour=(40, 120, 200), status=FrameStatus.OK) -> MaskedFrame:
+def masked(seq: int, size=(64, 48), colour=(40, 120, 200), status=FrameStatus.OK, fps: float = 30.0) -> MaskedFrame:
     width, height = size
     image = np.empty((height, width, 3), np.uint8)
     image[:] = colour
-    return MaskedFrame(image, seq, seq / 30.0, status)
+    return MaskedFrame(image, seq, 1000.0 + seq / fps, status)
 
 
 def wait_until(condition, what: str) -> None:
@@ -174,12 +178,28 @@ def test_records_every_frame_with_its_signals(publisher, tmp_path):
     assert np.abs(frames[5].astype(int) - (40, 120, 200)).max() < 12  # the solid colour survives mp4v
     signals = signal_lines(output)
     assert [body["seq"] for body in signals] == list(range(10))
-    assert all(body["v"] == 5 and body["status"] == "ok" and body["faces"] == [] for body in signals)
+    assert all(body["v"] == 6 and body["status"] == "ok" and body["faces"] == [] for body in signals)
     assert hidden_files(tmp_path) == []
     assert summary.line().startswith(
         "recorded 10 frames in 1 H.264 file; no frames missing; "
         "statuses: ok=10, no_face=0, failed_closed=0, source_down=0"
     )
+
+
+def test_a_25fps_source_keeps_its_time_and_dropped_frames_leave_gaps(publisher, tmp_path):
+    """The recorder wrote 184 frames of an 8 s 25 fps source as a 6.13 s video at its default 30 fps (issue 25)."""
+    dropped = {40, 41, 42, 120}
+    summary = record(publisher, tmp_path / "out.mp4", [masked(seq, fps=25.0) for seq in range(200) if seq not in dropped])
+    assert (summary.frames, summary.gaps) == (196, 4)
+    with av.open(str(tmp_path / "out.mp4")) as video:
+        stream = video.streams.video[0]
+        times = [float(frame.pts * frame.time_base) for frame in video.decode(stream)]
+        seconds = video.duration / 1e6
+    assert len(times) == 196
+    assert seconds == pytest.approx(8.0, abs=1 / 25)  # the source's 200 frames of 1/25 s
+    steps = np.round(np.diff(times) * 25).astype(int)
+    assert sorted(np.flatnonzero(steps > 1)) == [39, 116] and steps[39] == 4 and steps[116] == 2
+    assert set(steps) == {1, 2, 4}
 
 
 def test_seq_jumps_are_gaps_and_source_down_fillers_are_statuses(publisher, tmp_path):
@@ -209,7 +229,7 @@ def test_a_size_change_starts_a_new_file(publisher, tmp_path):
 
 
 def test_segment_minutes_roll_numbered_files(publisher, tmp_path):
-    # 0.001 minutes at 30 fps = 1.8 frames, rounded to 2 frames a file
+    # 0.001 minutes of capture time (0.06 s) is 2 frames at 30 fps
     summary = record(publisher, tmp_path / "out.mp4", [masked(seq) for seq in range(5)],
                      fps=30.0, segment_minutes=0.001)
 
@@ -316,10 +336,10 @@ def test_status_lines_are_readable(publisher):
     assert DaemonStatus.from_wire({"v": 1, **STATUS}).line() == STATUS_LINE
     assert DaemonStatus.from_wire({"v": 1, **STATUS}).to_wire() == {**STATUS, "source": {**STATUS["source"], "retry_seconds": 0.0}}
     assert DaemonStatus.from_wire({"v": 1, "fps_in": "fast", "source": {"state": "exploded"}}).line() == (
-        "source starting | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
+        "source starting | ? fps in, ? fps out | ? frames processed, ? dropped (? before processing, ? before publishing, ? by the publisher) | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
     )
     assert DaemonStatus.from_wire({"v": 1}).line() == (
-        "source ? | ? fps in, ? fps out | dropped ?/?/? | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
+        "source ? | ? fps in, ? fps out | ? frames processed, ? dropped (? before processing, ? before publishing, ? by the publisher) | inference ? ms, render ? ms | capture to publish ? ms (p99 ?) | cpu ? cores | uptime ? s"
     )
     stop = threading.Event()
 
@@ -392,3 +412,79 @@ def test_a_killed_recorder_loses_at_most_two_seconds_and_the_next_one_finishes_i
     assert sent - 2 * 30 <= frames <= sent, f"{frames} of {sent} frames recovered"
     lines = (tmp_path / "visit.signals.jsonl").read_text().splitlines()
     assert len(lines) >= sent - 2 * 30 and all(json.loads(line)["status"] == "ok" for line in lines)
+
+
+# `dmask record` with a disk that fills up after 45 frames: the video writer meets ENOSPC as PyAV raises it.
+FULL_DISK = """
+import errno, sys
+from edge import cli, video_out
+write = video_out.AtomicVideoWriter.write
+def write_until_full(self, image, timestamp=None):
+    self.frames_sent = getattr(self, "frames_sent", 0) + 1
+    if self.frames_sent > 45:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    write(self, image, timestamp)
+video_out.AtomicVideoWriter.write = write_until_full
+sys.argv[0] = "dmask"
+cli.main()
+"""
+
+
+def test_a_full_disk_keeps_what_was_recorded_and_the_next_run_recovers_it(publisher, tmp_path):
+    """Before, a full disk deleted the 1.1 MB partial video and its signals: nothing was left (issue 25)."""
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    process = subprocess.Popen([sys.executable, script, "record", publisher.endpoints[0], "-o", "visit.mp4"],
+                               cwd=tmp_path, env=dmask_env(), stderr=subprocess.PIPE, text=True)
+    sent = 0
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while process.poll() is None:
+            assert time.monotonic() < deadline, "the recorder did not stop at the full disk"
+            publish(publisher, [masked(sent)])
+            sent += 1
+            time.sleep(1 / 30)
+    finally:
+        process.kill()
+    error = process.stderr.read()
+    assert process.returncode == 2
+    assert error.splitlines() == [
+        "dmask: error: visit.mp4: the disk is full (No space left on device) after 45 frames; what was written is "
+        "kept, and the next `dmask record -o visit.mp4` recovers it: free space, then run it again"]
+    assert list(tmp_path.glob(".visit.partial-*.mp4")) and list(tmp_path.glob(".visit.signals.partial-*.jsonl"))
+
+    again = dmask(tmp_path, "record", publisher.endpoints[0], "-o", "visit.mp4", "--duration", "1")
+    assert again.returncode == 0, again.stderr
+    assert [line.split(":")[1] for line in again.stderr.splitlines() if "recovered" in line] == [
+        " recovered visit.mp4", " recovered visit.signals.jsonl"]
+    assert 30 <= len(read_video(tmp_path / "visit.mp4")) <= 45  # all but the fragment under way
+    assert len(signal_lines(tmp_path / "visit.mp4")) >= 30
+
+
+def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
+    """A disk that filled mid-write cuts the last packet: copied on, it was a damaged frame in the recovered file."""
+    from edge.config import VideoCodec
+    from edge.media import partial_path
+    from edge.recovery import recover_partials
+    from edge.video_out import AtomicVideoWriter
+
+    output = tmp_path / "visit.mp4"
+    writer = AtomicVideoWriter(output, 30.0, 64, 48, VideoCodec.H264, fragmented=True)
+    rng = np.random.default_rng(0)
+    for seq in range(75):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), seq / 30)
+    writer.flush()
+    writer.keep()
+    cut = partial_path(output).with_name(partial_path(output).name.replace(f"-{os.getpid()}", "-999999"))
+    data = partial_path(output).read_bytes()
+    cut.write_bytes(data[: len(data) - 700])  # into the last fragment's last picture
+    partial_path(output).unlink()
+    assert recover_partials(output)[0].startswith("recovered visit.mp4: ")
+    decoded, damaged = 0, 0
+    with av.open(str(output)) as video:
+        for packet in video.demux(video.streams.video[0]):
+            try:
+                decoded += len(packet.decode())
+            except av.FFmpegError:
+                damaged += 1
+    assert damaged == 0 and 30 <= decoded < 75

@@ -35,7 +35,7 @@ def _face() -> MaskParams:
         rotation=rotation(20.0, 10.0, -5.0),
         translation=np.array([320.5, 240.25, 900.0], dtype=np.float32),
         scale=123.0,
-        right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02, 0.5, 1.25),
+        right_eye=EyeParams(math.radians(12.0), math.radians(-4.0), 0.03, 0.02, 0.5, 1.25, openness=0.2, shut=True),
         left_eye=EyeParams(math.radians(-6.0), math.radians(8.0), 0.2, 0.1, 4.5, 5.0),
         action_units=np.array([0.25, 0.0] + [0.0] * (len(CHANNEL_NAMES) - 2), np.float32),
         confidence=0.875,
@@ -85,7 +85,7 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
     assert frame.topic == "frame"
     header = frame.header
     assert {k: header[k] for k in ("v", "seq", "capture_ts", "width", "height")} == {
-        "v": 5, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
+        "v": 6, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
     }
     assert (header["encoding"], header["faces"], header["status"]) == (encoding, 1, "ok")
     assert abs(header["publish_ts"] - time.time()) < 60
@@ -100,14 +100,14 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
         assert np.abs(image.astype(int) - masked.image.astype(int)).mean() < 3
 
     _check_signals(signals)
-    assert status == Message("status", {"v": 5, "fps_in": 30.0, "source": "up"}, None)
+    assert status == Message("status", {"v": 6, "fps_in": 30.0, "source": "up"}, None)
 
 
 def _check_signals(message: Message) -> None:
     assert message.topic == "signals" and message.payload is None
     body = message.header
-    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (5, 41, 1234.5, "ok")
-    assert body["schema"] == "dmask.signals/5"
+    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (6, 41, 1234.5, "ok")
+    assert body["schema"] == "dmask.signals/6"
     (face,) = body["faces"]
     assert list(face) == list(FIELD_NAMES)
     assert face["track_id"] == 7 and face["confidence"] == 0.875
@@ -116,7 +116,7 @@ def _check_signals(message: Message) -> None:
     assert {k: face[k] for k in expected_pose} == pytest.approx(expected_pose, abs=1e-3)
     right_eye = {
         "right_gaze_yaw_deg": 12.0, "right_gaze_pitch_deg": -4.0, "right_mrd1_mm": 0.5, "right_mrd2_mm": 1.25,
-        "right_fissure_mm": 1.75, "right_closed": 1.0, "right_upper_aperture": 0.03,
+        "right_fissure_mm": 1.75, "right_openness": 0.2, "right_closed": 1.0, "right_upper_aperture": 0.03,
         "right_lower_aperture": 0.02, "right_aperture": 0.05}
     assert {k: face[k] for k in right_eye} == pytest.approx(right_eye, abs=1e-6)
     assert face["left_closed"] == 0.0 and face["left_aperture"] == pytest.approx(0.3)

@@ -6,20 +6,16 @@ writes them (`<video>.signals.jsonl`, one wire message a line) or as
 (edge.evaluation.report): report.md, PNG plots and results.json. It never
 reads or shows a pixel. Per eye: blink rate, duration and completeness; the
 range of gaze and the deviation between the eyes over time; the dominant
-frequency and amplitude of any oscillation (nystagmus) from the spectrum;
-lid heights in mm. Per side: brow and mouth-corner heights and every action
-unit's asymmetry.
-
-The face followed is the one seen in the most frames (one track id).
+frequency and amplitude of any oscillation (nystagmus) both eyes share
+(edge.evaluation.oscillation); lid heights in mm. Per side: brow and
+mouth-corner heights and every action unit's asymmetry. The recording is read
+by edge.evaluation.recording.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,92 +29,11 @@ from edge.clinical import (
     GAZE_ZERO_FIXATION_MM,
     NEAREST_FIXATION_MM,
 )
-from edge.errors import InputError
+from edge.evaluation.oscillation import FALSE_ALARM, MIN_HZ, find_oscillation, threshold, velocity_spectrum
 from edge.evaluation.report import Report, pyplot, require_eval_extra
+from edge.evaluation.recording import Recording, load_recording
 from edge.evaluation.traces import blinks, open_level
-from edge.signals import FIELD_NAMES, SCHEMA, SIDES
-
-# Oscillations are looked for from here up to the Nyquist frequency.
-MIN_OSCILLATION_HZ = 1.0
-# A spectral peak counts as an oscillation when it holds this share of the band's power.
-OSCILLATION_POWER_SHARE = 0.25
-
-
-class NoFaceTracked(InputError):
-    """A recording's signals hold no face in any frame: there is nothing to measure."""
-
-
-@dataclass(frozen=True)
-class Recording:
-    """One face's per-frame signals: seconds (N,) and each schema field (N,), NaN without a face."""
-
-    name: str
-    seconds: np.ndarray
-    fields: dict[str, np.ndarray]
-
-    @property
-    def fps(self) -> float:
-        steps = np.diff(self.seconds)
-        steps = steps[steps > 0]
-        return float(1.0 / np.median(steps)) if len(steps) else math.nan
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.fields[name]
-
-
-def load_recording(path: Path) -> Recording:
-    """A `.signals.jsonl` sidecar (or the video it sits beside) or a `--signals` CSV."""
-    if path.suffix == ".mp4":
-        path = path.with_name(path.stem + ".signals.jsonl")
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; give a recording's .signals.jsonl (or its video) or a --signals CSV")
-    frames = _csv_frames(path) if path.suffix == ".csv" else _jsonl_frames(path)
-    if not frames:
-        raise InputError(f"{path}: holds no frames")
-    tracks = Counter(face["track_id"] for _, faces in frames for face in faces)
-    if not tracks:
-        raise NoFaceTracked(f"{path}: no face in any frame; there is nothing to summarise")
-    track = tracks.most_common(1)[0][0]
-    seconds = np.array([t for t, _ in frames], np.float64)
-    fields = {name: np.full(len(frames), np.nan) for name in FIELD_NAMES}
-    for row, (_, faces) in enumerate(frames):
-        face = next((f for f in faces if f["track_id"] == track), None)
-        for name in FIELD_NAMES if face else ():
-            value = face.get(name)
-            fields[name][row] = np.nan if value in (None, "") else float(value)
-    return Recording(path.name, seconds, fields)
-
-
-def _jsonl_frames(path: Path) -> list[tuple[float, list[dict]]]:
-    frames = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            body = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}:{number}: not a JSON line ({error.msg}); is this a signals sidecar?") from error
-        schema = body.get("schema") if isinstance(body, dict) else None
-        if schema != SCHEMA:
-            raise InputError(f"{path}:{number}: schema {schema!r}, expected {SCHEMA!r}; "
-                             "record again with this version of dmask")
-        if not isinstance(body.get("capture_ts"), (int, float)) or not isinstance(body.get("faces"), list):
-            raise InputError(f"{path}:{number}: a signals message needs capture_ts and faces (docs/WIRE.md)")
-        frames.append((float(body["capture_ts"]), body["faces"]))
-    return frames
-
-
-def _csv_frames(path: Path) -> list[tuple[float, list[dict]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [name for name in FIELD_NAMES if name not in (reader.fieldnames or ())]
-        if missing:
-            raise InputError(f"{path}: not a dmask signals CSV of schema {SCHEMA} (no column {missing[0]})")
-        frames: dict[tuple[str, str], tuple[float, list[dict]]] = {}
-        for row in reader:
-            key = (row["file"], row["seq"])
-            _, faces = frames.setdefault(key, (float(row["timestamp"]), []))
-            if row["track_id"]:
-                faces.append({**row, "track_id": int(row["track_id"])})
-    return list(frames.values())
+from edge.signals import SCHEMA, SIDES
 
 
 def _median(values: np.ndarray) -> float:
@@ -146,47 +61,6 @@ def blink_summary(recording: Recording, side: str) -> dict[str, Any]:
     }
 
 
-def gaze_spectrum(trace: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """(frequencies Hz, complex spectrum, window sum) of a trace; None with under 16 measured frames.
-
-    Gaps (closed eyes, a cover, no face) are bridged linearly; the mean and
-    trend are removed and a Hann window applied. The window is summed over
-    the measured frames only, so a gap, which holds no oscillation, does not
-    shrink the amplitude read from the spectrum.
-    """
-    valid = np.isfinite(trace)
-    if valid.sum() < 16 or not math.isfinite(fps):
-        return None
-    index = np.arange(len(trace))
-    filled = np.interp(index, index[valid], trace[valid])
-    filled = filled - np.polyval(np.polyfit(index, filled, 1), index)
-    window = np.hanning(len(filled))
-    return np.fft.rfftfreq(len(filled), 1.0 / fps), np.fft.rfft(filled * window), float(window[valid].sum())
-
-
-def oscillation(trace: np.ndarray, fps: float) -> dict[str, float]:
-    """The dominant frequency (Hz) of a gaze trace and its amplitude (deg, peak to peak), from its spectrum.
-
-    A peak that holds less than OSCILLATION_POWER_SHARE of the power from
-    MIN_OSCILLATION_HZ up is no oscillation: frequency and amplitude are then NaN.
-    """
-    none = {"frequency_hz": math.nan, "amplitude_deg": math.nan, "power_share": math.nan}
-    found = gaze_spectrum(trace, fps)
-    if found is None:
-        return none
-    frequencies, spectrum, window = found
-    band = frequencies >= MIN_OSCILLATION_HZ
-    power = np.abs(spectrum) ** 2
-    if not band.any() or power[band].sum() <= 0:
-        return none
-    peak = np.flatnonzero(band)[np.argmax(power[band])]
-    share = float(power[max(peak - 1, 0) : peak + 2].sum() / power[band].sum())
-    if share < OSCILLATION_POWER_SHARE:
-        return {**none, "power_share": share}
-    amplitude = 4.0 * np.abs(spectrum[peak]) / window  # a sine's peak to peak: twice its amplitude
-    return {"frequency_hz": float(frequencies[peak]), "amplitude_deg": float(amplitude), "power_share": share}
-
-
 def cover_summary(recording: Recording, side: str) -> dict[str, float]:
     """How often and how long that eye was hidden (a cover test's covers): episodes and seconds."""
     hidden = np.nan_to_num(recording[f"{side}_occluded"]) > 0.5
@@ -196,6 +70,8 @@ def cover_summary(recording: Recording, side: str) -> dict[str, float]:
 
 def summarise(recording: Recording) -> dict[str, Any]:
     """Every figure of the clinical summary of one recording."""
+    oscillations = {axis: find_oscillation(recording[f"right_gaze_{axis}_deg"], recording[f"left_gaze_{axis}_deg"],
+                                           recording.fps) for axis in ("yaw", "pitch")}
     eyes = {}
     for side in SIDES:
         open_ = recording[f"{side}_aperture"] > 0.6 * open_level(recording[f"{side}_aperture"])
@@ -204,8 +80,8 @@ def summarise(recording: Recording) -> dict[str, Any]:
             "blinks": blink_summary(recording, side),
             "gaze_yaw_range_deg": _range(recording[f"{side}_gaze_yaw_deg"]),
             "gaze_pitch_range_deg": _range(recording[f"{side}_gaze_pitch_deg"]),
-            "oscillation_yaw": oscillation(np.where(open_, recording[f"{side}_gaze_yaw_deg"], np.nan), recording.fps),
-            "oscillation_pitch": oscillation(np.where(open_, recording[f"{side}_gaze_pitch_deg"], np.nan), recording.fps),
+            **{f"oscillation_{axis}": {"frequency_hz": found.frequency_hz, "amplitude_deg": getattr(found, f"{side}_deg")}
+               for axis, found in oscillations.items()},
             "lids_mm": lids,
             "covered": cover_summary(recording, side),
         }
@@ -232,10 +108,12 @@ def summarise(recording: Recording) -> dict[str, Any]:
         "recording": recording.name,
         "frames": len(recording.seconds),
         "frames_with_face": int(seen.sum()),
+        "dropped_frames": recording.dropped,
         "seconds": float(recording.seconds[-1] - recording.seconds[0]),
         "fps": recording.fps,
         "eyes": eyes,
         "deviation": deviation,
+        "oscillation": {name: asdict(oscillations[axis]) for name, axis in (("horizontal", "yaw"), ("vertical", "pitch"))},
         "lid_asymmetry_mm": {name: eyes["right"]["lids_mm"][name] - eyes["left"]["lids_mm"][name]
                              for name in ("mrd1", "mrd2", "fissure")},
         "face": face,
@@ -282,17 +160,19 @@ def method_paragraph() -> str:
         "the subject's. Resting levels are the population's unless a clinical criterion let them through "
         "(config `clinical`); movements are as measured. Blinks: the lid opening falls below "
         f"{BLINK_CLOSED_FRACTION:.0%} of its open level and rises back above {BLINK_REOPEN_FRACTION:.0%}; complete "
-        f"when it closes below {BLINK_COMPLETE_FRACTION:.0%}. Oscillation: the strongest spectral peak "
-        f"from {MIN_OSCILLATION_HZ:g} Hz to the Nyquist frequency, if it holds at least "
-        f"{OSCILLATION_POWER_SHARE:.0%} of that band's power; amplitude peak to peak."
+        f"when it closes below {BLINK_COMPLETE_FRACTION:.0%}. Oscillation (nystagmus): the strongest peak of "
+        f"the spectrum of both eyes' mean gaze velocity from {MIN_HZ:g} Hz, where it stands above the band's median "
+        f"as white noise would with probability {FALSE_ALARM:g}; amplitude peak to peak, by a sine fitted at that "
+        "frequency to each eye's gaze."
     )
 
 
 def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: str) -> None:
     """One recording's section, into anything with Report's heading, paragraph, table and figure (the PDF too)."""
     report.heading(f"{s['recording']}")
+    dropped = f" ({s['dropped_frames']} dropped by the daemon: gaps in time, not measured)" if s["dropped_frames"] else ""
     report.paragraph(f"{s['seconds']:.1f} s at {s['fps']:.1f} frames/s; the face was tracked in "
-                     f"{s['frames_with_face']} of {s['frames']} frames.")
+                     f"{s['frames_with_face']} of {s['frames']} frames{dropped}.")
     eyes = s["eyes"]
     report.table(
         ["", "right eye", "left eye"],
@@ -372,13 +252,15 @@ def _eyes_figure(recording: Recording, s: dict[str, Any]) -> Any:
 
 
 def _spectrum_figure(recording: Recording) -> Any:
+    """Both eyes' mean gaze-velocity spectrum per axis, with the power an oscillation must reach."""
     figure, axes = pyplot().subplots(1, 2, figsize=(9, 3), sharey=True)
-    for ax, side in zip(axes, SIDES):
-        for axis in ("yaw", "pitch"):
-            found = gaze_spectrum(recording[f"{side}_gaze_{axis}_deg"], recording.fps)
-            if found is not None:
-                ax.semilogy(found[0], np.abs(found[1]) ** 2 + 1e-12, label=axis)
-        ax.set(title=f"{side} eye", xlabel="Hz")
-        ax.legend(fontsize=7)
-    axes[0].set(ylabel="power")
+    for ax, axis in zip(axes, ("yaw", "pitch")):
+        found = velocity_spectrum(recording[f"right_gaze_{axis}_deg"], recording[f"left_gaze_{axis}_deg"], recording.fps)
+        if found is not None:
+            frequencies, power, band = found
+            ax.semilogy(frequencies, power + 1e-12)
+            ax.axhline(threshold(len(band)) * np.median(power[band]), color="tab:red", lw=0.8, label="oscillation above")
+            ax.legend(fontsize=7)
+        ax.set(title=f"gaze {axis}, both eyes", xlabel="Hz")
+    axes[0].set(ylabel="velocity power")
     return figure

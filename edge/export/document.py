@@ -18,8 +18,9 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
+from edge.evaluation.recording import Recording
 from edge.evaluation.report import cell, pyplot
-from edge.evaluation.summary import Recording, method_paragraph, write_recording
+from edge.evaluation.summary import method_paragraph, write_recording
 from edge.export.identity import Series, StudyIdentity, new_instance
 
 TITLE = "Clinical summary of a masked recording"

@@ -14,7 +14,8 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from edge.errors import InputError
-from edge.evaluation.summary import NoFaceTracked, load_recording, summarise
+from edge.evaluation.recording import NoFaceTracked, load_recording
+from edge.evaluation.summary import summarise
 from edge.export.document import pdf_instance, summary_pdf
 from edge.export.identity import Series, StudyIdentity
 from edge.export.report_sr import measurement_report

@@ -10,7 +10,8 @@ sit on one point, and the rasteriser skips its triangles as degenerate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -297,9 +298,12 @@ class AvatarRig:
         return np.vstack([face, *lashes, centre[None]])
 
     def drawn_eyes(self, params: MaskParams) -> tuple[EyeParams, EyeParams]:
-        """The eyes as drawn: a hidden eye (no values) at the population's rest, under its cover."""
+        """The eyes as drawn: a hidden eye (no values) at the population's rest, under its cover; an eye
+        in a blink (no gaze) looking ahead under its lid."""
         rest = self.avatar.resting_eye()
-        return tuple(rest if eye.occluded else eye for eye in (params.right_eye, params.left_eye))
+        ahead = {"gaze_yaw": 0.0, "gaze_pitch": 0.0}
+        return tuple(rest if eye.occluded else eye if math.isfinite(eye.gaze_yaw) else replace(eye, **ahead)
+                     for eye in (params.right_eye, params.left_eye))
 
     def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
