@@ -48,8 +48,34 @@ BLINK_COMPLETE_FRACTION = 0.5
 PHOTO_SHUT_FRACTION = 0.3
 
 IRIS_DIAMETER_MM = 11.7
+IRIS_DIAMETER_SD_MM = 0.5
 # Normative adult values the population median is calibrated to (MRD1 4-5 mm, MRD2 about 5-5.5 mm).
 NORMAL_MRD_MM = np.array([4.5, 5.25])
+
+
+@dataclass(frozen=True)
+class NormalRange:
+    """An adult reference range for a figure of the clinical summary, and where it comes from."""
+
+    low: float
+    high: float
+    unit: str
+    reference: str
+
+    def flag(self, value: float) -> str:
+        """'low', 'high', or '' (within the range, or no value)."""
+        return "low" if value < self.low else "high" if value > self.high else ""
+
+
+# The reference ranges the clinical summary sets its figures beside (dmask report, the PDF).
+NORMAL_RANGES = {
+    "mrd1": NormalRange(3.5, 5.5, "mm", "MRD1 about 3.5-5.5 mm in adults (Putterman AM, Ophthalmic Plast Reconstr "
+                        "Surg 2012;28:308-11: MRD1 about 4-5 mm)"),
+    "mrd2": NormalRange(4.5, 6.0, "mm", "MRD2 about 5-5.5 mm in adults (ibid.)"),
+    "fissure": NormalRange(8.0, 12.0, "mm", "palpebral fissure height 8-12 mm in adults"),
+    "blinks_per_minute": NormalRange(8.0, 21.0, "/min", "blink rate 8-21 a minute at rest in primary gaze, higher in "
+                                     "conversation (Doughty MJ, Optom Vis Sci 2001;78:712-25)"),
+}
 
 
 # Vergence. Eyes fixating a target converge by the angle their two centres

@@ -347,25 +347,29 @@ class Fitter:
         """
         resting = np.where(np.isnan(resting), resting[::-1], resting)
         gain = np.ones((2, 2))
+        normal = np.zeros((2, 2), bool)  # (eye, MRD1 / MRD2) replaced by the population's
         if self.resting is RestingPolicy.POPULATION:
             c = self.clinical
             mrd1 = resting_deviation(resting[:, 2], NORMAL_MRD_MM[0], c.lid_asymmetry_mm, c.ptosis_mrd1_mm, c.retraction_mrd1_mm)
             mrd2 = resting_deviation(resting[:, 3], NORMAL_MRD_MM[1], c.lid_asymmetry_mm, high=c.scleral_show_mrd2_mm)
+            normal = np.column_stack([mrd1, mrd2]) == 0.0
             mrd = NORMAL_MRD_MM + np.column_stack([mrd1, mrd2]) - self.avatar.mrd_offset_mm
             iris_dy = resting[:, 4:5] * [1.0, -1.0]
             target = mrd / self.avatar.eye_width_mm - iris_dy
             gain = np.clip(target / np.maximum(resting[:, :2], 1e-6), *RESTING_APERTURE_GAIN)
-        return tuple(EyeParams.hidden() if covered else self._eye(eye, rest, g, opened)
-                     for eye, rest, g, opened, covered in zip(eyes, self.avatar.iris_rest, gain, openness, hidden))
+        return tuple(EyeParams.hidden() if covered else self._eye(eye, rest, g, opened, level)
+                     for eye, rest, g, opened, level, covered in zip(eyes, self.avatar.iris_rest, gain, openness, normal, hidden))
 
-    def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray, openness: float) -> EyeParams:
-        """One eye's published parameters; its MRDs on the population's scale; no gaze or MRD while shut."""
+    def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray, openness: float, normal: np.ndarray) -> EyeParams:
+        """One eye's published parameters; its MRDs on the population's scale, none while shut or where the
+        resting level was within normal limits (normal: MRD1, MRD2)."""
         shut = bool(openness < self.shut_below)
         yaw, pitch = (math.nan, math.nan) if shut else gaze_angles(measure, rest)
         upper, lower = uncrossed(measure.upper * gain[0], measure.lower * gain[1])
         iris_dy = rest[1] + EYEBALL_RADIUS_FRACTION * np.sin(pitch)
-        mrd = self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm)
-        return EyeParams(yaw, pitch, upper, lower, *mrd, openness=float(openness), shut=shut)
+        mrd = np.where(normal, math.nan, self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
+        return EyeParams(yaw, pitch, upper, lower, *map(float, mrd), openness=float(openness), shut=shut,
+                         mrd1_normal=bool(normal[0]), mrd2_normal=bool(normal[1]))
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
         """The track's resting state; a photo's is itself.

@@ -106,6 +106,11 @@ class EyeParams:
     shut: the lid reads shut (edge.fit: below BLINK_COMPLETE_FRACTION of its
         rest; in a photo, below PHOTO_SHUT_FRACTION of the population's): it
         shows too little iris to place it, so its gaze and MRDs are NaN.
+    mrd1_normal, mrd2_normal: the resting level was within normal limits by
+        the clinical criteria (config `clinical`, edge.clinical.resting_deviation),
+        so the population's was drawn in its place: that MRD is then NaN, for
+        the person's own level is withheld and the population's is no
+        measurement of them.
     """
 
     gaze_yaw: float
@@ -117,6 +122,8 @@ class EyeParams:
     occluded: bool = False
     openness: float = math.nan
     shut: bool = False
+    mrd1_normal: bool = False
+    mrd2_normal: bool = False
 
     @staticmethod
     def hidden() -> "EyeParams":

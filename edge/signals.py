@@ -96,6 +96,11 @@ def _blink(face: MaskParams, side: str, attribute: str) -> float:
     return math.nan if event is None else float(getattr(event, attribute))
 
 
+def _normal(eye: EyeParams, attribute: str) -> float:
+    """0/1: that resting level was within normal limits; empty for a hidden eye."""
+    return math.nan if eye.occluded else float(getattr(eye, attribute))
+
+
 def _eye_fields(side: str) -> tuple[Field, ...]:
     def eye(face: MaskParams) -> EyeParams:
         return face.right_eye if side == "right" else face.left_eye
@@ -106,11 +111,18 @@ def _eye_fields(side: str) -> tuple[Field, ...]:
               lambda f: math.degrees(eye(f).gaze_yaw)),
         Field(f"{side}_gaze_pitch_deg", "deg", f"eyeball pitch in the head frame; > 0 down; {when_closed}",
               lambda f: math.degrees(eye(f).gaze_pitch)),
-        Field(f"{side}_mrd1_mm", "mm", f"margin-reflex distance 1: upper lid margin above the iris centre; {when_closed}",
-              lambda f: eye(f).mrd1_mm),
-        Field(f"{side}_mrd2_mm", "mm", f"margin-reflex distance 2: lower lid margin below the iris centre; {when_closed}",
-              lambda f: eye(f).mrd2_mm),
-        Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2; empty while the eye reads closed", lambda f: eye(f).fissure_mm),
+        Field(f"{side}_mrd1_mm", "mm", f"margin-reflex distance 1: upper lid margin above the iris centre; {when_closed} "
+              f"or where its resting level is within normal limits ({side}_mrd1_normal)", lambda f: eye(f).mrd1_mm),
+        Field(f"{side}_mrd2_mm", "mm", f"margin-reflex distance 2: lower lid margin below the iris centre; {when_closed} "
+              f"or where its resting level is within normal limits ({side}_mrd2_normal)", lambda f: eye(f).mrd2_mm),
+        Field(f"{side}_fissure_mm", "mm", "palpebral fissure height, MRD1 + MRD2; empty where either is",
+              lambda f: eye(f).fissure_mm),
+        Field(f"{side}_mrd1_normal", "0/1", "1 when this eye's resting MRD1 is within normal limits: above "
+              "clinical.ptosis_mrd1_mm, at most clinical.retraction_mrd1_mm and within clinical.lid_asymmetry_mm of the "
+              "other eye's (a photo's by clinical.photo_margin more). The person's level is then withheld (identity) "
+              "and the population's drawn, so the mm field is empty", lambda f: _normal(eye(f), "mrd1_normal")),
+        Field(f"{side}_mrd2_normal", "0/1", "the same for MRD2: at most clinical.scleral_show_mrd2_mm and within "
+              "clinical.lid_asymmetry_mm of the other eye's", lambda f: _normal(eye(f), "mrd2_normal")),
         Field(f"{side}_occluded", "0/1", "1 when the eye is hidden (a cover, a hand, a glare); its other fields are then empty",
               lambda f: float(eye(f).occluded)),
         Field(f"{side}_openness", "fraction", "lid opening over its resting opening (the population's in a photo): "

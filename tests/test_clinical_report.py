@@ -66,7 +66,7 @@ def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp
     out = tmp_path / "report"
     run = dmask(tmp_path, "report", sidecar, "-o", out)
     assert run.returncode == 0, run.stderr
-    assert "visit.signals.jsonl: 20.0 s" in run.stdout and "MRD1 R 1.0 L 4.5 mm" in run.stdout
+    assert "visit.signals.jsonl: 20.0 s" in run.stdout and "MRD1 (mm) R 1.0 (low), L 4.5" in run.stdout
     numbers = json.loads((out / "results.json").read_text())["clinical_summary"][0]
     assert numbers["eyes"]["left"]["blinks"]["count"] == 4
     text = (out / "report.md").read_text()
@@ -90,6 +90,25 @@ def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_
     summary = summarise(recording)
     assert summary["fps"] == pytest.approx(FPS) and summary["dropped_frames"] == recording.dropped
     assert summary["oscillation"]["horizontal"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
+
+
+def test_a_withheld_normal_lid_reads_within_normal_limits_beside_its_range_and_a_low_one_is_flagged(tmp_path):
+    """The population's MRD1 of 4.5 mm was published as the patient's (issue 25); a figure stood beside no range."""
+    normal = dataclasses.replace(eye_params(), mrd1_mm=math.nan, mrd2_mm=math.nan, mrd1_normal=True, mrd2_normal=True)
+    low = dataclasses.replace(eye_params(), mrd1_mm=1.0)
+    path = tmp_path / "visit.signals.jsonl"
+    path.write_text("".join(json.dumps({**frame(i / FPS), "faces": [face_record(mask_params(right_eye=low, left_eye=normal))]})
+                            + "\n" for i in range(90)))
+    out = tmp_path / "report"
+    run = dmask(tmp_path, "report", path, "-o", out)
+    assert run.returncode == 0, run.stderr
+    text = (out / "report.md").read_text()
+    assert "| MRD1 (mm) | 1.0 (low) | within normal limits | 3.5-5.5 mm [1] |" in text
+    assert "| MRD2 (mm) | 5.2 | within normal limits | 4.5-6 mm [2] |" in text
+    assert "[1] MRD1 about 3.5-5.5 mm in adults" in text and "Assumed: a visible iris 11.7 mm across" in text
+    assert text.index("## Appendix") > text.index("| MRD1 (mm)") and "commit" not in text[: text.index("## Appendix")]
+    numbers = json.loads((out / "results.json").read_text())["clinical_summary"][0]["eyes"]["left"]
+    assert numbers["lids_within_normal"] == {"mrd1": True, "mrd2": True, "fissure": True}
 
 
 def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):

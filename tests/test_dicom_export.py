@@ -100,9 +100,14 @@ def test_the_summary_pdf_and_the_sr_carry_the_signals(exported, masked_visit):
     assert "MRD1 (mm)" in text and "blinks (count, per minute)" in text
     sr = datasets["SR"]
     groups = sr.ContentSequence[-1].ContentSequence  # Imaging Measurements: one group per finding site
-    names = {item.ConceptNameCodeSequence[0].CodeValue for group in groups for item in group.ContentSequence
-             if item.ValueType == "NUM"}
-    assert {"MRD1", "MRD2", "PFH", "BLINK-RATE", "DEV-H"} <= names
+    items = [item for group in groups for item in group.ContentSequence]
+    names = {item.ConceptNameCodeSequence[0].CodeValue for item in items if item.ValueType == "NUM"}
+    assert {"BLINK-RATE", "DEV-H"} <= names
+    # a lid level within normal limits is withheld (the population's is no measurement of the patient) and said so
+    said = {(item.ConceptNameCodeSequence[0].CodeValue, item.ConceptCodeSequence[0].CodeMeaning)
+            for item in items if item.ValueType == "CODE"}
+    for lid in ("MRD1", "MRD2", "PFH"):
+        assert (lid in names) != ((lid, "Within normal limits") in said), lid
     evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
     assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == datasets["XC"].SOPInstanceUID
 

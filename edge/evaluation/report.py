@@ -115,12 +115,16 @@ def _jsonable(value: Any) -> Any:
 class Report:
     """Collects the parts of one report and writes the folder in one go."""
 
-    def __init__(self, directory: str | Path, title: str) -> None:
+    def __init__(self, directory: str | Path, title: str, context_in_appendix: bool = False) -> None:
+        """context_in_appendix: where the run's machine and commit go for a reader they mean nothing to (a
+        clinician): to an appendix at the end, not under the title."""
         self.directory = Path(directory)
         make_output_dir(self.directory)
         self.context = run_context()
-        self._lines = [f"# {title}", "", f"Measured {self.context['date']} on {self.context['machine']}, "
-                       f"commit {self.context['commit']}, with `{self.context['command']}`.", ""]
+        context = (f"Measured {self.context['date']} on {self.context['machine']}, commit {self.context['commit']}, "
+                   f"with `{self.context['command']}`.")
+        self._lines = [f"# {title}", ""] + ([] if context_in_appendix else [context, ""])
+        self._appendix = ["## Appendix: how this was made", "", context, ""] if context_in_appendix else []
         self._figures: list[str] = []
 
     def heading(self, text: str, level: int = 2) -> None:
@@ -175,5 +179,5 @@ class Report:
             file.file.write("\n")
         report = self.directory / "report.md"
         with AtomicFile(report, "w", encoding="utf-8") as file:
-            file.file.write("\n".join(self._lines))
+            file.file.write("\n".join(self._lines + self._appendix))
         return report

@@ -27,13 +27,22 @@ from edge.clinical import (
     BLINK_COMPLETE_FRACTION,
     BLINK_REOPEN_FRACTION,
     GAZE_ZERO_FIXATION_MM,
+    IRIS_DIAMETER_MM,
+    IRIS_DIAMETER_SD_MM,
     NEAREST_FIXATION_MM,
+    NORMAL_RANGES,
 )
+from edge.config import ClinicalConfig
 from edge.evaluation.oscillation import FALSE_ALARM, MIN_HZ, find_oscillation, threshold, velocity_spectrum
-from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.recording import Recording, load_recording
+from edge.evaluation.report import Report, pyplot, require_eval_extra
 from edge.evaluation.traces import blinks, open_level
 from edge.signals import SCHEMA, SIDES
+
+
+def _mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else math.nan
 
 
 def _median(values: np.ndarray) -> float:
@@ -76,6 +85,9 @@ def summarise(recording: Recording) -> dict[str, Any]:
     for side in SIDES:
         open_ = recording[f"{side}_aperture"] > 0.6 * open_level(recording[f"{side}_aperture"])
         lids = {name: _median(np.where(open_, recording[f"{side}_{name}_mm"], np.nan)) for name in ("mrd1", "mrd2", "fissure")}
+        normal = {name: _mean(recording[f"{side}_{name}_normal"]) >= 0.5 for name in ("mrd1", "mrd2")}
+        normal = {name: bool(not math.isfinite(lids[name]) and within) for name, within in
+                  (("mrd1", normal["mrd1"]), ("mrd2", normal["mrd2"]), ("fissure", normal["mrd1"] or normal["mrd2"]))}
         eyes[side] = {
             "blinks": blink_summary(recording, side),
             "gaze_yaw_range_deg": _range(recording[f"{side}_gaze_yaw_deg"]),
@@ -83,6 +95,7 @@ def summarise(recording: Recording) -> dict[str, Any]:
             **{f"oscillation_{axis}": {"frequency_hz": found.frequency_hz, "amplitude_deg": getattr(found, f"{side}_deg")}
                for axis, found in oscillations.items()},
             "lids_mm": lids,
+            "lids_within_normal": normal,  # withheld, the resting level within normal limits in most frames
             "covered": cover_summary(recording, side),
         }
     face = {
@@ -132,7 +145,7 @@ class ClinicalReport:
             lines.append(
                 f"{s['recording']}: {s['seconds']:.1f} s, face in {s['frames_with_face']}/{s['frames']} frames; "
                 f"blinks/min R {right['blinks']['per_minute']:.1f} L {left['blinks']['per_minute']:.1f}; "
-                f"MRD1 R {right['lids_mm']['mrd1']:.1f} L {left['lids_mm']['mrd1']:.1f} mm; "
+                f"MRD1 (mm) R {_lid(right, 'mrd1')}, L {_lid(left, 'mrd1')}; "
                 f"horizontal deviation {s['deviation']['horizontal']['median_pd']:+.1f} PD"
             )
         return lines
@@ -142,7 +155,7 @@ def write_clinical_report(paths: list[Path], out_dir: Path) -> ClinicalReport:
     """Summarise each recording and write the report folder; no pixel is read or written."""
     recordings = [load_recording(Path(path)) for path in paths]
     require_eval_extra()
-    report = Report(out_dir, "Clinical summary")
+    report = Report(out_dir, "Clinical summary", context_in_appendix=True)
     report.paragraph(method_paragraph())
     summaries = []
     for index, recording in enumerate(recordings):
@@ -175,32 +188,41 @@ def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: s
                      f"{s['frames_with_face']} of {s['frames']} frames{dropped}.")
     eyes = s["eyes"]
     report.table(
-        ["", "right eye", "left eye"],
+        ["", "right eye", "left eye", "normal range"],
         [
-            ["blinks (count, per minute)", *(f"{eyes[e]['blinks']['count']}, {eyes[e]['blinks']['per_minute']:.1f}" for e in SIDES)],
-            ["blink duration, median (ms)", *(eyes[e]["blinks"]["median_duration_ms"] for e in SIDES)],
-            ["complete blinks (fraction)", *(eyes[e]["blinks"]["complete_fraction"] for e in SIDES)],
-            ["MRD1 (mm)", *(eyes[e]["lids_mm"]["mrd1"] for e in SIDES)],
-            ["MRD2 (mm)", *(eyes[e]["lids_mm"]["mrd2"] for e in SIDES)],
-            ["palpebral fissure (mm)", *(eyes[e]["lids_mm"]["fissure"] for e in SIDES)],
-            ["gaze yaw, 5-95 % (deg)", *(_span(eyes[e]["gaze_yaw_range_deg"]) for e in SIDES)],
-            ["gaze pitch, 5-95 % (deg)", *(_span(eyes[e]["gaze_pitch_range_deg"]) for e in SIDES)],
-            ["oscillation, horizontal (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_yaw"]) for e in SIDES)],
-            ["oscillation, vertical (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_pitch"]) for e in SIDES)],
-            ["covered (times, s)", *(f"{eyes[e]['covered']['episodes']}, {eyes[e]['covered']['seconds']:.1f}" for e in SIDES)],
+            ["blinks (count, per minute)", *(f"{eyes[e]['blinks']['count']}, "
+                                             + _flagged(eyes[e]["blinks"]["per_minute"], "blinks_per_minute") for e in SIDES),
+             _range_cell("blinks_per_minute")],
+            ["blink duration, median (ms)", *(_whole(eyes[e]["blinks"]["median_duration_ms"]) for e in SIDES), ""],
+            ["complete blinks", *(_whole(100 * eyes[e]["blinks"]["complete_fraction"], " %") for e in SIDES), ""],
+            ["MRD1 (mm)", *(_lid(eyes[e], "mrd1") for e in SIDES), _range_cell("mrd1")],
+            ["MRD2 (mm)", *(_lid(eyes[e], "mrd2") for e in SIDES), _range_cell("mrd2")],
+            ["palpebral fissure (mm)", *(_lid(eyes[e], "fissure") for e in SIDES), _range_cell("fissure")],
+            ["gaze yaw, 5-95 % (deg)", *(_span(eyes[e]["gaze_yaw_range_deg"]) for e in SIDES), ""],
+            ["gaze pitch, 5-95 % (deg)", *(_span(eyes[e]["gaze_pitch_range_deg"]) for e in SIDES), ""],
+            ["oscillation, horizontal (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_yaw"]) for e in SIDES), "none"],
+            ["oscillation, vertical (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_pitch"]) for e in SIDES), "none"],
+            ["covered (times, s)", *(f"{eyes[e]['covered']['episodes']}, {eyes[e]['covered']['seconds']:.1f}" for e in SIDES), ""],
         ],
     )
+    report.paragraph(_footnotes())
     deviation = s["deviation"]
     horizontal = deviation["horizontal"]
+    asymmetry = {name: value for name, value in s["lid_asymmetry_mm"].items() if math.isfinite(value)}
     report.paragraph(
         "Deviation between the eyes (right minus left; horizontal > 0 convergent, vertical > 0 right eye lower; "
         "horizontal: the vergence beyond what fixating the camera demands): "
         + "; ".join(f"{axis} median {d['median_pd']:+.1f} PD ({d['median_deg']:+.1f} deg), 5-95 % "
                     f"{_span(d['range_pd'])} PD" for axis, d in deviation.items())
-        + f". Vergence, median {horizontal['vergence_median_pd']:+.1f} PD, " + _fixation(horizontal["fixation_distance_mm"])
-        + ". Lid asymmetry, right minus left: "
-        + ", ".join(f"{name.upper() if name != 'fissure' else 'fissure'} {value:+.1f} mm"
-                    for name, value in s["lid_asymmetry_mm"].items()) + "."
+        + f". Vergence, median {horizontal['vergence_median_pd']:+.1f} PD. Lid asymmetry, right minus left: "
+        + (", ".join(f"{name.upper() if name != 'fissure' else 'fissure'} {value:+.1f} mm" for name, value in asymmetry.items())
+           or "within normal limits") + "."
+    )
+    report.paragraph(
+        f"Assumed: a visible iris {IRIS_DIAMETER_MM:g} mm across (SD {IRIS_DIAMETER_SD_MM:g} mm, so any one person's "
+        f"mm are uncertain by about {IRIS_DIAMETER_SD_MM / IRIS_DIAMETER_MM:.0%}); the eyes fixating the camera, "
+        + _fixation(horizontal["fixation_distance_mm"])
+        + f"; frame times from the source's capture clock ({s['fps']:.1f} frames/s)."
     )
     face = s["face"]
     report.table(
@@ -220,6 +242,43 @@ def _fixation(distance_mm: float) -> str:
                 f"a crop), so the deviation is taken beyond the gaze zero's {GAZE_ZERO_FIXATION_MM / 1000:g} m")
     return (f"at a fixation distance of {distance_mm / 10:.0f} cm (median; from the iris's size and the camera's "
             "field of view in config `clinical.camera_fov_deg`, the fixation taken to be the camera)")
+
+
+WITHIN_NORMAL = "within normal limits"
+
+
+def _flagged(value: float, name: str) -> str:
+    """A figure to one decimal, marked where it falls outside NORMAL_RANGES[name]."""
+    if not math.isfinite(value):
+        return "n/a"
+    flag = NORMAL_RANGES[name].flag(value)
+    return f"{value:.1f} ({flag})" if flag else f"{value:.1f}"
+
+
+def _whole(value: float, unit: str = "") -> str:
+    return f"{value:.0f}{unit}" if math.isfinite(value) else "n/a"
+
+
+def _range_cell(name: str) -> str:
+    normal = NORMAL_RANGES[name]
+    return f"{normal.low:g}-{normal.high:g} {normal.unit} [{list(NORMAL_RANGES).index(name) + 1}]"
+
+
+def _lid(eye: dict[str, Any], name: str) -> str:
+    """An eye's resting lid level in mm, flagged against its range; or within normal limits, where it was withheld."""
+    return WITHIN_NORMAL if eye["lids_within_normal"][name] else _flagged(eye["lids_mm"][name], name)
+
+
+def _footnotes() -> str:
+    defaults = ClinicalConfig()
+    return (
+        f"{WITHIN_NORMAL.capitalize()}: the lid's resting level met none of the clinical criteria (config `clinical`; "
+        f"by default MRD1 above {defaults.ptosis_mrd1_mm:g} mm and at most {defaults.retraction_mrd1_mm:g} mm, MRD2 at "
+        f"most {defaults.scleral_show_mrd2_mm:g} mm, the two eyes within {defaults.lid_asymmetry_mm:g} mm), so the "
+        "person's own level is withheld from the mask and the signals (it would identify them); a level that meets "
+        "one is shown in mm. (low), (high): outside the normal range. Normal ranges: "
+        + "; ".join(f"[{number}] {normal.reference}" for number, normal in enumerate(NORMAL_RANGES.values(), 1)) + "."
+    )
 
 
 def _span(pair) -> str:

@@ -51,13 +51,22 @@ def _measurements(items: list[tuple[str, str, float, str]]) -> list[hd.sr.Measur
             for code, meaning, value, unit in items if value is not None and math.isfinite(value)]
 
 
+_LIDS = (("mrd1", "MRD1", "Margin reflex distance 1"), ("mrd2", "MRD2", "Margin reflex distance 2"),
+         ("fissure", "PFH", "Palpebral fissure height"))
+_WITHIN_NORMAL = ("WNL", "Within normal limits")
+
+
+def _within_normal(eye: dict[str, Any]) -> list[hd.sr.QualitativeEvaluation]:
+    """A lid level withheld as within normal limits (edge.evaluation.summary) is said so, not measured."""
+    return [hd.sr.QualitativeEvaluation(_code(code, meaning), _code(*_WITHIN_NORMAL))
+            for name, code, meaning in _LIDS if eye["lids_within_normal"][name]]
+
+
 def _eye(eye: dict[str, Any]) -> list[tuple[str, str, float, str]]:
     low, high = eye["gaze_yaw_range_deg"]
     return [
         ("BLINK-RATE", "Blink rate", eye["blinks"]["per_minute"], "/min"),
-        ("MRD1", "Margin reflex distance 1", eye["lids_mm"]["mrd1"], "mm"),
-        ("MRD2", "Margin reflex distance 2", eye["lids_mm"]["mrd2"], "mm"),
-        ("PFH", "Palpebral fissure height", eye["lids_mm"]["fissure"], "mm"),
+        *((code, meaning, eye["lids_mm"][name], "mm") for name, code, meaning in _LIDS),
         ("GAZE-H-RANGE", "Horizontal gaze range, 5th to 95th percentile", high - low, "deg"),
         ("OSC-H-FREQ", "Horizontal oscillation frequency", eye["oscillation_yaw"]["frequency_hz"], "Hz"),
         ("OSC-H-AMP", "Horizontal oscillation amplitude, peak to peak", eye["oscillation_yaw"]["amplitude_deg"], "deg"),
@@ -66,18 +75,22 @@ def _eye(eye: dict[str, Any]) -> list[tuple[str, str, float, str]]:
     ]
 
 
-def _groups(s: dict[str, Any]) -> list[tuple[str, hd.sr.FindingSite, list[tuple[str, str, float, str]]]]:
+_Group = tuple[str, hd.sr.FindingSite, list[tuple[str, str, float, str]], list[hd.sr.QualitativeEvaluation]]
+
+
+def _groups(s: dict[str, Any]) -> list[_Group]:
+    """(name, site, measurements, qualitative evaluations) per finding site."""
     deviation = s["deviation"]
     face = s["face"]
-    groups = [(f"{side} eye", _site(_EYE, side), _eye(s["eyes"][side])) for side in _SIDES]
+    groups = [(f"{side} eye", _site(_EYE, side), _eye(s["eyes"][side]), _within_normal(s["eyes"][side])) for side in _SIDES]
     groups.append(("both eyes", _site(_EYE, None), [
         ("DEV-H", "Horizontal deviation, right minus left, median", deviation["horizontal"]["median_pd"], "PD"),
         ("DEV-V", "Vertical deviation, right minus left, median", deviation["vertical"]["median_pd"], "PD"),
-    ]))
+    ], []))
     groups += [(f"{side} face", _site(_FACE, side), [
         ("BROW-H", "Brow height above rest, median", face["brow_height_mm"][side], "mm"),
         ("MOUTH-CORNER-H", "Mouth-corner height above rest, median", face["mouth_corner_height_mm"][side], "mm"),
-    ]) for side in _SIDES]
+    ], []) for side in _SIDES]
     return groups
 
 
@@ -88,8 +101,9 @@ def measurement_report(summary: dict[str, Any], video: Dataset, identity: StudyI
     groups = [
         hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=identity.new_uid(), identifier=name),
-            finding_sites=[site], measurements=measured, source_images=[source])
-        for name, site, items in _groups(summary) if (measured := _measurements(items))
+            finding_sites=[site], measurements=measured or None, qualitative_evaluations=evaluations or None,
+            source_images=[source])
+        for name, site, items, evaluations in _groups(summary) if (measured := _measurements(items)) or evaluations
     ]
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
