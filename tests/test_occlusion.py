@@ -161,3 +161,23 @@ def test_lid_contrast_sees_a_drawn_lid_line_and_nothing_on_a_plain_crop():
     outline = lids[[0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 14, 13, 12, 11, 10, 9]]
     cv2.polylines(drawn, [np.round(outline).astype(np.int32)], True, (0.15, 0.15, 0.15), 2)
     assert lid_contrast(drawn, lids) > 0.3
+
+
+def test_a_face_whose_eyes_never_showed_is_no_face_until_one_does(shared_data, config, models):
+    """A detection on a background object became a face drawn with both eyes covered (issue 25). A track is
+    a face once an eye of it is seen: covered from its first frame, it is drawn from the frame an eye shows."""
+    frames, seen = [], []
+    with VideoReader(shared_data / "videos" / VIDEO) as reader:
+        reference = MaskPipeline(config, models=models)
+        for index, frame in zip(range(12), reader):
+            landmarks = reference.tracker.observe(frame.image).faces[0].landmarks
+            image = frame.image
+            if index < 6:
+                for side, occluder in zip(SIDES, (Occluder.PALM, Occluder.PADDLE)):
+                    image = covered(image, landmarks, side, occluder)
+            frames.append(Frame(image, frame.seq, frame.timestamp))
+    photo = MaskPipeline(config, still=True, models=models).process(Frame(frames[0].image, 0, 0.0))
+    assert not photo.faces
+    masking = MaskPipeline(config, models=models)
+    seen = [len(masking.process(frame).faces) for frame in frames]
+    assert seen[:6] == [0] * 6 and seen[6 + WITHIN:] == [1] * (6 - WITHIN), seen
