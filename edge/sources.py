@@ -26,13 +26,11 @@ from edge.config import SourceConfig
 from edge.errors import ConfigError
 from edge.media import FALLBACK_FPS, VIDEO_SUFFIXES
 from edge.records import Frame
+from edge.redaction import GST_PREFIX, scrubbed, shown_source
 from edge.slot import NewestSlot
 
 log = logging.getLogger(__name__)
 
-_GST_PREFIX = "gst:"
-_USERINFO = re.compile(r"//[^/\s@]*@")
-_QUERY = re.compile(r"(://\S*?)\?\S*")
 _APPSINK = "appsink drop=true max-buffers=1"
 # a paced file this far behind its schedule (slow decoding) is re-anchored to
 # now, so it resumes at its frame rate instead of bursting to catch up
@@ -71,16 +69,8 @@ class SourceSpec:
 
     @property
     def display(self) -> str:
-        """The source as it may be logged or published: a file by its name, and
-        no user, password or query string of any URL (cameras take them inline)."""
-        if self.kind is SourceKind.FILE:
-            return Path(str(self.target)).name
-        return redact(str(self.target))
-
-
-def redact(text: str) -> str:
-    """text without the credentials of the URLs in it: `user:password@` and `?query`."""
-    return _QUERY.sub(r"\1", _USERINFO.sub("//", text))
+        """The source as it may be logged or published (edge.redaction.shown_source)."""
+        return shown_source(GST_PREFIX + str(self.target) if self.kind is SourceKind.GSTREAMER else str(self.target))
 
 
 def parse_source(uri: str) -> SourceSpec:
@@ -94,8 +84,8 @@ def parse_source(uri: str) -> SourceSpec:
         return SourceSpec(SourceKind.CAMERA, uri)
     if uri.lower().startswith(("rtsp://", "rtsps://")):
         return SourceSpec(SourceKind.RTSP, uri)
-    if uri.lower().startswith(_GST_PREFIX):
-        pipeline = uri[len(_GST_PREFIX):].strip()
+    if uri.lower().startswith(GST_PREFIX):
+        pipeline = uri[len(GST_PREFIX):].strip()
         if not pipeline:
             raise ConfigError("source.uri: gst: needs a GStreamer pipeline after the prefix")
         last_element = pipeline.rsplit("!", 1)[-1].split()
@@ -106,7 +96,7 @@ def parse_source(uri: str) -> SourceSpec:
         return SourceSpec(SourceKind.GSTREAMER, pipeline)
     if Path(uri).suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(
-            f"source.uri: {uri}: not a camera (/dev/videoN or an index), rtsp:// URL, "
+            f"source.uri: {shown_source(uri)}: not a camera (/dev/videoN or an index), rtsp:// URL, "
             f"gst: pipeline or video file ({' '.join(VIDEO_SUFFIXES)})"
         )
     return SourceSpec(SourceKind.FILE, uri)
@@ -295,7 +285,7 @@ class CaptureStage:
             except _SourceDown as down:
                 self._set(state=SourceState.DOWN, last_error=str(down))
             except Exception as error:  # a driver or decoder fault must not kill capture
-                self._set(state=SourceState.DOWN, last_error=redact(f"{type(error).__name__}: {error}"))
+                self._set(state=SourceState.DOWN, last_error=scrubbed(f"{type(error).__name__}: {error}", cfg.uri))
 
     def _open(self) -> tuple[cv2.VideoCapture, float]:
         """An opened capture and its frame rate; _SourceDown if it cannot open."""

@@ -259,24 +259,31 @@ def test_a_source_that_comes_back_is_reported_up_with_no_error(daemon, tmp_path,
     assert status["state"] == "up" and status["last_error"] == ""
 
 
-def test_a_camera_password_never_reaches_the_status_topic_or_dmask_status(tmp_path):
+@pytest.mark.parametrize("source, kind, shown", [
+    ("rtsp://admin:hunter2@127.0.0.1:9/live?token=s3cret", "rtsp", "rtsp://127.0.0.1:9"),
+    ("gst:rtspsrc location=rtsp://127.0.0.1:9/stream user-id=admin user-pw=hunter2 extra-controls=s3cret ! decodebin",
+     "gstreamer", "rtspsrc ! decodebin ! appsink from rtsp://127.0.0.1:9"),
+])
+def test_a_camera_password_never_reaches_the_status_topic_or_dmask_status(tmp_path, source, kind, shown):
+    """A GStreamer source's user-pw was shown everywhere (issue 26)."""
     endpoint = f"ipc://{tmp_path / 'pub'}"
     config = tmp_path / "dmask.yaml"
-    config.write_text("source:\n  uri: 'rtsp://admin:hunter2@127.0.0.1:9/live?token=s3cret'\n  reopen_seconds: 0.2\n"
+    config.write_text(f"source:\n  uri: '{source}'\n  reopen_seconds: 0.2\n"
                       f"publish:\n  endpoints: [{endpoint}]\n  status_interval_seconds: 0.2\n")
     process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
     try:
         with Subscriber(endpoint, topics=(b"status",)) as subscriber:
             statuses = [next_status(subscriber) for _ in range(3)]
-        shown = dmask(tmp_path, "status", endpoint, "--count", "2")
+        dmask_status = dmask(tmp_path, "status", endpoint, "--count", "2")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(5)
         process.kill()
-    assert statuses[-1]["source"]["last_error"] == "cannot open rtsp source rtsp://127.0.0.1:9/live"
-    text = json.dumps(statuses) + shown.stdout + shown.stderr + process.stderr.read()
+    assert statuses[-1]["source"]["last_error"] == f"cannot open {kind} source {shown}"
+    printed = dmask_status
+    text = json.dumps(statuses) + printed.stdout + printed.stderr + process.stderr.read()
     assert "hunter2" not in text and "s3cret" not in text and "admin" not in text
-    assert shown.returncode == 0 and "rtsp://127.0.0.1:9/live" in shown.stdout
+    assert printed.returncode == 0 and shown in printed.stdout
 
 
 def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shared_data, monkeypatch, models):
@@ -411,7 +418,10 @@ def stderr_until(process: subprocess.Popen, wanted: str, timeout: float = 60.0) 
 
 @pytest.mark.parametrize("source, kind, shown", [
     ("/dev/video9", "camera", "/dev/video9"),
-    ("rtsp://admin:hunter2@127.0.0.1:9/live?token=s3cret", "rtsp", "rtsp://127.0.0.1:9/live"),
+    ("rtsp://admin:hunter2@127.0.0.1:9/live?token=s3cret", "rtsp", "rtsp://127.0.0.1:9"),
+    ("rtsp://admin:hunt@er2 s3cret@127.0.0.1:9/live", "rtsp", "rtsp://127.0.0.1:9"),
+    ("gst:rtspsrc location=rtsp://127.0.0.1:9/s user-id=admin user-pw=hunter2 ! decodebin", "gstreamer",
+     "rtspsrc ! decodebin ! appsink from rtsp://127.0.0.1:9"),
 ])
 def test_the_daemon_logs_its_start_and_a_missing_source_without_credentials(tmp_path, source, kind, shown):
     endpoint = f"ipc://{tmp_path / 'pub'}"

@@ -13,6 +13,7 @@ import pytest
 from edge.config import SourceConfig
 from edge.errors import ConfigError
 from edge.records import Frame
+from edge.redaction import scrubbed
 from edge.slot import NewestSlot
 from edge.sources import CaptureStage, SourceKind, SourceSpec, SourceState, parse_source
 
@@ -275,3 +276,46 @@ def test_open_capture_backends():
     capture = open_capture(SourceSpec(SourceKind.FILE, "/nonexistent/x.mp4"))
     assert isinstance(capture, cv2.VideoCapture) and not capture.isOpened()
     capture.release()
+
+
+# (source.uri, what may be shown, secrets that must not be): issue 26's forms
+SHOWN = [
+    ("rtsp://admin:hunter2@10.0.0.9:554/Streaming/Channels/101", "rtsp://10.0.0.9:554", ("admin", "hunter2")),
+    ("rtsp://admin:p@ssw0rd@10.0.0.9/stream", "rtsp://10.0.0.9", ("admin", "p@ssw0rd", "ssw0rd")),
+    ("rtsp://admin:pass word@10.0.0.9/stream", "rtsp://10.0.0.9", ("admin", "pass word", "word")),
+    ("rtsp://admin:p%40ss@10.0.0.9/stream", "rtsp://10.0.0.9", ("admin", "p%40ss", "p@ss")),
+    ("rtsp://admin:p:s/s@10.0.0.9/live", "rtsp://10.0.0.9", ("admin", "p:s/s")),
+    ("rtsps://10.0.0.9/live?token=s3cret", "rtsps://10.0.0.9", ("token", "s3cret")),
+    ("rtsp://10.0.0.9/user=admin_password=hunter2_channel=1", "rtsp://10.0.0.9", ("admin", "hunter2")),
+    ("gst:rtspsrc location=rtsp://10.0.0.9/stream user-id=admin user-pw=S3cretPw ! decodebin",
+     "rtspsrc ! decodebin ! appsink from rtsp://10.0.0.9", ("admin", "S3cretPw")),
+    ("gst:rtspsrc location=rtsp://admin:hunter2@10.0.0.9/stream ! decodebin ! videoconvert",
+     "rtspsrc ! decodebin ! videoconvert ! appsink from rtsp://10.0.0.9", ("admin", "hunter2")),
+    ("gst:v4l2src device=/dev/video0 extra-controls=\"c,exposure_auto=1,secret_gain=9\" ! video/x-raw,width=640 ! videoconvert",
+     "v4l2src ! caps ! videoconvert ! appsink", ("secret_gain", "exposure_auto")),
+    ("gst:souphttpsrc location=https://cam.local/mjpg?auth=abc123 ! jpegdec", "souphttpsrc ! jpegdec ! appsink from https://cam.local",
+     ("auth=abc123", "abc123")),
+    ("/dev/video0", "/dev/video0", ()),
+    ("/dev/v4l/by-id/usb-Cam_1234-video-index0", "/dev/v4l/by-id/usb-Cam_1234-video-index0", ()),
+    ("2", "2", ()),
+    ("/srv/clinic/visits/2026-12-07.mp4", "2026-12-07.mp4", ("clinic", "visits")),
+]
+
+
+@pytest.mark.parametrize("uri, shown, secrets", SHOWN)
+def test_a_source_is_shown_as_its_kind_and_host_or_its_file_name_and_never_a_secret(uri, shown, secrets):
+    spec = parse_source(uri)
+    assert spec.display == shown
+    for secret in secrets:
+        assert secret not in spec.display
+    error = f"GStreamer warning: cannot open {uri}: pipeline {spec.target} failed (401 Unauthorized)"  # as backends say
+    cleaned = scrubbed(error, uri)
+    assert cleaned.startswith("GStreamer warning: cannot open ") and cleaned.endswith(" failed (401 Unauthorized)")
+    for secret in secrets:
+        assert secret not in cleaned, (secret, cleaned)
+
+
+def test_a_bad_source_is_named_without_its_credentials():
+    with pytest.raises(ConfigError) as raised:
+        parse_source("rtsp:/admin:hunter2@10.0.0.9/stream")  # one slash: not a URL
+    assert "hunter2" not in str(raised.value) and "admin" not in str(raised.value)
