@@ -33,9 +33,12 @@ def exported(masked_visit, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"study {STUDY}, patient PSEUDO-0042: 3 instances from 1 recording",
                                           f"wrote 3 DICOM files to {out}"]
-    files = {name: out / f"visit{suffix}.dcm" for name, suffix in (("XC", ""), ("DOC", ".summary"),
-                                                                  ("SR", ".measurements"))}
-    return {name: dcmread(path) for name, path in files.items()}, files
+    files = {dcmread(path, stop_before_pixels=True).Modality: path for path in out.glob("*.dcm")}
+    assert sorted(files) == ["DOC", "SR", "XC"]
+    datasets = {name: dcmread(path) for name, path in files.items()}
+    # named by their UIDs: the input's name may be a patient's (issue 26: Doe_John_MRN123456.dcm)
+    assert all(path.name == f"{datasets[name].SOPInstanceUID}.dcm" for name, path in files.items())
+    return datasets, files
 
 
 def test_the_video_is_the_mp4s_h264_in_one_fragment_frame_for_frame(exported, masked_visit):
@@ -154,7 +157,7 @@ def test_dates_follow_the_policy(masked_visit, tmp_path):
     (tmp_path / "shift.yaml").write_text("dicom:\n  patient_id: P\n  dates: shift\n  date_shift_days: -400\n")
     result = dmask(tmp_path, "export", "dicom", video, "--signals", signals, "-o", tmp_path, "--config", "shift.yaml")
     assert result.returncode == 0, result.stderr
-    ds = dcmread(tmp_path / "visit.dcm", stop_before_pixels=True)
+    (ds,) = [d for d in (dcmread(p, stop_before_pixels=True) for p in tmp_path.glob("*.dcm")) if d.Modality == "XC"]
     shifted = (dt.datetime.fromtimestamp(video.stat().st_mtime) - dt.timedelta(days=400)).strftime("%Y%m%d")
     assert ds.StudyDate == shifted and ds.StudyTime == ""
     assert ds.LongitudinalTemporalInformationModified == "MODIFIED"

@@ -24,7 +24,6 @@ from edge.export.spool import Spool, describe_delivery
 from edge.media import AtomicFile, make_output_dir, require_video
 from edge.wording import count
 
-_KINDS = {"XC": "", "DOC": ".summary", "SR": ".measurements"}  # file name suffix per series modality
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def _write_files(made: list[tuple[Path, list[Dataset]]], out_dir: Path) -> list[
     written = []
     for video, instances in made:
         for ds in instances:
-            path = out_dir / f"{video.stem}{_KINDS[ds.Modality]}.dcm"
+            path = out_dir / f"{ds.SOPInstanceUID}.dcm"  # never the input's name, which may be a patient's
             with AtomicFile(path) as out:
                 ds.save_as(out.file, enforce_file_format=True)
             written.append(path)
