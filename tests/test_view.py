@@ -3,6 +3,8 @@ server with Debian's Chromium (Selenium) for what a clinician sees."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -169,6 +171,61 @@ def test_wrong_passwords_are_refused_then_locked_out_and_logged(client, clock, c
     assert lines[:3] == ["failed login for 'alice' from testclient"] * 3
     assert "locked out" in lines[3] and lines[4] == "alice logged in from testclient"
     assert not [line for line in lines if PASSWORD in line or "wrong password" in line]
+
+
+def test_a_password_typed_into_the_user_field_is_not_logged(client, caplog):
+    caplog.set_level(logging.INFO, logger="dmask.view.audit")
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    typed = "Tr0ub4dor&3 oops"
+    assert client.post("/login", data={"user": typed, "password": "", "csrf": token}).status_code == 401
+    lines = [record.getMessage() for record in caplog.records if record.name == "dmask.view.audit"]
+    assert lines == [f"failed login for an unknown name (sha256 {hashlib.sha256(typed.encode()).hexdigest()[:12]}) from testclient"]
+
+
+def test_logins_hash_off_the_event_loop_a_few_at_a_time_while_the_page_still_answers(users, jpeg_publisher, clock,
+                                                                                        monkeypatch):
+    """scrypt ran on the event loop: 64 failed logins took a live stream from 22 fps to 15 frames in 8 s (issue 26)."""
+    from edge.view.app import HASHES_AT_ONCE
+
+    app = ViewApp(Relay(jpeg_publisher.endpoints[0], None, None), users, Sessions(60.0, clock),
+                  Lockout(100, 300.0, clock), https=False)
+    hashing, threads, most, events = threading.Lock(), set(), [0, 0], []
+    check = users.check
+
+    def slow_check(name: str, password: str) -> bool:
+        with hashing:
+            most[0] += 1
+            most[1] = max(most)
+        threads.add(threading.get_ident())
+        time.sleep(0.5)
+        with hashing:
+            most[0] -= 1
+        return check(name, password)
+
+    monkeypatch.setattr(users, "check", slow_check)
+
+    async def scenario() -> int:
+        transport = httpx.ASGITransport(app=app.app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            token = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/login")).text).group(1)
+
+            async def fail() -> None:
+                await client.post("/login", data={"user": USER, "password": "wrong password!", "csrf": token})
+                events.append("login")
+
+            async def page() -> None:
+                await asyncio.sleep(0.05)  # the logins are under way
+                assert (await client.get("/login")).status_code == 200
+                events.append("page")
+
+            await asyncio.gather(*(fail() for _ in range(6)), page())
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert loop_thread not in threads and len(threads) >= 1
+    assert most[1] == HASHES_AT_ONCE
+    assert events.index("page") < events.index("login")  # it answered while the first hashes ran
 
 
 def test_a_stale_session_is_refused(client, clock):

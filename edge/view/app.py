@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import secrets
@@ -49,6 +50,10 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 _ASSETS = {"view.js": "text/javascript", "view.css": "text/css"}
+# Password hashes (scrypt, about 16 MB and tens of ms each) run on worker threads, this many at a time: on the
+# event loop, 64 failed logins stalled every viewer's stream for over a second (issue 26); unbounded, a burst
+# of them would take the memory and both cores. Logins beyond it wait their turn.
+HASHES_AT_ONCE = 2
 
 
 def _page(name: str, **values: str) -> str:
@@ -63,6 +68,7 @@ class ViewApp:
 
     def __init__(self, relay: Relay, users: Users, sessions: Sessions, lockout: Lockout, https: bool) -> None:
         self.relay, self.users, self.sessions, self.lockout, self.https = relay, users, sessions, lockout, https
+        self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
         self.app = Starlette(lifespan=self._lifespan, routes=[
             Route("/login", self.login_form, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
@@ -82,6 +88,13 @@ class ViewApp:
             yield
         finally:
             self.relay.stop()
+
+    def _who(self, user: str) -> str:
+        """A typed user name as the audit log may keep it: a user's name, or only a digest of anything else
+        (a password typed into the name field must not be logged)."""
+        if self.users.known(user):
+            return repr(user)
+        return f"an unknown name (sha256 {hashlib.sha256(user.encode('utf-8')).hexdigest()[:12]})"
 
     def _session(self, request: Request):
         return self.sessions.get(request.cookies.get(SESSION_COOKIE))
@@ -107,15 +120,19 @@ class ViewApp:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, str(form.get("csrf", ""))):
             return await self.login_form(request, "The form had expired; try again.", 403)
-        wait = self.lockout.wait_s(f"address:{address}", f"user:{user}")
+        async with self._hashing:  # the lockout is judged in turn too, so waiting logins cannot outrun it
+            wait = self.lockout.wait_s(f"address:{address}", f"user:{user}")
+            if wait <= 0:
+                matched = await asyncio.to_thread(self.users.check, user, str(form.get("password", "")))
+                if not matched:
+                    self.lockout.failed(f"address:{address}", f"user:{user}")
         if wait > 0:
-            audit.info("login for %r from %s refused: locked out for %.0f s more", user, address, wait)
+            audit.info("login for %s from %s refused: locked out for %.0f s more", self._who(user), address, wait)
             response = await self.login_form(request, f"Too many failed logins; try again in {wait:.0f} s.", 429)
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        if not self.users.check(user, str(form.get("password", ""))):
-            self.lockout.failed(f"address:{address}", f"user:{user}")
-            audit.info("failed login for %r from %s", user, address)
+        if not matched:
+            audit.info("failed login for %s from %s", self._who(user), address)
             return await self.login_form(request, "Wrong user name or password.", 401)
         audit.info("%s logged in from %s", user, address)
         response = RedirectResponse("/", status_code=303)

@@ -68,6 +68,9 @@ class Users:
             os.chmod(out.temp_path, 0o600)
             json.dump(users, out.file, indent=1, sort_keys=True)
 
+    def known(self, name: str) -> bool:
+        return name in self._load()
+
     def check(self, name: str, password: str) -> bool:
         """Whether name and password match; as slow for an unknown name as for a known one."""
         entry = self._load().get(name)
