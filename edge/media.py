@@ -256,13 +256,14 @@ def writer_running(pid: int) -> bool:
     return b"dmask" in command or b"edge.cli" in command
 
 
-def drop_dead_partials(paths) -> int:
-    """Remove the partial files (partial_path's names) among paths whose writer is no longer running:
-    a killed writer's output was never whole, and is made again. How many were removed."""
+def drop_dead_partials(paths, all_dead: bool = False) -> int:
+    """Remove the partial files (partial_path's names) among paths whose writer is no longer running
+    (all of them with all_dead: the caller knows, by a lock, that no writer is): a killed writer's output
+    was never whole, and is made again. How many were removed."""
     removed = 0
     for path in paths:
         match = PARTIAL_NAME.fullmatch(path.name)
-        if match and not writer_running(int(match["pid"])):
+        if match and (all_dead or not writer_running(int(match["pid"]))):
             path.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -114,6 +114,21 @@ def test_a_run_killed_halfway_is_finished_by_the_rerun_without_remasking(tree, t
         "batch: 0 files masked, 9 skipped (done before), 0 failed")
 
 
+def test_a_second_run_on_the_same_output_stops_in_one_line_and_touches_nothing(tree, tmp_path):
+    """Run B deleted run A's in-flight output: it judged A's worker dead by its command line (issue 26)."""
+    from edge.batch.lock import output_lock
+
+    dst = tmp_path / "dst"
+    (dst / "clinic_a").mkdir(parents=True)
+    in_flight = dst / "clinic_a" / f".visit1.partial-{os.getpid()}.mp4"  # a worker of run A, mid-file
+    in_flight.write_bytes(b"half a video")
+    with output_lock(dst):  # run A
+        result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress")
+    assert_error(result, f"{Path('dst')}: another dmask batch is writing into it; wait for it to finish, or give another DST_DIR")
+    assert in_flight.read_bytes() == b"half a video"
+    assert [p.name for p in dst.rglob("*") if p.is_file() and p != in_flight] == [AUDIT_NAME]
+
+
 def test_verify_catches_an_output_changed_after_the_run(tree, tmp_path):
     (tree / "clinic_a/broken.mp4").unlink()
     assert dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress").returncode == 0

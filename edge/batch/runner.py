@@ -21,6 +21,7 @@ import cv2
 from tqdm import tqdm
 
 from edge.batch.audit import DONE, FAILED, SHORT, WRITTEN, Audit, Entry
+from edge.batch.lock import output_lock
 from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
 from edge.batch.pools import DaskPool, LocalPool
 from edge.batch.worker import Outcome, Task
@@ -84,10 +85,17 @@ def _placed(outcome: Outcome, dst: Path) -> Entry:
 def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None, workers: int | None = None,
               scheduler: str | None = None, progress: bool = True, send_back: bool = False) -> BatchSummary:
     """send_back: workers send outputs back to be written here (a DST_DIR they do not share)."""
-    started = time.monotonic()
     jobs = plan_jobs(src, dst, manifest)
     make_output_dir(dst)
-    drop_dead_partials(dst.rglob(".*"))  # outputs a killed run left half-written: masked again below
+    with output_lock(dst):
+        return _run_locked(src, dst, jobs, config, workers, scheduler, progress, send_back)
+
+
+def _run_locked(src: Path, dst: Path, jobs: list[Job], config: Config, workers: int | None, scheduler: str | None,
+                progress: bool, send_back: bool) -> BatchSummary:
+    """run_batch with DST_DIR's lock held: every partial file in it is a dead run's or this run's."""
+    started = time.monotonic()
+    drop_dead_partials(dst.rglob(".*"), all_dead=True)  # outputs a killed run left half-written: masked again below
     audit = Audit(dst / AUDIT_NAME)
     latest, key = audit.latest(), config_hash(config)
     todo: list[Job] = [job for job in jobs if not _already_done(latest.get(job.source), src / job.source, dst, key)]
@@ -113,7 +121,7 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
                 bar.set_postfix_str(f"{done + failed}/{len(todo)} files, {failed} failed")
     finally:
         pool.close()
-        drop_dead_partials(dst.rglob(".*"))  # and those of workers lost during this run, their files since redone
+        drop_dead_partials(dst.rglob(".*"), all_dead=True)  # of workers lost during this run, their files redone
     return BatchSummary(done, len(jobs) - len(todo), failed, frames, failed_closed, time.monotonic() - started,
                         audit.path, short)
 
