@@ -7,6 +7,7 @@ edge.config.
 
 from __future__ import annotations
 
+import ipaddress
 import enum
 import re
 from dataclasses import dataclass
@@ -86,6 +87,14 @@ class PacsConfig:
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ViewConfig:
     """`dmask view`: the clinicians' live view in a browser, relaying what the daemon publishes."""
@@ -106,3 +115,6 @@ class ViewConfig:
     # this many failed logins from one address or for one user name in lockout_seconds locks it out that long
     max_failed_logins: int = setting(5, ge=1, le=100)
     lockout_seconds: float = setting(300.0, ge=1.0, le=86400.0)
+    # the reverse proxies (IP addresses) whose X-Forwarded-For / -Proto are believed; none by default, so a
+    # client cannot name itself another address to escape a lockout or forge the audit log
+    trusted_proxies: tuple[str, ...] = setting((), check=lambda v: None if _is_address(v) else f"{v!r} is not an IP address")

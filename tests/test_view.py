@@ -446,12 +446,28 @@ def test_https_serves_with_the_configured_certificate_and_secure_cookies(tmp_pat
             assert client.get("/stream.mjpg").status_code == 401
             response = log_in(client)
             assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+            assert response.headers["strict-transport-security"] == "max-age=31536000"
             assert client.get("/").status_code == 200
         with pytest.raises(httpx.ConnectError):  # a client that does not trust the certificate gets nothing
             httpx.get(server.url + "/login", verify=True)
     finally:
         server.close()
         daemon.close()
+
+
+def test_a_forwarded_address_from_an_untrusted_client_is_not_believed(tmp_path):
+    """uvicorn believed X-Forwarded-For from loopback: a client escaped its lockout and forged the audit (issue 26)."""
+    daemon = Daemon()
+    server = ViewServer(tmp_path, daemon.publisher.endpoints[0])
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": "203.0.113.9"}) as client:
+            assert log_in(client, "wrong password!").status_code == 401
+            assert "strict-transport-security" not in client.get("/login").headers  # plain HTTP: no HSTS
+    finally:
+        logged = server.close()
+        daemon.close()
+    failed = [line for line in logged.splitlines() if "failed login" in line]
+    assert len(failed) == 1 and failed[0].endswith("from 127.0.0.1") and "203.0.113.9" not in logged
 
 
 def test_a_taken_port_is_one_line(tmp_path):

@@ -49,6 +49,7 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+HSTS = "max-age=31536000"  # over HTTPS: a browser that has been here never tries plain HTTP for a year
 _ASSETS = {"view.js": "text/javascript", "view.css": "text/css"}
 # Password hashes (scrypt, about 16 MB and tens of ms each) run on worker threads, this many at a time: on the
 # event loop, 64 failed logins stalled every viewer's stream for over a second (issue 26); unbounded, a burst
@@ -78,7 +79,7 @@ class ViewApp:
             Route("/stream.mjpg", self.stream, methods=["GET"]),
             Route("/events", self.events, methods=["GET"]),
         ])
-        self.app.add_middleware(_SecurityHeaders)
+        self.app.add_middleware(_SecurityHeaders, https=https)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -212,14 +213,15 @@ def _address(request: Request) -> str:
 class _SecurityHeaders:
     """The same strict headers on every response (pure ASGI: streaming responses are not buffered)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, https: bool) -> None:
         self.app = app
+        headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+        self.headers = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
 
     async def __call__(self, scope, receive, send) -> None:
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + [
-                    (key.lower().encode(), value.encode()) for key, value in HEADERS.items()]
+                message["headers"] = list(message.get("headers", [])) + self.headers
             await send(message)
 
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)

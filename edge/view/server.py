@@ -42,7 +42,9 @@ def serve(config: Config) -> None:
     log.warning("view on %s://%s:%d, relaying %s", scheme, view.host, view.port, view.endpoint)
     server = uvicorn.Server(uvicorn.Config(
         app.app, ssl_certfile=view.tls_cert_file or None, ssl_keyfile=view.tls_key_file or None,
-        log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on"))
+        log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on",
+        # forwarded headers only from the configured proxies: uvicorn believes any from loopback by default
+        proxy_headers=bool(view.trusted_proxies), forwarded_allow_ips=list(view.trusted_proxies) or None))
     try:
         server.run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGTERM or Ctrl-C it shut down gracefully for
