@@ -17,7 +17,7 @@ import json
 import os
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,26 +113,51 @@ class Sessions:
 
 
 class Lockout:
-    """Failed logins per key (an address, a user name) in a sliding window."""
+    """Failed logins per key (an address, a user name) in a sliding window.
+
+    Bounded: a key's record goes when its last failure leaves the window, and
+    at most MAX_KEYS are kept; beyond that, new keys share one record
+    (OVERFLOW), so spraying names or addresses locks the sprayer out together
+    instead of growing the table (it grew by 0.9 kB a request, issue 26).
+    """
+
+    MAX_KEYS = 10_000
+    OVERFLOW = "overflow"
 
     def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window_s = window_s
         self._clock = clock
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def _recent(self, key: str) -> deque[float]:
-        failures = self._failures[key]
+        """The key's failures within the window; a key with none left is forgotten."""
+        failures = self._failures.get(key, deque())
         while failures and failures[0] <= self._clock() - self.window_s:
             failures.popleft()
+        if not failures:
+            self._failures.pop(key, None)
         return failures
 
     def wait_s(self, *keys: str) -> float:
         """Seconds until the locked key of keys may try again; 0 when none is locked."""
-        waits = [failures[0] + self.window_s - self._clock() for key in keys
+        waits = [failures[0] + self.window_s - self._clock() for key in self._keys(keys)
                  if len(failures := self._recent(key)) >= self.limit]
         return max(waits, default=0.0)
 
     def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._recent(key).append(self._clock())
+        if len(self._failures) >= self.MAX_KEYS:
+            for key in list(self._failures):
+                self._recent(key)
+        for key in self._keys(keys):
+            failures = self._recent(key)
+            failures.append(self._clock())
+            self._failures[key] = failures
+
+    def _keys(self, keys: tuple[str, ...]) -> list[str]:
+        """The keys as recorded: those not yet known share OVERFLOW while the table is full."""
+        full = len(self._failures) >= self.MAX_KEYS
+        return [key if key in self._failures or not full else self.OVERFLOW for key in keys]
