@@ -198,6 +198,9 @@ class InputConfig:
     # photos whose header claims more pixels than this are refused before
     # decoding (a 20000x20000 PNG takes 5.5 GB); edge.media.DEFAULT_MAX_MEGAPIXELS
     max_photo_megapixels: float = setting(50.0, ge=1.0, le=250.0)
+    # videos whose frames are larger than this are refused from the header, before decoding (a 12-frame
+    # 8192x8192 video took 4.4 GB); 8.9 is 4096x2160. edge.media.DEFAULT_MAX_VIDEO_MEGAPIXELS
+    max_video_megapixels: float = setting(8.9, ge=0.3, le=50.0)
 
 
 @dataclass(frozen=True)

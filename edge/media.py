@@ -34,6 +34,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 FALLBACK_FPS = 30.0
 SIGNALS_SUFFIX = ".signals.jsonl"
 DEFAULT_MAX_MEGAPIXELS = 50.0  # config input.max_photo_megapixels
+DEFAULT_MAX_VIDEO_MEGAPIXELS = 8.9  # config input.max_video_megapixels: 4096 x 2160
 _UNDECODABLE = "{path}: cannot be decoded as a photo; check the file is a complete image"
 
 
@@ -150,13 +151,16 @@ class VideoReader:
     that were not decoded.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_megapixels: float = DEFAULT_MAX_VIDEO_MEGAPIXELS) -> None:
+        """max_megapixels: frames larger than this are refused from the container's header, before any is
+        decoded (a 12-frame 8192x8192 video took 4.4 GB)."""
         self.path = Path(path)
         self.decoded = self.damaged_packets = self._trimmed = 0
         self._container = None
         try:
             self._container = av.open(str(self.path))
             stream = self._container.streams.video[0]
+            self._check_size(stream.codec_context.width, stream.codec_context.height, max_megapixels)
             stream.thread_type = "AUTO"
             self._frames = self._decode(stream)
             self._first = next(self._frames, None)
@@ -171,6 +175,12 @@ class VideoReader:
         self._time_base = float(stream.time_base or 0)
         self._start = self._first.pts
         self._next_seq = 0
+
+    def _check_size(self, width: int, height: int, max_megapixels: float) -> None:
+        if width * height > max_megapixels * 1e6:
+            self.close()
+            raise InputError(f"{self.path}: its frames are {width}x{height}, over the limit of {max_megapixels:g} "
+                             "megapixels; scale it down, or raise input.max_video_megapixels")
 
     def _decode(self, stream):
         """Each decodable frame of the stream; a damaged packet is counted and skipped.
@@ -217,13 +227,14 @@ class VideoReader:
         self.close()
 
 
-def check_decodable(source: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> None:
-    """Check source (a photo's header and structure, a video's first frame), so
+def check_decodable(source: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+                    max_video_megapixels: float = DEFAULT_MAX_VIDEO_MEGAPIXELS) -> None:
+    """Check source (a photo's header and structure, a video's frame size and first frame), so
     that a bad file fails a run before any work rather than after the inputs before it."""
     if kind_of_suffix(Path(source)) is MediaKind.PHOTO:
         _check_photo(Path(source), max_megapixels)
     else:
-        VideoReader(source).close()
+        VideoReader(source, max_video_megapixels).close()
 
 
 def _positive(value: float, fallback: float) -> float:

@@ -111,7 +111,7 @@ class OfflineMasker:
         if kind_of_suffix(source) is MediaKind.PHOTO:
             self.mask_photo(source, destination)
             return
-        with VideoReader(source) as reader:
+        with VideoReader(source, self.config.input.max_video_megapixels) as reader:
             self.mask_video(reader, destination, label=source.name)
         if reader.shortfall:
             self.short.append(
@@ -199,7 +199,7 @@ def mask_inputs(
     if not overwrite:
         _refuse_existing([destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []))
     for source, _ in plan:
-        check_decodable(source, config.input.max_photo_megapixels)
+        check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(SignalCsvWriter(signals_path)) if signals_path else None
         masker = OfflineMasker(config, models or ModelSet.load(config), signals, progress)

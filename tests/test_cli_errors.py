@@ -87,6 +87,24 @@ def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
                  "big.png: cannot be decoded as a photo; check the file is a complete image")
 
 
+def test_a_video_of_oversized_frames_is_refused_from_its_header_in_one_line(work):
+    """Photos had a size limit and videos none: 12 frames of 8192x8192 took 4.4 GB (issue 26)."""
+    import numpy as np
+
+    from edge.config import VideoCodec
+    from edge.video_out import AtomicVideoWriter
+
+    with AtomicVideoWriter(work / "wide.mp4", 25.0, 1280, 800, VideoCodec.H264) as writer:
+        for _ in range(3):
+            writer.write(np.zeros((800, 1280, 3), np.uint8))
+    (work / "dmask.yaml").write_text("input:\n  max_video_megapixels: 1.0\n")
+    assert_error(dmask(work, "mask", "wide.mp4", "-o", "out.mp4", "--config", "dmask.yaml"),
+                 "wide.mp4: its frames are 1280x800, over the limit of 1 megapixels; scale it down, "
+                 "or raise input.max_video_megapixels")
+    assert not (work / "out.mp4").exists()
+    assert dmask(work, "mask", "wide.mp4", "-o", "out.mp4").returncode == 0  # the default, 8.9, takes it
+
+
 @pytest.mark.parametrize("name", ["empty.mp4", "junk.mp4"])
 def test_video_without_frames(work, name):
     assert_error(

@@ -86,7 +86,7 @@ def mask_one(task: Task) -> Entry:
         return Entry(**common, source_sha256="", source_bytes=0, status=FAILED,
                      reason=f"cannot read it ({error.strerror})", ended=_now())
     try:
-        check_decodable(source, config.input.max_photo_megapixels)
+        check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
         output.parent.mkdir(parents=True, exist_ok=True)
         ensure_writable_dir(output.parent)
         masker = OfflineMasker(config, _models(config, key), None, progress=False)
