@@ -87,6 +87,14 @@ def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
                  "big.png: cannot be decoded as a photo; check the file is a complete image")
 
 
+def test_a_line_break_in_a_file_name_does_not_break_the_one_line_error(work):
+    """A newline in an input's name split the error into two lines (issue 26)."""
+    (work / "visit\nnotes.png").write_bytes(b"not a photo")
+    result = dmask(work, "mask", "visit\nnotes.png", "-o", "out.png")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr == "dmask: error: visit\\nnotes.png: cannot be decoded as a photo; check the file is a complete image\n"
+
+
 def test_a_video_of_oversized_frames_is_refused_from_its_header_in_one_line(work):
     """Photos had a size limit and videos none: 12 frames of 8192x8192 took 4.4 GB (issue 26)."""
     import numpy as np

@@ -28,7 +28,7 @@ from edge.batch.worker import Outcome, Task
 from edge.config import Config
 from edge.media import AtomicFile, MediaKind, drop_dead_partials, make_output_dir, sha256_file
 from edge.provenance import config_hash
-from edge.wording import count
+from edge.wording import count, one_line
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,10 @@ def _run_locked(src: Path, dst: Path, jobs: list[Job], config: Config, workers: 
                     done, frames, failed_closed = done + 1, frames + entry.frames, failed_closed + entry.failed_closed
                 if entry.status == SHORT:
                     short += 1
-                    bar.write(f"dmask: {entry.source}: short: {entry.reason}", file=sys.stderr)
+                    bar.write(one_line(f"dmask: {entry.source}: short: {entry.reason}"), file=sys.stderr)
                 elif entry.status == FAILED:
                     failed += 1
-                    bar.write(f"dmask: {entry.source}: failed: {entry.reason}", file=sys.stderr)
+                    bar.write(one_line(f"dmask: {entry.source}: failed: {entry.reason}"), file=sys.stderr)
                 bar.update(estimates[entry.source])
                 bar.set_postfix_str(f"{done + failed}/{len(todo)} files, {failed} failed")
     finally:
