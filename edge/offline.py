@@ -22,6 +22,7 @@ from edge.media import (
     MediaKind,
     VideoReader,
     check_decodable,
+    drop_dead_partials,
     kind_of_suffix,
     plan_outputs,
     read_photo,
@@ -200,6 +201,9 @@ def mask_inputs(
         _refuse_existing([destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []))
     for source, _ in plan:
         check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
+    for written in [destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []):
+        # what a dmask mask killed outright (SIGKILL) left of this output: never whole, and made again now
+        drop_dead_partials(written.parent.glob(f".{written.stem}.partial-*{written.suffix}"))
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(SignalCsvWriter(signals_path)) if signals_path else None
         masker = OfflineMasker(config, models or ModelSet.load(config), signals, progress)

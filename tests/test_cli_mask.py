@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 
@@ -67,6 +69,22 @@ def test_outputs_of_an_earlier_run_are_not_replaced_silently(tmp_path, shared_da
     forced = dmask(tmp_path, "mask", photo, "-o", "out.jpg", "--signals", "signals.csv", "--overwrite", "--no-progress")
     assert forced.returncode == 0, forced.stderr
     assert (tmp_path / "signals.csv").read_bytes() == before
+
+
+def test_the_partials_a_killed_mask_left_are_swept_by_the_next_one(tmp_path, shared_data):
+    """dmask mask killed outright left .out.partial-PID.mp4 files that no later run removed (issue 26)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs
+    left = [tmp_path / f".visit.partial-{dead.pid}.mp4", tmp_path / f".signals.partial-{dead.pid}.csv"]
+    for path in left:
+        path.write_bytes(b"half written")
+    other = tmp_path / f".other.partial-{dead.pid}.mp4"  # another output's: not this run's business
+    other.write_bytes(b"half written")
+    result = dmask(tmp_path, "mask", shared_data / "videos" / "lp_driving_d1.mp4", "-o", "visit.mp4",
+                   "--signals", "signals.csv", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert not any(path.exists() for path in left) and other.exists()
+    assert (tmp_path / "visit.mp4").is_file() and (tmp_path / "signals.csv").is_file()
 
 
 def test_demo_records_every_frame_of_the_clip(tmp_path):
