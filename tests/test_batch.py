@@ -129,6 +129,28 @@ def test_a_second_run_on_the_same_output_stops_in_one_line_and_touches_nothing(t
     assert [p.name for p in dst.rglob("*") if p.is_file() and p != in_flight] == [AUDIT_NAME]
 
 
+def test_links_out_of_the_source_folder_are_refused_in_one_line_each_and_audited(tree, tmp_path):
+    """A link to a file outside SRC_DIR, and a manifest line through a linked folder, were both masked (issue 26)."""
+    (tree / "clinic_a/broken.mp4").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(tree / "clinic_b/portrait.jpg", elsewhere / "private.jpg")
+    (tree / "clinic_b" / "linked.jpg").symlink_to(elsewhere / "private.jpg")
+    (tree / "shared").symlink_to(elsewhere, target_is_directory=True)
+    result = dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress")
+    assert result.returncode == 2
+    refusal = "refused: a link that leads outside SRC_DIR; copy the file into it to mask it"
+    assert [line for line in result.stderr.splitlines() if "refused" in line] == [f"dmask: clinic_b/linked.jpg: {refusal}"]
+    assert {(e["source"], e["status"]) for e in entries(tmp_path / "dst")} == {
+        ("clinic_a/2024/visit1.mp4", "done"), ("clinic_b/visit2.mov", "done"), ("clinic_b/portrait.jpg", "done"),
+        ("clinic_b/linked.jpg", "refused")}
+    assert not (tmp_path / "dst/clinic_b/linked.jpg").exists()
+    (tmp_path / "list.txt").write_text("shared/private.jpg\nclinic_b/portrait.jpg\n")
+    listed = dmask(tmp_path, "batch", "src", "-o", "dst2", "--manifest", "list.txt", "--no-progress")
+    assert listed.returncode == 2 and f"dmask: shared/private.jpg: {refusal}" in listed.stderr.splitlines()
+    assert not (tmp_path / "dst2/shared").exists()
+
+
 def test_verify_catches_an_output_changed_after_the_run(tree, tmp_path):
     (tree / "clinic_a/broken.mp4").unlink()
     assert dmask(tmp_path, "batch", "src", "-o", "dst", "--no-progress").returncode == 0

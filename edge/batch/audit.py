@@ -22,6 +22,7 @@ from edge.errors import OutputError
 # A file's status in the audit. SHORT: masked and written, but from damaged input that decoded fewer frames
 # than its container lists (reason says how many); masked again on the next run, like a failed one.
 DONE, SHORT, FAILED = "done", "short", "failed"
+REFUSED = "refused"  # not read at all (a link out of SRC_DIR): reason says why
 WRITTEN = (DONE, SHORT)  # the statuses that have an output
 
 

@@ -17,13 +17,20 @@ from edge.media import MediaKind, kind_of_suffix
 AUDIT_NAME = "dmask-audit.jsonl"
 
 
+# A file that leads out of SRC_DIR through a link (its own, or a folder's on its way) is not masked: the
+# tree, or the manifest, names what may be read, and a link must not widen it (issue 26).
+OUTSIDE = "a link that leads outside SRC_DIR; copy the file into it to mask it"
+
+
 @dataclass(frozen=True)
 class Job:
-    """One input file: paths relative to SRC_DIR and DST_DIR (POSIX form), and its kind."""
+    """One input file: paths relative to SRC_DIR and DST_DIR (POSIX form), its kind, and why it is refused
+    ("" when it is not)."""
 
     source: str
     output: str
     kind: MediaKind
+    refused: str = ""
 
 
 def output_name(source: str, kind: MediaKind) -> str:
@@ -49,8 +56,13 @@ def plan_jobs(src: Path, dst: Path, manifest: Path | None = None) -> list[Job]:
             raise InputError(f"{src / source} and {src / outputs[output]} would both be written to {dst / output}; "
                              "rename one")
         outputs[output] = source
-        jobs.append(Job(source, output, kind))
+        jobs.append(Job(source, output, kind, OUTSIDE if _outside(src, source) else ""))
     return jobs
+
+
+def _outside(src: Path, source: str) -> bool:
+    """source, relative to src, resolves (links followed) to somewhere not under src."""
+    return src.resolve() not in (src / source).resolve().parents
 
 
 def _manifest(src: Path, manifest: Path) -> list[str]:

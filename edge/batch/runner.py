@@ -10,6 +10,7 @@ reason and the batch goes on.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import os
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from edge.batch.audit import DONE, FAILED, SHORT, WRITTEN, Audit, Entry
+from edge.batch.audit import DONE, FAILED, REFUSED, SHORT, WRITTEN, Audit, Entry
 from edge.batch.lock import output_lock
 from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
 from edge.batch.pools import DaskPool, LocalPool
@@ -98,10 +99,12 @@ def _run_locked(src: Path, dst: Path, jobs: list[Job], config: Config, workers: 
     drop_dead_partials(dst.rglob(".*"), all_dead=True)  # outputs a killed run left half-written: masked again below
     audit = Audit(dst / AUDIT_NAME)
     latest, key = audit.latest(), config_hash(config)
+    refused = _refuse([job for job in jobs if job.refused], audit)
+    jobs = [job for job in jobs if not job.refused]
     todo: list[Job] = [job for job in jobs if not _already_done(latest.get(job.source), src / job.source, dst, key)]
     estimates = {job.source: _frames_in(src / job.source, job.kind) for job in todo}
     tasks = [Task(job, str(src.resolve()), str(dst.resolve()), config, send_back) for job in todo]
-    done = short = failed = frames = failed_closed = 0
+    done, short, failed, frames, failed_closed = 0, 0, refused, 0, 0
     pool = DaskPool(scheduler) if scheduler else LocalPool(max(1, min(workers or os.cpu_count() or 1, len(todo) or 1)))
     try:
         with tqdm(total=sum(estimates.values()), unit="frame", desc=f"{count(len(todo), 'file')}", file=sys.stderr,
@@ -124,6 +127,15 @@ def _run_locked(src: Path, dst: Path, jobs: list[Job], config: Config, workers: 
         drop_dead_partials(dst.rglob(".*"), all_dead=True)  # of workers lost during this run, their files redone
     return BatchSummary(done, len(jobs) - len(todo), failed, frames, failed_closed, time.monotonic() - started,
                         audit.path, short)
+
+
+def _refuse(jobs: list[Job], audit: Audit) -> int:
+    """Record each refused job in the audit and say so, one line each; how many."""
+    for job in jobs:
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        audit.append(Entry(job.source, "", 0, REFUSED, job.refused, started=now, ended=now))
+        print(one_line(f"dmask: {job.source}: refused: {job.refused}"), file=sys.stderr)
+    return len(jobs)
 
 
 def verify(dst: Path) -> list[str]:
