@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import hashlib
 import logging
 import math
@@ -52,13 +53,23 @@ def kind_of_suffix(path: Path) -> MediaKind | None:
     return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), None)
 
 
+def _why_missing(path: Path) -> str:
+    """Why a path that does not exist does not: no file, a link whose target is gone, or a loop of links."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a link that loops back on itself; give the file itself"
+    return "a link whose target is gone; give the file itself" if path.is_symlink() else "no such file"
+
+
 def input_kind(path: str | Path) -> MediaKind:
     """What an input file is; InputError if it cannot be an input at all."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give the photo and video files inside it")
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {_why_missing(path)}")
     kind = kind_of_suffix(path)
     if kind is None:
         raise InputError(

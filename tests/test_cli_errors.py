@@ -87,6 +87,16 @@ def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
                  "big.png: cannot be decoded as a photo; check the file is a complete image")
 
 
+def test_a_loop_of_links_and_a_dangling_link_are_named_for_what_they_are(work):
+    """A symlink loop was reported as "no such file" (issue 26)."""
+    (work / "loop.mp4").symlink_to(work / "back.mp4")
+    (work / "back.mp4").symlink_to(work / "loop.mp4")
+    assert_error(dmask(work, "mask", "loop.mp4", "-o", "out.mp4"),
+                 "loop.mp4: a link that loops back on itself; give the file itself")
+    (work / "gone.jpg").symlink_to(work / "deleted.jpg")
+    assert_error(dmask(work, "mask", "gone.jpg", "-o", "out.jpg"), "gone.jpg: a link whose target is gone; give the file itself")
+
+
 def test_a_line_break_in_a_file_name_does_not_break_the_one_line_error(work):
     """A newline in an input's name split the error into two lines (issue 26)."""
     (work / "visit\nnotes.png").write_bytes(b"not a photo")
