@@ -26,6 +26,7 @@ from edge import __version__
 from edge.config import load_config, weakened
 from edge.cli_services import archiver_for, batch, export_group, view_group
 from edge.errors import ConfigError, DmaskError, InputError
+from edge.media import os_error_line
 from edge.wording import one_line
 
 if TYPE_CHECKING:
@@ -408,8 +409,11 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("dmask: interrupted", err=True)
         status = EXIT_INTERRUPTED
-    except (DmaskError, OSError) as error:
+    except DmaskError as error:
         click.echo(f"dmask: error: {one_line(str(error))}", err=True)
+        status = EXIT_ERROR
+    except OSError as error:
+        click.echo(f"dmask: error: {one_line(os_error_line(error))}", err=True)
         status = EXIT_ERROR
     sys.exit(status or 0)
 

@@ -261,6 +261,16 @@ def signals_path(video: Path) -> Path:
 PARTIAL_NAME = re.compile(r"\.(?P<stem>.+)\.partial-(?P<pid>\d+)(?P<suffix>\.[^.]+)")
 
 
+def os_error_line(error: OSError) -> str:
+    """An OSError in words for the one error line: a partial file's error names the file it was to become
+    (a full disk named a hidden .NAME.partial-PID file, already removed)."""
+    name = Path(error.filename) if isinstance(error.filename, str) else None
+    match = PARTIAL_NAME.fullmatch(name.name) if name else None
+    if match is None:
+        return str(error)
+    return f"{name.with_name(match['stem'] + match['suffix'])}: cannot be written ({error.strerror}); nothing of it was kept"
+
+
 def partial_path(final_path: Path) -> Path:
     """Where final_path is written until complete: hidden, same directory
     (so the rename is atomic) and same suffix (which picks the container)."""

@@ -87,6 +87,19 @@ def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
                  "big.png: cannot be decoded as a photo; check the file is a complete image")
 
 
+def test_a_full_disk_names_the_output_not_its_hidden_partial(work, shared_data):
+    """dmask mask on a full disk named `.out.partial-PID.mp4`, a file already gone (issue 26)."""
+    script = work / "full.py"
+    script.write_text("import errno, sys\nfrom edge import cli, video_out\n"
+                      "def full(self, image, timestamp=None):\n"
+                      "    raise OSError(errno.ENOSPC, 'No space left on device', str(self.temp_path))\n"
+                      "video_out.AtomicVideoWriter.write = full\nsys.argv[0] = 'dmask'\ncli.main()\n")
+    result = subprocess.run([sys.executable, script, "mask", shared_data / "videos" / "lp_driving_d1.mp4", "-o", "out.mp4"],
+                            cwd=work, env=dmask_env(), capture_output=True, text=True)
+    assert_error(result, "out.mp4: cannot be written (No space left on device); nothing of it was kept")
+    assert not (work / "out.mp4").exists() and list(work.glob(".out.partial-*")) == []
+
+
 def test_a_loop_of_links_and_a_dangling_link_are_named_for_what_they_are(work):
     """A symlink loop was reported as "no such file" (issue 26)."""
     (work / "loop.mp4").symlink_to(work / "back.mp4")
