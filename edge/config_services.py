@@ -118,3 +118,8 @@ class ViewConfig:
     # the reverse proxies (IP addresses) whose X-Forwarded-For / -Proto are believed; none by default, so a
     # client cannot name itself another address to escape a lockout or forge the audit log
     trusted_proxies: tuple[str, ...] = setting((), check=lambda v: None if _is_address(v) else f"{v!r} is not an IP address")
+    # open connections allowed from one client address and in all (below the unit's LimitNOFILE of 4096),
+    # and how long a new connection may take to send its request's headers (edge/view/guard.py)
+    max_connections_per_client: int = setting(32, ge=1, le=1024)
+    max_connections: int = setting(1024, ge=8, le=3072)
+    header_timeout_seconds: float = setting(10.0, ge=0.5, le=300.0)

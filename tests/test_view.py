@@ -323,12 +323,12 @@ class Daemon:
 class ViewServer:
     """`dmask view` as a process, on a free loopback port; with tls, HTTPS with a certificate from a test CA (self.ca)."""
 
-    def __init__(self, tmp_path, endpoint: str, tls: bool = False) -> None:
+    def __init__(self, tmp_path, endpoint: str, tls: bool = False, settings: str = "") -> None:
         users = Users(tmp_path / "users.json")
         users.add(USER, PASSWORD)
         self.port = free_port()
         config = tmp_path / "view.yaml"
-        text = f"view:\n  endpoint: {endpoint}\n  port: {self.port}\n  users_file: {users.path}\n"
+        text = f"view:\n  endpoint: {endpoint}\n  port: {self.port}\n  users_file: {users.path}\n{settings}"
         self.ca = None
         if tls:
             self.ca, certificate, key = make_certificate(tmp_path)
@@ -481,6 +481,36 @@ def test_a_forwarded_address_from_an_untrusted_client_is_not_believed(tmp_path):
         daemon.close()
     failed = [line for line in logged.splitlines() if "failed login" in line]
     assert len(failed) == 1 and failed[0].endswith("from 127.0.0.1") and "203.0.113.9" not in logged
+
+
+def test_idle_connections_are_bounded_per_client_and_timed_out_and_the_login_page_stays_up(tmp_path):
+    """One client holding 1,100 idle connections made GET /login time out for 30 s (issue 26)."""
+    daemon = Daemon()
+    server = ViewServer(tmp_path, daemon.publisher.endpoints[0],
+                        settings="  max_connections_per_client: 4\n  header_timeout_seconds: 3.0\n")
+    idle = []
+    try:
+        for _ in range(7):  # opened, never a byte sent
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+
+        def closed_by_server(connection: socket.socket, within: float) -> bool:
+            connection.settimeout(within)
+            try:
+                return connection.recv(1) == b""
+            except TimeoutError:
+                return False
+
+        assert not closed_by_server(idle[0], 0.2)  # allowed, and its headers not yet late
+        assert [closed_by_server(c, 5) for c in idle[4:]] == [True] * 3  # beyond 4 from one client: refused at once
+        assert [closed_by_server(c, 10) for c in idle[:4]] == [True] * 4  # their headers never came
+        assert httpx.get(server.url + "/login", timeout=5).status_code == 200
+    finally:
+        for connection in idle:
+            connection.close()
+        logged = server.close()
+        daemon.close()
+    refusals = [line for line in logged.splitlines() if "refused" in line and "connections" in line]
+    assert len(refusals) == 1 and "(4 per client, 1024 in all)" in refusals[0] and "Traceback" not in logged
 
 
 def test_a_taken_port_is_one_line(tmp_path):

@@ -14,6 +14,7 @@ from edge.config import Config
 from edge.errors import ConfigError
 from edge.view.app import ViewApp
 from edge.view.auth import Lockout, Sessions, Users
+from edge.view.guard import guarded_protocol
 from edge.view.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def serve(config: Config) -> None:
         app.app, ssl_certfile=view.tls_cert_file or None, ssl_keyfile=view.tls_key_file or None,
         log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on",
         # forwarded headers only from the configured proxies: uvicorn believes any from loopback by default
-        proxy_headers=bool(view.trusted_proxies), forwarded_allow_ips=list(view.trusted_proxies) or None))
+        proxy_headers=bool(view.trusted_proxies), forwarded_allow_ips=list(view.trusted_proxies) or None,
+        http=guarded_protocol(view.max_connections_per_client, view.max_connections, view.header_timeout_seconds)))
     try:
         server.run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGTERM or Ctrl-C it shut down gracefully for
