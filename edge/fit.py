@@ -250,6 +250,8 @@ class Fitter:
         drop_mm = face.fissure_drop_px * avatar.mm_per_unit / pose.scale
         baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel(), [drop_mm]]), timestamp)
         resting_units, resting_lids = baseline[: len(units)], baseline[len(units):-1].reshape(2, _LIDS)
+        # an eye not yet seen in this track (NaN) counts as level with the other: no asymmetry can be judged
+        resting_lids = np.where(np.isnan(resting_lids), resting_lids[::-1], resting_lids)
         openness = self._openness(eyes, resting_lids)
         right, left = self._eyes(eyes, resting_lids, hidden, openness)
         published = self._quantised(self._units(units, resting_units, drop_mm, float(baseline[-1])))
@@ -280,12 +282,11 @@ class Fitter:
         """(2,) each eye's lid opening over its resting opening (EyeParams.openness).
 
         A photo has no rest of its own: its eyes are judged against the
-        population's opening. An eye not yet seen at rest takes the other's.
+        population's opening.
         """
         if self.still:
             rest = np.full(2, float(self.avatar.eye_aperture_mean.sum()))
         else:
-            resting = np.where(np.isnan(resting), resting[::-1], resting)
             rest = resting[:, 0] + resting[:, 1]
         return np.array([e.upper + e.lower for e in eyes]) / np.maximum(rest, 1e-6)
 
@@ -340,12 +341,10 @@ class Fitter:
         """Per-eye lids scaled so their resting MRDs are the population's or a clinical one; a hidden eye has none.
 
         resting: (2, 5) per eye (upper, lower, MRD1 mm, MRD2 mm, iris dy), the
-        person's own scale; NaN for an eye not yet seen in this track, which
-        then counts as level with the other (no asymmetry can be judged). The
-        target apertures put the resting margins at the
+        person's own scale (an eye not yet seen takes the other's, in fit).
+        The target apertures put the resting margins at the
         target MRDs from the resting iris centre, on the population's scale.
         """
-        resting = np.where(np.isnan(resting), resting[::-1], resting)
         gain = np.ones((2, 2))
         normal = np.zeros((2, 2), bool)  # (eye, MRD1 / MRD2) replaced by the population's
         if self.resting is RestingPolicy.POPULATION:

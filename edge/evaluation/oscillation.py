@@ -75,9 +75,11 @@ def _velocity(trace: np.ndarray) -> np.ndarray:
 def velocity_spectrum(right: np.ndarray, left: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(frequencies Hz, power, band indices) of the eyes' mean gaze velocity; None with too little gaze measured."""
     velocities = _velocities(right, left, fps)
-    if velocities is None:
-        return None
-    velocity = velocities.mean(0)
+    return None if velocities is None else _spectrum(velocities.mean(0), fps)
+
+
+def _spectrum(velocity: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """velocity_spectrum of a mean velocity already made; None with no frequency in the band."""
     power = np.abs(np.fft.rfft(velocity * np.hanning(len(velocity)))) ** 2
     frequencies = np.fft.rfftfreq(len(velocity), 1.0 / fps)
     band = np.flatnonzero((frequencies >= MIN_HZ) & (frequencies <= MAX_NYQUIST_SHARE * fps / 2))
@@ -108,7 +110,8 @@ def sine_amplitude(velocity: np.ndarray, measured: np.ndarray, fps: float, frequ
 
 def find_oscillation(right: np.ndarray, left: np.ndarray, fps: float) -> Oscillation:
     """The oscillation both eyes' gaze traces (deg a frame at fps, NaN gaps) share on one axis, or none."""
-    spectrum = velocity_spectrum(right, left, fps)
+    velocities = _velocities(right, left, fps)
+    spectrum = None if velocities is None else _spectrum(velocities.mean(0), fps)
     if spectrum is None:
         return Oscillation()
     frequencies, power, band = spectrum
@@ -117,7 +120,6 @@ def find_oscillation(right: np.ndarray, left: np.ndarray, fps: float) -> Oscilla
     needed = threshold(len(band))
     if prominence < needed:
         return Oscillation(prominence=prominence, threshold=needed)
-    velocities = _velocities(right, left, fps)
     measured = [np.isfinite(t[1:]) & np.isfinite(t[:-1]) for t in (right, left)]
     both, in_both = velocities.mean(0), measured[0] & measured[1]
     step = frequencies[1]
