@@ -23,6 +23,7 @@ from edge.inference import OnnxModel
 from edge.media import VideoReader
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
+from edge.provenance import ProvenanceKey
 from edge.video_out import AtomicVideoWriter
 
 PERCENTILES = (50, 95, 99)
@@ -128,7 +129,8 @@ def bench_video(
     decode, encode, whole, tracked, faces = [], [], [], [], 0
     detector_calls = timed["  detector"].seconds
     with VideoReader(path) as reader, tempfile.TemporaryDirectory() as scratch:
-        writer = AtomicVideoWriter(Path(scratch) / "bench.mp4", reader.fps, reader.width, reader.height, config.output.video_codec)
+        writer = AtomicVideoWriter(Path(scratch) / "bench.mp4", reader.fps, reader.width, reader.height,
+                                   config.output.video_codec, seal=ProvenanceKey.generate())  # sealed, as dmask mask's are
         with writer:
             frames = iter(reader)
             count, started = 0, 0.0

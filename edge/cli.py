@@ -283,7 +283,7 @@ def keys_generate(directory: Path, name: str) -> None:
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Then write the clinical summary of what was recorded here (as `dmask report`).")
 @click.option("--pacs", is_flag=True, help="Send each finished segment to the PACS in the config (pacs, dicom), through its spool.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (for --pacs).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (the provenance key; pacs and dicom for --pacs).")
 @click.option("--patient-id", help="With --pacs: the patient's pseudonym or worklist ID (overrides dicom.patient_id).")
 @click.option("--study-uid", help="With --pacs: the study to file into (overrides dicom.study_instance_uid).")
 def record(
@@ -294,13 +294,16 @@ def record(
     """Record a daemon's masked frames to MP4, with a .signals.jsonl sidecar per file."""
     import threading
 
+    from edge.provenance import provenance_key
     from edge.recorder import Recorder
 
     if not pacs and (patient_id or study_uid):
         raise InputError("--patient-id and --study-uid file the recording in a PACS: add --pacs")
-    archiver = archiver_for(load_config(config_path), patient_id, study_uid) if pacs else None
+    config = load_config(config_path)
+    key = provenance_key(config)
+    archiver = archiver_for(config, key, patient_id, study_uid) if pacs else None
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
-                        on_segment=archiver.submit if archiver else None)
+                        on_segment=archiver.submit if archiver else None, seal=key)
     stop, done = threading.Event(), threading.Event()
     result: dict = {}
 

@@ -55,13 +55,13 @@ def _identity(config, patient_id: str | None, study_uid: str | None):
     return StudyIdentity.from_config(config.dicom, patient_id, study_uid)
 
 
-def archiver_for(config, patient_id: str | None, study_uid: str | None):
-    """dmask record --pacs: the stage that exports, spools and delivers each finished segment."""
+def archiver_for(config, key, patient_id: str | None, study_uid: str | None):
+    """dmask record --pacs: the stage that exports, spools and delivers each finished segment (sealed with key)."""
     from edge.export.archiver import Archiver
     from edge.export.package import StudyExport
     from edge.export.spool import Spool
 
-    return Archiver(StudyExport(_identity(config, patient_id, study_uid)), Spool(config.pacs.spool_dir),
+    return Archiver(StudyExport(_identity(config, patient_id, study_uid), key), Spool(config.pacs.spool_dir),
                     config.pacs)
 
 

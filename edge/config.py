@@ -208,6 +208,9 @@ class OutputConfig:
     # codec of the written videos: h264 (yuv420p MP4), or mp4v as a fallback
     video_codec: VideoCodec = setting(VideoCodec.H264)
     jpeg_quality: int = setting(95, ge=1, le=100)
+    # the secret that seals every MP4 dmask writes, and that `dmask export dicom` checks the seal with
+    # (edge.provenance): "" = $XDG_STATE_HOME/dmask/provenance.key, made on first use, mode 600
+    provenance_key_file: str = setting("")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from edge.config import Config
 from edge.errors import DmaskError
 from edge.media import make_output_dir, signals_path
 from edge.models import ModelSet
+from edge.provenance import provenance_key
 from edge.records import Frame
 from edge.recorder import Recorder, RecordSummary
 from edge.service import Daemon
@@ -162,7 +163,8 @@ def run_demo(directory: Path, frame_count: int, config: Config) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="dmask-demo-") as scratch:
         endpoint = f"ipc://{Path(scratch) / 'publish'}"
         publish = dataclasses.replace(config.publish, endpoints=(endpoint,), status_interval_seconds=0.5)
-        recorder = Recorder(endpoint, directory / VIDEO_NAME, fps=clip.fps, codec=config.output.video_codec)
+        recorder = Recorder(endpoint, directory / VIDEO_NAME, fps=clip.fps, codec=config.output.video_codec,
+                            seal=provenance_key(config))
         stop = threading.Event()
         recording: list[RecordSummary] = []
         listener = threading.Thread(target=lambda: recording.append(recorder.run(stop)), name="recorder")

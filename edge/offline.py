@@ -31,6 +31,7 @@ from edge.media import (
 from edge.overlap import ReadAhead, WriteBehind
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline, Measured
+from edge.provenance import provenance_key
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.signals import SignalCsvWriter
 from edge.video_out import AtomicVideoWriter
@@ -99,6 +100,7 @@ class OfflineMasker:
     def __init__(self, config: Config, models: ModelSet, signals: SignalCsvWriter | None, progress: bool) -> None:
         """models: loaded once by the caller (ModelSet.load), shared by every file."""
         self.config = config
+        self.seal = provenance_key(config)  # before any work: a key that cannot be used stops the run here
         self.models = models
         self.signals = signals
         self.progress = progress
@@ -140,7 +142,7 @@ class OfflineMasker:
         codec = self.config.output.video_codec
         started, frames_before = time.perf_counter(), self.frames
         with (
-            AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec) as writer,
+            AtomicVideoWriter(destination, frames.fps, frames.width, frames.height, codec, seal=self.seal) as writer,
             ReadAhead(frames) as decoded,
             WriteBehind(lambda masked: writer.write(masked.image, masked.timestamp)) as encoder,
             WriteBehind(lambda measured: self._draw(pipeline, measured, encoder, label)) as drawer,

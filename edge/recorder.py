@@ -45,6 +45,7 @@ from pathlib import Path
 from edge.config import VideoCodec
 from edge.errors import DmaskError, OutputError, StageError
 from edge.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writable_dir, signals_path
+from edge.provenance import ProvenanceKey
 from edge.records import FrameStatus
 from edge.recovery import recover_partials
 from edge.status import DaemonStatus
@@ -113,14 +114,15 @@ class _Segment:
     to disk every second of frames (by a helper thread, so that a slow disk does
     not hold up receiving), so a killed recorder loses about 2 s (edge.recovery)."""
 
-    def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec, syncer: BackgroundSync) -> None:
+    def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec, syncer: BackgroundSync,
+                 seal: ProvenanceKey | None) -> None:
         self.path = path
         self.syncer = syncer
         self.size = (width, height)
         self.frames = 0
         self.started: float | None = None  # the first frame's capture time
         self.sync_every = max(1, round(fps))
-        self.video = AtomicVideoWriter(path, fps, width, height, codec, fragmented=True)
+        self.video = AtomicVideoWriter(path, fps, width, height, codec, fragmented=True, seal=seal)
         try:
             self.signals = AtomicFile(signals_path(path), "w", encoding="utf-8")
         except BaseException:
@@ -171,8 +173,10 @@ class Recorder:
         server_public_key: Path | None = None,
         codec: VideoCodec = VideoCodec.H264,
         on_segment: Callable[[Path], None] | None = None,
+        seal: ProvenanceKey | None = None,
     ) -> None:
-        """on_segment: called with each video as soon as it is committed (dmask record --pacs); must not block."""
+        """on_segment: called with each video as soon as it is committed (dmask record --pacs); must not block.
+        seal: the appliance's key, that seals each finished video (edge.provenance); None: unsealed."""
         output = Path(output)
         if output.suffix.lower() not in VIDEO_SUFFIXES:
             raise OutputError(f"{output}: not a video name; give one ending in {' '.join(VIDEO_SUFFIXES)}")
@@ -189,6 +193,7 @@ class Recorder:
         self.segment_seconds = None if segment_minutes is None else segment_minutes * 60.0
         self.codec = codec
         self._on_segment = on_segment
+        self.seal = seal
         self._keys = (client_secret_key, server_public_key)
         self.received = threading.Event()  # set at the first message of any topic
         self._reset()
@@ -223,7 +228,7 @@ class Recorder:
         nothing half-written is left under a final name.
         """
         self._reset()
-        for line in recover_partials(self.output):
+        for line in recover_partials(self.output, self.seal):
             log.warning("%s", line)
         started = time.monotonic()
         client_key, server_key = self._keys
@@ -321,7 +326,7 @@ class Recorder:
             number += 1
 
     def _open_segment(self, width: int, height: int) -> None:
-        segment = _Segment(self._next_path(), self.fps, width, height, self.codec, self._syncer)
+        segment = _Segment(self._next_path(), self.fps, width, height, self.codec, self._syncer, self.seal)
         self._codec_written = segment.video.codec
         for body in self._pending_signals:
             segment.write_signals(body)

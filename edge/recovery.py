@@ -9,33 +9,44 @@ same output finds the partial files of recorders that are no longer running,
 copies what can be read into files under the final names (with `-recovered`
 before the suffix where a final name is taken), removes the partial ones,
 and says so. Nothing is re-encoded, and nothing raw was ever in them.
+
+A recovered video is sealed (edge.provenance) only where the folder is the
+recorder's own: owned by this user and writable by no one else. Elsewhere
+anyone could have left a file under a partial name, and sealing it would
+vouch for frames the recorder never drew; such a copy is kept unsealed, and
+`dmask export dicom` refuses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from pathlib import Path
 
 import av
 
 from edge.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, PARTIAL_NAME, signals_path, writer_running
+from edge.provenance import ProvenanceKey, seal_file
 from edge.video_out import is_masked, mark_masked
 
 
-def recover_partials(output: Path) -> list[str]:
-    """Finish the partial files of dead recorders of output (out.mp4, out-0001.mp4, ...); one line each."""
+def recover_partials(output: Path, seal: ProvenanceKey | None) -> list[str]:
+    """Finish the partial files of dead recorders of output (out.mp4, out-0001.mp4, ...); one line each.
+
+    seal: the key to seal the recovered videos with, where the folder is the recorder's own (module docstring)."""
+    private = _private(output.parent)
     found = [(m, path) for path in sorted(output.parent.glob(f".{output.stem}*.partial-*"))
              if (m := PARTIAL_NAME.fullmatch(path.name)) and _ours(m["stem"], output.stem) and not writer_running(int(m["pid"]))]
     lines, renamed = [], {}
     for m, path in found:
         if m["suffix"].lower() in VIDEO_SUFFIXES:
             target = _free(output.parent / f"{m['stem']}{m['suffix']}")
-            frames = _remux(path, target)
+            frames = _remux(path, target, seal if private else None)
             renamed[m["stem"]] = target
             lines.append(f"recovered {target.name}: {frames} frames from a recorder that stopped without finishing "
-                         f"(pid {m['pid']})" if frames else
+                         f"(pid {m['pid']}){'' if private or seal is None else _UNSEALED}" if frames else
                          f"removed {path.name}: a recorder stopped (pid {m['pid']}) before any of it could be read")
     for m, path in found:
         if m["suffix"] == ".jsonl" and m["stem"].endswith(".signals"):
@@ -45,6 +56,16 @@ def recover_partials(output: Path) -> list[str]:
             kept = _complete_lines(path, target)
             lines.append(f"recovered {target.name}: {kept} signal lines")
     return lines
+
+
+_UNSEALED = ("; left unsealed, so dmask export dicom refuses it: its folder is writable by others, "
+             "who could have left it there")
+
+
+def _private(directory: Path) -> bool:
+    """Whether directory is this user's and writable by no one else (so a partial file in it is the recorder's)."""
+    info = directory.stat()
+    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def _ours(stem: str, output_stem: str) -> bool:
@@ -62,19 +83,27 @@ def _free(path: Path) -> Path:
 
 
 class _Copy(AtomicOutput):
-    """The remuxed video, atomically under its final name."""
+    """The remuxed video, atomically under its final name, sealed with seal where given."""
 
-    def __init__(self, final_path: Path) -> None:
+    def __init__(self, final_path: Path, seal: ProvenanceKey | None) -> None:
         super().__init__(final_path)
+        self.seal = seal
         self.container = av.open(str(self.temp_path), "w", container_options={"movflags": "+faststart"})
 
     def _close(self) -> None:
         if self.container is not None:
             self.container.close()
             self.container = None
+            if self.seal is not None:
+                seal_file(self.temp_path, self.seal)
+
+    def _release(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
 
 
-def _remux(partial: Path, target: Path) -> int:
+def _remux(partial: Path, target: Path, seal: ProvenanceKey | None) -> int:
     """The video packets that can be read from partial, copied into target; 0 (and no target) if none.
 
     A partial file that cannot be read at all holds nothing to keep and is
@@ -88,7 +117,7 @@ def _remux(partial: Path, target: Path) -> int:
     frames = 0
     with source:
         if source.streams.video:
-            copy = _Copy(target)
+            copy = _Copy(target, seal)
             if is_masked(source):
                 mark_masked(copy.container)
             try:

@@ -29,6 +29,7 @@ import numpy as np
 from edge.config import VideoCodec
 from edge.errors import OutputError, StageError
 from edge.media import AtomicOutput
+from edge.provenance import SEALED_SUFFIXES, ProvenanceKey, seal_file
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ _PIXEL_FORMAT = "yuv420p"
 # frames/s exactly, and MPEG-4 Part 2 takes no finer one (at most 1/65535 s).
 # Other containers (AVI) count whole frames of 1 / fps.
 TIME_BASE = Fraction(1, 60000)
-# Every video dmask writes says so in its container: `dmask export dicom`
-# files only these into a PACS as free of recognisable features.
+# Every video dmask writes says so in its container, for people and players;
+# what `dmask export dicom` trusts is the seal (edge.provenance), which a copied tag lacks.
 MASKED_KEY = "comment"
 MASKED_TAG = "digital-mask: rendered avatar frames only"
 
@@ -83,11 +84,14 @@ class AtomicVideoWriter(AtomicOutput):
     """
 
     def __init__(self, final_path: str | Path, fps: float, width: int, height: int, codec: VideoCodec,
-                 fragmented: bool = False) -> None:
+                 fragmented: bool = False, seal: ProvenanceKey | None = None) -> None:
         """fragmented: MP4 in fragments of one second (a keyframe each), each
         written out as it completes, so a file cut short by a crash plays up to
-        its last fragment (the recorder); else one index, put first (faststart)."""
+        its last fragment (the recorder); else one index, put first (faststart).
+        seal: the appliance's key, to seal the complete MP4 or MOV file with
+        (edge.provenance); None for a file nobody exports (a benchmark's)."""
         super().__init__(final_path)
+        self.seal = seal if self.final_path.suffix.lower() in SEALED_SUFFIXES else None
         self.size = (width, height)
         self.codec = codec_for_size(codec, width, height)
         mp4 = self.final_path.suffix.lower() in _FASTSTART_SUFFIXES
@@ -159,6 +163,8 @@ class AtomicVideoWriter(AtomicOutput):
             container.mux(self._stream.encode(None))
         finally:
             container.close()
+        if self.seal is not None:
+            seal_file(self.temp_path, self.seal)
 
     def _release(self) -> None:
         """Close the container without flushing the encoder (which may be what failed)."""

@@ -10,6 +10,15 @@ import pytest
 from edge.config import Config, load_config
 from support import REPO_ROOT, missing
 
+
+@pytest.fixture(scope="session", autouse=True)
+def provenance_home(tmp_path_factory) -> Path:
+    """Where the run's provenance key is made (edge.provenance: $XDG_STATE_HOME/dmask), for this process and the
+    dmask commands it starts: one key for the run, never the developer's own."""
+    state = tmp_path_factory.mktemp("state")
+    os.environ["XDG_STATE_HOME"] = str(state)
+    return state / "dmask" / "provenance.key"
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data next to the repository (env DMASK_SHARED_DATA overrides).

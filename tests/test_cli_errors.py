@@ -292,3 +292,31 @@ def test_eval_without_the_eval_extra(monkeypatch, capsys, tmp_path, shared_data)
     assert error.startswith("dmask: error: matplotlib is not installed (") and error.count("\n") == 1
     assert error.endswith("; install the evaluation extra: pip install -e '.[eval]'\n")
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("content, mode, problem", [
+    ("ab" * 32 + "\n", 0o644, "the provenance key is readable by others (mode 644); chmod 600 {key}"),
+    ("not hex\n", 0o600, "not a provenance key (64 hex digits); restore it from the appliance's backup, "
+                         "or remove it to start a new key (older videos then no longer verify)"),
+], ids=["readable by others", "not a key"])
+def test_a_provenance_key_that_cannot_be_used_stops_the_run_first(work, content, mode, problem):
+    """The key that seals every video (edge.provenance): one line naming the file and the fix, and nothing masked."""
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(work / "face.png"), np.full((64, 64, 3), 128, np.uint8))
+    key = work / "provenance.key"
+    key.write_text(content)
+    key.chmod(mode)
+    (work / "dmask.yaml").write_text(f"output:\n  provenance_key_file: {key}\n")
+    result = dmask(work, "mask", "face.png", "-o", "out.png", "--config", "dmask.yaml")
+    assert_error(result, f"{key}: " + problem.format(key=key))
+    assert not (work / "out.png").exists()
+
+
+def test_export_on_a_machine_that_never_sealed_a_video_names_the_key(work):
+    (work / "dmask.yaml").write_text(f"output:\n  provenance_key_file: {work / 'absent.key'}\n")
+    result = dmask(work, "export", "dicom", "junk.mp4", "-o", "out", "--patient-id", "P", "--config", "dmask.yaml")
+    assert_error(result, f"{work / 'absent.key'}: no provenance key here, so this machine never sealed a video; "
+                         "export on the appliance that masked it, or set output.provenance_key_file to its key")
+    assert not (work / "absent.key").exists() and not (work / "out").exists()

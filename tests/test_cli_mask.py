@@ -10,11 +10,13 @@ import sys
 
 import numpy as np
 
+from edge.config import load_config
 from edge.media import VideoReader, read_photo
+from edge.provenance import provenance_key, seal_problem
 from support import damaged_copy, dmask, video_streams
 
 
-def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
+def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data, provenance_home):
     video = shared_data / "videos/lp_driving_d1.mp4"
     photo = shared_data / "identities/eric_clapton/of_clapton-2.jpg"
     result = dmask(tmp_path, "mask", video, photo, "-o", "out", "--signals", "signals.csv", "--no-progress")
@@ -39,6 +41,9 @@ def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data):
     assert all(0.0 < float(r["right_aperture"]) < 0.6 for r in rows[:4])
     assert [r.name for r in (tmp_path / "out").iterdir()] and not list(tmp_path.rglob(".*partial*"))
     assert video_streams(tmp_path / "out" / video.name) == [("video", "h264", "yuv420p")]
+    # sealed with the key made on first use (issue 26, defect 9), which only its owner can read
+    assert seal_problem(tmp_path / "out" / video.name, provenance_key(load_config(None), create=False)) is None
+    assert provenance_home.stat().st_mode & 0o777 == 0o600 and provenance_home.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_damaged_video_is_masked_as_far_as_it_decodes_and_the_shortfall_is_an_error(tmp_path, shared_data):

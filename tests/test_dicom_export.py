@@ -10,6 +10,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 from pydicom import dcmread
 from pydicom.encaps import generate_fragments
@@ -18,6 +19,8 @@ from pydicom.uid import MPEG4HP41, MPEG4HP422D, EncapsulatedPDFStorage, VideoPho
 from edge.errors import InputError
 from edge.export.document import read_pdf
 from edge.export.video import H264Stream, decode_frames, transfer_syntax
+from edge.provenance import ProvenanceKey, seal_file
+from edge.video_out import mark_masked
 from support import assert_error, decoded_frames, dmask, missing
 
 STUDY = "1.2.826.0.1.3680043.10.999.1"
@@ -128,12 +131,51 @@ def test_dcmtk_and_dicom3tools_read_every_file(exported):
         assert errors == [], f"{path.name}: {errors}"
 
 
-def test_a_camera_video_is_never_exported(shared_data, masked_visit, tmp_path):
-    raw = shared_data / "videos" / "lp_driving_d1.mp4"
-    result = dmask(tmp_path, "export", "dicom", raw, "--signals", masked_visit[1], "-o", tmp_path / "out",
+def retagged(source: Path, target: Path) -> Path:
+    """source's video packets copied unchanged into target, tagged as dmask tags its videos (issue 26's forgery)."""
+    with av.open(str(source)) as reading, av.open(str(target), "w") as writing:
+        mark_masked(writing)
+        stream = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(reading.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                writing.mux(packet)
+    return target
+
+
+def resealed(source: Path, target: Path) -> Path:
+    """source with its seal replaced by another appliance's."""
+    target.write_bytes(source.read_bytes()[:-65])
+    seal_file(target, ProvenanceKey.generate())
+    return target
+
+
+def one_byte_changed(source: Path, target: Path) -> Path:
+    """source with one byte of its frames changed (the 100th from the end before the seal)."""
+    data = bytearray(source.read_bytes())
+    data[-165] ^= 0x01
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("forge, problem", [
+    (lambda raw, visit, path: raw, "it carries no dmask seal"),
+    (lambda raw, visit, path: retagged(raw, path), "it carries no dmask seal"),
+    (lambda raw, visit, path: retagged(visit, path), "it carries no dmask seal"),
+    (lambda raw, visit, path: resealed(visit, path), "it was sealed by another appliance (key "),
+    (lambda raw, visit, path: one_byte_changed(visit, path), "its content changed after dmask sealed it"),
+], ids=["camera file", "camera file with dmask's tag", "masked video remuxed", "another appliance's seal",
+        "one byte changed"])
+def test_only_a_video_this_appliance_sealed_is_exported(shared_data, masked_visit, tmp_path, forge, problem):
+    """A tag proves nothing (issue 26, defect 9): a camera file remuxed with dmask's tag was exported as free of
+    recognisable features. Export asks for the seal, which covers every byte of the file, under this box's key."""
+    video = forge(shared_data / "videos" / "lp_driving_d1.mp4", masked_visit[0], tmp_path / "forged.mp4")
+    result = dmask(tmp_path, "export", "dicom", video, "--signals", masked_visit[1], "-o", tmp_path / "out",
                    "--patient-id", "P")
-    assert_error(result, f"{raw}: not a video dmask wrote (it lacks dmask's masked-video tag); "
-                         "export only what dmask mask or dmask record wrote, never a camera's file")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"dmask: error: {video}: not a video this appliance masked as it stands ({problem}")
+    assert result.stderr.endswith("); export only the MP4s that dmask mask, batch or record wrote here, unchanged, "
+                                  "never a camera's file\n")
     assert not (tmp_path / "out").exists()
 
 

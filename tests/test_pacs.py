@@ -24,6 +24,7 @@ from edge.export.identity import StudyIdentity
 from edge.export.package import StudyExport
 from edge.export.spool import Spool
 from edge.export.video import decode_frames
+from edge.provenance import provenance_key
 from orthanc import AET, Orthanc
 from support import decoded_frames, dmask, dmask_command, dmask_env
 from test_recorder import publish_until, start_publisher
@@ -137,8 +138,9 @@ def test_orthanc_killed_mid_send_keeps_the_instance_and_it_is_delivered_once(ort
     video, signals = masked_visit
     config = load_config(orthanc.dmask_config(tmp_path / "dmask.yaml", tmp_path / "spool")).pacs
     spool = Spool(config.spool_dir)
-    instance = StudyExport(StudyIdentity.from_config(load_config(None).dicom, "PSEUDO-0042")).instances(
-        video, signals)[0]
+    defaults = load_config(None)
+    export = StudyExport(StudyIdentity.from_config(defaults.dicom, "PSEUDO-0042"), provenance_key(defaults, create=False))
+    instance = export.instances(video, signals)[0]
     path = spool.add(instance)
     sent: list[int] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from edge import recorder as recorder_module
 from edge.config import FrameEncoding, PublishConfig
+from edge.provenance import ProvenanceKey, seal_problem
 from edge.records import FrameStatus, MaskedFrame
 from edge.recorder import Recorder, RecordSummary, iter_status_lines
 from edge.status import DaemonStatus
@@ -461,25 +463,33 @@ def test_a_full_disk_keeps_what_was_recorded_and_the_next_run_recovers_it(publis
     assert len(signal_lines(tmp_path / "visit.mp4")) >= 30
 
 
-def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
-    """A disk that filled mid-write cuts the last packet: copied on, it was a damaged frame in the recovered file."""
+def dead_recorders_partial(output: Path, cut: int = 0) -> None:
+    """What a recorder of output killed after 75 frames left (its last cut bytes lost with it)."""
     from edge.config import VideoCodec
     from edge.media import partial_path
-    from edge.recovery import recover_partials
     from edge.video_out import AtomicVideoWriter
 
-    output = tmp_path / "visit.mp4"
-    writer = AtomicVideoWriter(output, 30.0, 64, 48, VideoCodec.H264, fragmented=True)
+    writer = AtomicVideoWriter(output, 30.0, 64, 48, VideoCodec.H264, fragmented=True, seal=ProvenanceKey.generate())
     rng = np.random.default_rng(0)
     for seq in range(75):
         writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), seq / 30)
     writer.flush()
     writer.keep()
-    cut = partial_path(output).with_name(partial_path(output).name.replace(f"-{os.getpid()}", "-999999"))
+    dead = partial_path(output).with_name(partial_path(output).name.replace(f"-{os.getpid()}", "-999999"))
     data = partial_path(output).read_bytes()
-    cut.write_bytes(data[: len(data) - 700])  # into the last fragment's last picture
+    dead.write_bytes(data[: len(data) - cut])
     partial_path(output).unlink()
-    assert recover_partials(output)[0].startswith("recovered visit.mp4: ")
+
+
+def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
+    """A disk that filled mid-write cuts the last packet: copied on, it was a damaged frame in the recovered file."""
+    from edge.recovery import recover_partials
+
+    output = tmp_path / "visit.mp4"
+    dead_recorders_partial(output, cut=700)  # into the last fragment's last picture
+    key = ProvenanceKey.generate()
+    assert recover_partials(output, key)[0].startswith("recovered visit.mp4: ")
+    assert seal_problem(output, key) is None  # the recorder's own folder: what it recovers is sealed
     decoded, damaged = 0, 0
     with av.open(str(output)) as video:
         for packet in video.demux(video.streams.video[0]):
@@ -488,3 +498,19 @@ def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
             except av.FFmpegError:
                 damaged += 1
     assert damaged == 0 and 30 <= decoded < 75
+
+
+def test_a_recovery_in_a_folder_others_can_write_is_not_sealed(tmp_path):
+    """Anyone who can write there could have left a file under a partial name: sealing it would vouch for it."""
+    from edge.recovery import recover_partials
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    dead_recorders_partial(shared / "visit.mp4")
+    key = ProvenanceKey.generate()
+    line = recover_partials(shared / "visit.mp4", key)[0]
+    assert re.fullmatch(r"recovered visit.mp4: \d+ frames from a recorder that stopped without finishing \(pid 999999\); "
+                        "left unsealed, so dmask export dicom refuses it: its folder is writable by others, "
+                        "who could have left it there", line)
+    assert seal_problem(shared / "visit.mp4", key) == "it carries no dmask seal"

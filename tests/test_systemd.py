@@ -44,6 +44,7 @@ def test_example_config_is_the_defaults_but_for_what_an_install_must_set():
         defaults,
         render=dataclasses.replace(defaults.render, backend=RenderBackend.AUTO),
         source=dataclasses.replace(defaults.source, uri="/dev/video0"),
+        output=dataclasses.replace(defaults.output, provenance_key_file="/var/lib/dmask/provenance.key"),
         publish=dataclasses.replace(
             defaults.publish,
             endpoints=("tcp://0.0.0.0:5555",),

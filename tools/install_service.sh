@@ -21,6 +21,8 @@ install -d -m 0750 -o root -g dmask /etc/dmask/keys
 [ -e /etc/dmask/keys/server.key_secret ] || "$prefix/venv/bin/dmask" keys generate /etc/dmask/keys --name server
 chown root:dmask /etc/dmask/keys/server.key_secret && chmod 0640 /etc/dmask/keys/server.key_secret
 install -d -m 0750 -o root -g dmask /etc/dmask/keys/clients
+# the provenance key's folder (output.provenance_key_file): only the user that records and exports reads it
+install -d -m 0700 -o dmask -g dmask /var/lib/dmask
 
 for unit in dmask.service dmask-view.service; do
     sed "s|@PREFIX@|$prefix|g" "$repo/systemd/$unit" > "/etc/systemd/system/$unit"

@@ -28,7 +28,7 @@ from edge.batch.pools import DaskPool, LocalPool
 from edge.batch.worker import Outcome, Task
 from edge.config import Config
 from edge.media import AtomicFile, MediaKind, drop_dead_partials, make_output_dir, sha256_file
-from edge.provenance import config_hash
+from edge.provenance import config_hash, provenance_key
 from edge.wording import count, one_line
 
 
@@ -87,6 +87,7 @@ def run_batch(src: Path, dst: Path, config: Config, manifest: Path | None = None
               scheduler: str | None = None, progress: bool = True, send_back: bool = False) -> BatchSummary:
     """send_back: workers send outputs back to be written here (a DST_DIR they do not share)."""
     jobs = plan_jobs(src, dst, manifest)
+    provenance_key(config)  # made or checked before any worker starts, which each seal their videos with it
     make_output_dir(dst)
     with output_lock(dst):
         return _run_locked(src, dst, jobs, config, workers, scheduler, progress, send_back)

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from tqdm import tqdm
 
 from edge.config import Config
+from edge.provenance import provenance_key
 from edge.errors import DeliveryError, InputError
 from edge.export.identity import StudyIdentity
 from edge.export.package import StudyExport
@@ -50,7 +51,7 @@ def export_dicom(videos: list[Path], config: Config, identity: StudyIdentity | N
     made: list[tuple[Path, list[Dataset]]] = []
     lines = []
     if videos:
-        export = StudyExport(identity)
+        export = StudyExport(identity, provenance_key(config, create=False))
         made = [(video, export.instances(video, signals)) for video in videos]
         lines.append(f"study {identity.study_uid}, patient {identity.patient_id}: "
                      f"{count(sum(len(i) for _, i in made), 'instance')} from {count(len(videos), 'recording')}")

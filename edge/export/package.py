@@ -21,13 +21,16 @@ from edge.export.identity import Series, StudyIdentity
 from edge.export.report_sr import measurement_report
 from edge.export.video import video_instance
 from edge.media import signals_path
+from edge.provenance import ProvenanceKey
 
 
 class StudyExport:
     """Turns masked recordings into linked instances of the caller's study."""
 
-    def __init__(self, identity: StudyIdentity) -> None:
+    def __init__(self, identity: StudyIdentity, key: ProvenanceKey) -> None:
+        """key: the appliance's provenance key; only videos it sealed are exported (edge.provenance)."""
         self.identity = identity
+        self.key = key
         self.video = Series(identity.new_uid(), 1, "XC", "Masked face video")
         self.summary = Series(identity.new_uid(), 2, "DOC", "Clinical summary")
         self.measurements = Series(identity.new_uid(), 3, "SR", "Key measurements")
@@ -43,7 +46,7 @@ class StudyExport:
         number = self._recordings
         recorded = dt.datetime.fromtimestamp(video.stat().st_mtime)
         label = f"recording {number}"
-        video_ds = video_instance(video, self.identity, self.video, number, recorded)
+        video_ds = video_instance(video, self.key, self.identity, self.video, number, recorded)
         try:
             recording = load_recording(signals)
         except NoFaceTracked:

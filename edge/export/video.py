@@ -31,7 +31,7 @@ from pydicom.uid import MPEG4HP41, MPEG4HP422D, UID, VideoPhotographicImageStora
 
 from edge.errors import InputError
 from edge.export.identity import Series, StudyIdentity, new_instance
-from edge.video_out import is_masked
+from edge.provenance import ProvenanceKey, seal_problem
 
 _ANNEX_B = "h264"
 _NAL_SPS = 7
@@ -55,16 +55,18 @@ class H264Stream:
     level: int
 
 
-def read_h264(path: Path) -> H264Stream:
-    """The H.264 video of a masked MP4 that dmask wrote, packets unchanged; InputError for anything else."""
+def read_h264(path: Path, key: ProvenanceKey) -> H264Stream:
+    """The H.264 video of a masked MP4 that this appliance wrote and sealed with key, packets unchanged;
+    InputError for anything else."""
     try:
+        problem = seal_problem(path, key)
         source = av.open(str(path))
     except (av.FFmpegError, OSError) as error:
         raise InputError(f"{path}: cannot be read as a video ({error}); give a masked MP4") from error
+    if problem:
+        raise InputError(f"{path}: not a video this appliance masked as it stands ({problem}); export only the "
+                         "MP4s that dmask mask, batch or record wrote here, unchanged, never a camera's file")
     with source:
-        if not is_masked(source):
-            raise InputError(f"{path}: not a video dmask wrote (it lacks dmask's masked-video tag); "
-                             "export only what dmask mask or dmask record wrote, never a camera's file")
         video = source.streams.video[0] if source.streams.video else None
         if video is None or video.codec_context.name != "h264":
             raise InputError(f"{path}: holds no H.264 video; write it with output.video_codec h264")
@@ -109,10 +111,10 @@ def transfer_syntax(stream: H264Stream, path: Path) -> UID:
                      "record or mask at 1080p or below")
 
 
-def video_instance(path: Path, identity: StudyIdentity, series: Series, number: int,
+def video_instance(path: Path, key: ProvenanceKey, identity: StudyIdentity, series: Series, number: int,
                    recorded: dt.datetime) -> Dataset:
-    """The Video Photographic Image instance of the masked MP4 at path."""
-    stream = read_h264(path)
+    """The Video Photographic Image instance of the masked MP4 at path, sealed with key."""
+    stream = read_h264(path, key)
     ds = new_instance(VideoPhotographicImageStorage, transfer_syntax(stream, path), identity, series, number,
                       recorded)
     ds.ImageType = ["DERIVED", "PRIMARY"]
