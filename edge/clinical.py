@@ -139,16 +139,17 @@ def resting_deviation(
     return out
 
 
-# Below this intensity on both sides a unit is not moving, and the ratio of two
+# Below this movement on both sides a unit is not moving, and the ratio of two
 # near-zeros is noise: 0.000 against 0.015 read as -1, a complete one-sided
 # weakness (issue 25). About the fit's quantisation of a still face.
 ASYMMETRY_MIN_INTENSITY = 0.1
 
 
 def asymmetry_index(right: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """(right - left) / (right + left): -1 left only, +1 right only; NaN (empty) where neither side
-    reaches ASYMMETRY_MIN_INTENSITY, since there is no movement to compare."""
-    right, left = np.asarray(right, np.float64), np.asarray(left, np.float64)
+    """(right - left) / (right + left) of two sides' movement above their rest: -1 left only, +1 right only;
+    NaN (empty) where neither side moves ASYMMETRY_MIN_INTENSITY above it, since there is no movement to
+    compare. A side relaxing below its rest counts as not moving."""
+    right, left = np.maximum(np.asarray(right, np.float64), 0.0), np.maximum(np.asarray(left, np.float64), 0.0)
     moving = np.maximum(right, left) >= ASYMMETRY_MIN_INTENSITY
     return np.divide(right - left, right + left, out=np.full_like(right + left, np.nan), where=moving)
 

@@ -271,6 +271,7 @@ class Fitter:
             right_blink=blinks[0],
             left_blink=blinks[1],
             **fixation(face, hidden, focal_px),
+            action_unit_movement=None if self.still else self._quantised(units - resting_units).astype(np.float32),
         )
 
     def forget(self, track_id: int) -> None:

@@ -155,7 +155,11 @@ class MaskParams:
         x and y in image pixels, z in pixels of depth.
     scale: pixels per canonical unit.
     action_units: (C,) float32 intensities 0..1 in the order of
-        edge.action_units.CHANNELS (each unit's right side, then its left).
+        edge.action_units.CHANNELS (each unit's right side, then its left):
+        what is drawn, the population's resting level plus this face's movement.
+    action_unit_movement: (C,) float32 the same channels' movement from this
+        face's own resting intensity, -1..1: what the face does, and what is
+        published. None in a photo, which has no rest of its own to move from.
     brow_height_mm, mouth_corner_height_mm: (2,) float32 (right, left) how far
         the action units raise each brow / mouth corner above the
         population's resting face, mm (edge.action_units.Heights).
@@ -183,6 +187,7 @@ class MaskParams:
     left_blink: BlinkEvent | None = None
     fixation_distance_mm: float = math.nan
     fixation_demand_deg: float = math.nan
+    action_unit_movement: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

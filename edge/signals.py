@@ -45,7 +45,7 @@ from edge.clinical import (
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 
@@ -147,19 +147,27 @@ def _eye_fields(side: str) -> tuple[Field, ...]:
     )
 
 
+def _movement(face: MaskParams, channel: int) -> float:
+    """One channel's movement from the face's own rest; NaN (empty) in a photo, which has none."""
+    return math.nan if face.action_unit_movement is None else float(face.action_unit_movement[channel])
+
+
 def _unit_fields() -> tuple[Field, ...]:
-    intensities = tuple(
-        Field(f"au_{name}", "0..1", f"FACS action-unit intensity ({unit.name}, AU{unit.facs}, {side.value} side)",
-              lambda f, k=k: float(f.action_units[k]))
+    movements = tuple(
+        Field(f"au_{name}", "-1..1", f"FACS action-unit intensity ({unit.name}, AU{unit.facs}, {side.value} side) "
+              "above (> 0) or below this face's own resting intensity: the side's movement, never the drawn "
+              "population's level; empty in a photo (no rest of its own)",
+              lambda f, k=k: _movement(f, k))
         for k, (name, (unit, side)) in enumerate(zip(CHANNEL_NAMES, CHANNELS))
     )
     asymmetries = tuple(
         Field(f"asym_{unit.name}", "-1..1",
-              f"(right - left) / (right + left) of AU{unit.facs}; empty where neither side reaches {ASYMMETRY_MIN_INTENSITY}",
-              lambda f, r=r, l=l: float(asymmetry_index(f.action_units[r], f.action_units[l])))
+              f"(right - left) / (right + left) of AU{unit.facs}'s movement above rest; empty where neither side "
+              f"moves {ASYMMETRY_MIN_INTENSITY} above it",
+              lambda f, r=r, l=l: float(asymmetry_index(_movement(f, r), _movement(f, l))))
         for unit, (r, l) in zip(ACTION_UNITS, PAIRS)
     )
-    return intensities + asymmetries
+    return movements + asymmetries
 
 
 FACE_FIELDS: tuple[Field, ...] = (

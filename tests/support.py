@@ -111,6 +111,7 @@ def mask_params(**changes) -> MaskParams:
         right_eye=eye, left_eye=eye, action_units=np.zeros(len(CHANNELS), np.float32),
         brow_height_mm=np.zeros(2, np.float32), mouth_corner_height_mm=np.zeros(2, np.float32), confidence=0.9,
         fixation_distance_mm=600.0, fixation_demand_deg=GAZE_ZERO_VERGENCE_DEG,
+        action_unit_movement=np.zeros(len(CHANNELS), np.float32),
     )
     return dataclasses.replace(face, **changes)
 

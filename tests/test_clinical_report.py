@@ -30,7 +30,7 @@ def frame(t: float) -> dict:
     if any(start <= t < end for start, end in LEFT_COVERS_S):
         left = EyeParams.hidden()
     face = mask_params(right_eye=right, left_eye=left)
-    return {"v": 6, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+    return {"v": 7, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
             "faces": [face_record(face)]}
 
 
@@ -139,7 +139,7 @@ def test_a_sidecar_of_another_schema_is_refused(tmp_path):
     old = tmp_path / "old.signals.jsonl"
     old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
     assert_error(dmask(tmp_path, "report", old),
-                 f"{old}:1: schema None, expected 'dmask.signals/6'; record again with this version of dmask")
+                 f"{old}:1: schema None, expected 'dmask.signals/7'; record again with this version of dmask")
 
 
 @pytest.fixture(scope="module")

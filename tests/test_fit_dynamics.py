@@ -14,11 +14,11 @@ import pytest
 
 from edge.action_units import CHANNEL_NAMES
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, degrees_of_prism
+from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
 from edge.fit import Fitter, RestingPolicy
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
-from edge.records import EyeObservation, FaceObservation
+from edge.records import EyeObservation, FaceObservation, MaskParams
 from edge.signals import face_record
 
 FPS = 30.0
@@ -75,10 +75,20 @@ def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, resting: Rest
     return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
 
 
-def photo(avatar: Avatar, focal_px: float = float("nan"), **sign) -> dict:
-    """The published fields of one photo of the avatar with a sign (observations' keywords)."""
+def photo_params(avatar: Avatar, focal_px: float = float("nan"), **sign) -> MaskParams:
+    """One photo of the avatar with a sign (observations' keywords), fitted."""
     face = observations(avatar, np.ones(1), np.zeros(1), **sign)[0]
-    return face_record(Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0, focal_px))
+    return Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0, focal_px)
+
+
+def photo(avatar: Avatar, focal_px: float = float("nan"), **sign) -> dict:
+    """The published fields of one photo of the avatar with a sign."""
+    return face_record(photo_params(avatar, focal_px, **sign))
+
+
+def drawn_asymmetry(params: MaskParams, unit: str) -> float:
+    """asymmetry_index of the drawn intensities of one unit's two sides."""
+    return float(asymmetry_index(*(params.action_units[CHANNEL_NAMES.index(f"{side}_{unit}")] for side in ("right", "left"))))
 
 
 def test_a_100ms_blink_survives(avatar):
@@ -126,23 +136,25 @@ def with_units(avatar: Avatar, **intensities: float) -> np.ndarray:
 
 def test_a_one_sided_lip_line_droop_passes_at_its_size_and_its_control_does_not(avatar):
     """A lip line 4 mm lower on the right (beyond a photo's 2.5 mm) is drawn so; both corners down is no droop."""
-    droop = photo(avatar, drop_mm=4.0)
+    drawn = photo_params(avatar, drop_mm=4.0)
+    droop = face_record(drawn)
     assert droop["right_mouth_corner_height_mm"] - droop["left_mouth_corner_height_mm"] == pytest.approx(-4.0, abs=0.1)
     assert droop["right_mouth_corner_height_mm"] < -2.0 and abs(droop["left_mouth_corner_height_mm"]) < 0.5
-    assert droop["asym_lip_corner_depress"] > 0.5
+    assert drawn_asymmetry(drawn, "lip_corner_depress") > 0.5
+    assert droop["au_right_lip_corner_depress"] is None  # a photo has no rest: no movement, the sign is in the mm
     large = photo(avatar, drop_mm=-7.0)  # more than one side's depress draws: the other side's pull makes up the rest
     assert large["right_mouth_corner_height_mm"] - large["left_mouth_corner_height_mm"] == pytest.approx(7.0, abs=0.1)
-    control = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0, left_lip_corner_depress=1.0))
+    drawn = photo_params(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0, left_lip_corner_depress=1.0))
+    control = face_record(drawn)
     assert abs(control["right_mouth_corner_height_mm"]) < 0.1 and abs(control["left_mouth_corner_height_mm"]) < 0.1
-    assert control["asym_lip_corner_depress"] is None  # both at the population's rest: neither side moves, no asymmetry
+    assert np.isnan(drawn_asymmetry(drawn, "lip_corner_depress"))  # both at the population's rest: no asymmetry
 
 
 def test_an_ordinary_resting_asymmetry_does_not_pass_a_photo(avatar):
     """A lip line 2 mm lower on one side, and a mesh showing one corner down: within a photo's normal range."""
-    mild = photo(avatar, vertices=with_units(avatar, right_lip_corner_depress=0.8), drop_mm=2.0)
-    rest = photo(avatar)
-    assert {k: v for k, v in mild.items() if k.startswith("au_")} == pytest.approx(
-        {k: v for k, v in rest.items() if k.startswith("au_")}, abs=1e-6)
+    mild = photo_params(avatar, vertices=with_units(avatar, right_lip_corner_depress=0.8), drop_mm=2.0)
+    rest = photo_params(avatar)
+    assert mild.action_units == pytest.approx(rest.action_units, abs=1e-6)
 
 
 def test_a_ptotic_lid_reads_1mm_and_its_control_is_within_normal_limits(avatar):
@@ -241,3 +253,27 @@ def test_published_action_units_are_rounded_to_the_configured_step(avatar):
     units = fitter.fit(face, 0.0).action_units
     np.testing.assert_allclose(units, np.round(units / 0.25) * 0.25, atol=1e-6)
     assert units[CHANNEL_NAMES.index("right_lip_corner_depress")] >= 0.5
+    fitter = Fitter(avatar, FitConfig(action_unit_step=0.25), ClinicalConfig(), still=False)
+    moved = [fitter.fit(f, 0.0).action_unit_movement for f in smiling(avatar, right=0.6, left=0.0)][-1]
+    np.testing.assert_allclose(moved, np.round(moved / 0.25) * 0.25, atol=1e-6)
+
+
+def smiling(avatar: Avatar, right: float, left: float) -> list[FaceObservation]:
+    """Three seconds of a still face at the population's rest, then a smile pulling each corner this much more."""
+    rest = observations(avatar, np.ones(90), np.zeros(90), vertices=with_units(avatar))
+    pull = avatar.action_unit_rest[CHANNEL_NAMES.index("right_lip_corner_pull")]
+    smile = with_units(avatar, right_lip_corner_pull=pull + right, left_lip_corner_pull=pull + left)
+    return rest + observations(avatar, np.ones(3), np.zeros(3), vertices=smile)
+
+
+def test_an_action_unit_is_published_as_movement_from_the_faces_own_rest(avatar):
+    """A face at rest moves nothing, whatever level the avatar draws it at; a one-sided smile is that side's
+    movement. The published intensity was the population's resting level plus movement (issue 25: a
+    replaced level is never published as the patient's)."""
+    fitter = Fitter(avatar, FitConfig(), ClinicalConfig(), still=False)
+    fields = [face_record(fitter.fit(face, i / FPS)) for i, face in enumerate(smiling(avatar, right=0.5, left=0.0))]
+    at_rest, smile = fields[80], fields[-1]
+    assert all(abs(value) < 0.02 for key, value in at_rest.items() if key.startswith("au_"))
+    assert smile["au_right_lip_corner_pull"] == pytest.approx(0.5, abs=0.1)
+    assert abs(smile["au_left_lip_corner_pull"]) < 0.1
+    assert smile["asym_lip_corner_pull"] > 0.6 and at_rest["asym_lip_corner_pull"] is None

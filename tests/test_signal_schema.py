@@ -39,7 +39,7 @@ def test_a_record_holds_every_field_in_order_and_nothing_else():
     units = np.zeros(len(CHANNEL_NAMES), np.float32)
     units[CHANNEL_NAMES.index("right_lip_corner_pull")] = 0.6
     units[CHANNEL_NAMES.index("left_lip_corner_pull")] = 0.2
-    face = mask_params(right_eye=eye_params(4.0, 1.0), left_eye=eye_params(-4.0, -1.0), action_units=units)
+    face = mask_params(right_eye=eye_params(4.0, 1.0), left_eye=eye_params(-4.0, -1.0), action_unit_movement=units)
     record = face_record(face)
     assert list(record) == list(FIELD_NAMES)
     assert record["horizontal_deviation_deg"] == pytest.approx(8.0)

@@ -104,9 +104,9 @@ def summarise(recording: Recording) -> dict[str, Any]:
         "action_units": {
             unit.name: {
                 "facs": unit.facs,
-                "right": _median(recording[f"au_right_{unit.name}"]),
-                "left": _median(recording[f"au_left_{unit.name}"]),
-                "asymmetry": _median(recording[f"asym_{unit.name}"]),
+                "right": _range(recording[f"au_right_{unit.name}"])[1],  # how far the side moved, above its rest
+                "left": _range(recording[f"au_left_{unit.name}"])[1],
+                "asymmetry": _median(recording[f"asym_{unit.name}"]),  # where either side moved
             }
             for unit in ACTION_UNITS
         },
@@ -226,10 +226,14 @@ def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: s
     )
     face = s["face"]
     report.table(
-        ["action unit", "FACS", "right (median)", "left (median)", "asymmetry (median)"],
-        [[name, f"AU{u['facs']}", u["right"], u["left"], u["asymmetry"]] for name, u in face["action_units"].items()]
-        + [["brow height (mm)", "", face["brow_height_mm"]["right"], face["brow_height_mm"]["left"], ""],
-           ["mouth-corner height (mm)", "", face["mouth_corner_height_mm"]["right"], face["mouth_corner_height_mm"]["left"], ""]],
+        ["action unit", "FACS", "right: movement above rest (95th percentile)", "left: the same",
+         "asymmetry (median while moving)"],
+        [[name, f"AU{u['facs']}", u["right"], u["left"], u["asymmetry"]] for name, u in face["action_units"].items()],
+    )
+    report.table(
+        ["height above the population's resting face", "right (median)", "left (median)"],
+        [["brow (mm)", face["brow_height_mm"]["right"], face["brow_height_mm"]["left"]],
+         ["mouth corner (mm)", face["mouth_corner_height_mm"]["right"], face["mouth_corner_height_mm"]["left"]]],
     )
     report.figure(f"{tag}_eyes", _eyes_figure(recording, s), f"{s['recording']}: gaze, deviation and lids over time")
     report.figure(f"{tag}_spectrum", _spectrum_figure(recording), f"{s['recording']}: gaze spectra per eye")
