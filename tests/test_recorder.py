@@ -138,6 +138,7 @@ def record(publisher: Publisher, output: Path, frames: list[MaskedFrame], **opti
         publish(publisher, frames)
         expected = sum(1 for _ in frames)
         wait_until(lambda: running.recorder.frames >= expected, f"{expected} frames")
+        sync(publisher, running.recorder)  # and the last frame's signals, sent after it on the same socket
     finally:
         summary = running.finish()
     return summary
