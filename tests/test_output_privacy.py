@@ -78,7 +78,7 @@ def test_a_masked_video_has_one_h264_stream_and_none_of_the_inputs_audio_or_tags
         assert container.streams.video[0].frames == len(frames)
     assert set(tags) <= {"major_brand", "minor_version", "compatible_brands", "encoder", "language", "handler_name", "vendor_id",
                          "comment"}
-    assert tags["comment"] == MASKED_TAG  # ours (dmask export dicom takes only such videos), not the camera's
+    assert tags["comment"] == MASKED_TAG  # ours, for people and players (export trusts the seal, not this), not the camera's
     assert tags["encoder"].startswith("Lavf") and tags.get("handler_name") == "VideoHandler"
     data = output.read_bytes()
     assert not [s for s in planted_strings() if s in data]
