@@ -14,7 +14,9 @@ import pytest
 
 from edge.batch.audit import Audit
 from edge.batch.plan import AUDIT_NAME
+from edge.config import load_config
 from edge.media import sha256_file
+from edge.provenance import provenance_key, seal_problem
 from support import assert_error, damaged_copy, dmask, dmask_command, dmask_env
 
 CLIPS = ("lp_driving_d1.mp4", "lp_driving_d2.mp4")  # 16 frames each
@@ -62,6 +64,7 @@ def test_a_tree_is_masked_in_its_layout_with_an_audit_and_the_broken_file_record
     assert visit["status"] == "done" and visit["output"] == "clinic_a/2024/visit1.mp4" and visit["codec"] == "h264"
     assert visit["source_sha256"] == sha256_file(tree / "clinic_a/2024/visit1.mp4")
     assert visit["output_sha256"] == sha256_file(dst / "clinic_a/2024/visit1.mp4")
+    assert seal_problem(dst / "clinic_a/2024/visit1.mp4", provenance_key(load_config(None), create=False)) is None
     assert (visit["frames"], visit["faces"], visit["failed_closed"], visit["no_face"]) == (16, 16, 0, 0)
     assert visit["dmask_version"] and visit["commit"] and len(visit["config_sha256"]) == 64
     assert visit["started"] < visit["ended"]
