@@ -199,11 +199,12 @@ def mask_inputs(
     before any work starts. models: already loaded ones (else loaded here).
     """
     plan = plan_outputs(inputs, output)
+    outputs = [destination for _, destination in plan] + ([Path(signals_path)] if signals_path else [])
     if not overwrite:
-        _refuse_existing([destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []))
+        _refuse_existing(outputs)
     for source, _ in plan:
         check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
-    for written in [destination for _, destination in plan] + ([Path(signals_path)] if signals_path else []):
+    for written in outputs:
         # what a dmask mask killed outright (SIGKILL) left of this output: never whole, and made again now
         drop_dead_partials(written.parent.glob(f".{written.stem}.partial-*{written.suffix}"))
     with contextlib.ExitStack() as stack:

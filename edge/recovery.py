@@ -92,8 +92,7 @@ class _Copy(AtomicOutput):
 
     def _close(self) -> None:
         if self.container is not None:
-            self.container.close()
-            self.container = None
+            self._release()
             if self.seal is not None:
                 seal_file(self.temp_path, self.seal)
 
