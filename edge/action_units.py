@@ -33,9 +33,11 @@ from edge.mesh_index import (
     LEFT_LIDS,
     LIPS_INNER,
     LIPS_OUTER,
+    LOWER_LIP_MIDDLE,
     NOSE_TIP,
     RIGHT_LID_RING,
     RIGHT_LIDS,
+    UPPER_LIP_MIDDLE,
 )
 
 
@@ -120,6 +122,7 @@ REGIONS = tuple(unit.region for unit in ACTION_UNITS)
 
 SIDE_WIDTH_MM = 2.0  # how sharply a side's field fades across the midline
 LIP_GATE_MM = 1.5  # how sharply a lip gate fades above or below the lips' meeting line
+LIP_CLOSURE_MM = 6.0  # how far beyond the inner lip margins lip_closure fades
 _EYE_VERTICES = np.concatenate([RIGHT_LIDS, LEFT_LIDS, RIGHT_LID_RING, LEFT_LID_RING])
 
 
@@ -161,18 +164,47 @@ def _pull_field(vertices: np.ndarray, pull: Pull, mm_per_unit: float, gates: dic
     return weight[:, None] * (np.asarray(pull.move, np.float64) / mm_per_unit)
 
 
-def _lip_gates(vertices: np.ndarray, mm_per_unit: float) -> dict[Gate, np.ndarray]:
-    """Per-vertex 0..1: how far below the line where the lips meet; each lip's own points exactly 0 or 1."""
+def _inner_lips(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) each, the inner upper and lower lip's height (y) at each vertex's x; the corners' beyond the mouth."""
     inner = vertices[LIPS_INNER]
     upper, lower = inner[:11], np.vstack([inner[10:], inner[:1]])
     order_u, order_l = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-    meet = 0.5 * (np.interp(vertices[:, 0], upper[order_u, 0], upper[order_u, 1])
-                  + np.interp(vertices[:, 0], lower[order_l, 0], lower[order_l, 1]))
+    return (np.interp(vertices[:, 0], upper[order_u, 0], upper[order_u, 1]),
+            np.interp(vertices[:, 0], lower[order_l, 0], lower[order_l, 1]))
+
+
+def _lip_gates(vertices: np.ndarray, mm_per_unit: float) -> dict[Gate, np.ndarray]:
+    """Per-vertex 0..1: how far below the line where the lips meet; each lip's own points exactly 0 or 1."""
+    meet = 0.5 * sum(_inner_lips(vertices))
     below = 1.0 / (1.0 + np.exp(-(vertices[:, 1] - meet) / (LIP_GATE_MM / mm_per_unit)))
     for contour in (LIPS_OUTER, LIPS_INNER):
         below[contour[1:10]] = 0.0
         below[contour[11:]] = 1.0
     return {Gate.NONE: np.ones(len(vertices)), Gate.UPPER: 1.0 - below, Gate.LOWER: below}
+
+
+def lip_gap(vertices: np.ndarray) -> float:
+    """The mouth's opening: how far the inner lips' middles are apart (y down), in the vertices' units.
+
+    Linear in the vertices, so it applies to a channel's displacement as well.
+    """
+    return float(vertices[LOWER_LIP_MIDDLE, 1].mean() - vertices[UPPER_LIP_MIDDLE, 1].mean())
+
+
+def lip_closure(vertices: np.ndarray, mm_per_unit: float) -> np.ndarray:
+    """(468, 3) the displacement that brings this face's inner lips together on the line where they meet.
+
+    Each lip moves by its own distance from that line, in full up to its
+    inner margin and fading with a Gaussian of LIP_CLOSURE_MM beyond it, so
+    the lips close without the nose or the chin moving.
+    """
+    upper, lower = _inner_lips(vertices)
+    meet = 0.5 * (upper + lower)
+    beyond = np.maximum(np.abs(vertices[:, 1] - meet) - 0.5 * np.abs(lower - upper), 0.0) * mm_per_unit
+    fade = np.exp(-0.5 * (beyond / LIP_CLOSURE_MM) ** 2)
+    gates = _lip_gates(vertices, mm_per_unit)
+    shift = fade * (gates[Gate.UPPER] * (meet - upper) + gates[Gate.LOWER] * (meet - lower))
+    return np.column_stack([np.zeros_like(shift), shift, np.zeros_like(shift)])
 
 
 class Heights:

@@ -11,11 +11,13 @@ camera.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.action_units import lip_closure
 from edge.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
 from edge.errors import ModelError
 from edge.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
@@ -139,8 +141,23 @@ class Avatar:
         return mm_per_canonical_unit(self.vertices, self.iris_diameter)
 
     def expressed(self, intensities: np.ndarray) -> np.ndarray:
-        """(468, 3) float64 vertices with (C,) action-unit intensities applied."""
+        """(468, 3) float64 vertices with (C,) action-unit intensities applied: the face the fit measures against."""
         return self.vertices.astype(np.float64) + np.tensordot(intensities, self.action_unit_basis, axes=1)
+
+    def drawn(self, intensities: np.ndarray) -> np.ndarray:
+        """(468, 3) float64 the face the renderer draws: expressed, with its lips meeting at the population's rest.
+
+        The mean of many press photos parts its lips by about 4 mm and no
+        resting intensity closes them, so a closed, neutral mouth was drawn
+        open (issue 27). The lips are closed once, at the population's resting
+        intensities; the drawn opening is then the units' lip_gap from that
+        rest (edge.fit.MouthOpening sets it to the measured one).
+        """
+        return self.expressed(intensities) + self._lip_closure
+
+    @cached_property
+    def _lip_closure(self) -> np.ndarray:
+        return lip_closure(self.expressed(self.action_unit_rest), self.mm_per_unit)
 
     def save(self, models_dir: Path) -> None:
         np.savez_compressed(models_dir / AVATAR_FILE, **{name: getattr(self, name) for name in _ARRAYS})

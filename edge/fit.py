@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region
+from edge.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region, lip_gap
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.clinical import (
     BLINK_COMPLETE_FRACTION,
@@ -164,9 +164,34 @@ def gaze_angles(measure: EyeMeasure, rest: np.ndarray) -> tuple[float, float]:
     return float(np.arcsin(sin_yaw)), pitch
 
 
-# A track's resting state, flat: the action units, then per eye (upper, lower, MRD1, MRD2, iris dy), then the
-# lip line's droop (mm, > 0 right lower).
-_LIDS = 5
+_LIDS = 5  # per eye: upper, lower, MRD1, MRD2, iris dy
+
+
+@dataclass(frozen=True)
+class Resting:
+    """A track's resting state (Fitter's slow baseline); a photo's is the photo.
+
+    units: (C,) the fitted intensities; lids: (2, _LIDS) per eye;
+    drop_mm: the lip line's droop, > 0 right lower; gap: the lips' gap,
+    canonical units (it follows a closing mouth fast, MouthOpening).
+    """
+
+    units: np.ndarray
+    lids: np.ndarray
+    drop_mm: float
+    gap: float
+
+    def flat(self) -> np.ndarray:
+        return np.concatenate([self.units, self.lids.ravel(), [self.drop_mm, self.gap]])
+
+    @staticmethod
+    def gap_index(channels: int) -> int:
+        return channels + 2 * _LIDS + 1
+
+    @staticmethod
+    def of(flat: np.ndarray, channels: int) -> "Resting":
+        gap = Resting.gap_index(channels)
+        return Resting(flat[:channels], flat[channels:gap - 1].reshape(2, _LIDS), float(flat[gap - 1]), float(flat[gap]))
 
 
 class MouthDroop:
@@ -210,6 +235,44 @@ class MouthDroop:
         return out
 
 
+class MouthOpening:
+    """The jaw drawn so the lips part from closed as far as the mouth opened from its rest.
+
+    The opening is measured directly, the inner lips' middles apart on the
+    canonical face (edge.action_units.lip_gap), against the track's resting
+    gap: the least the mouth has been open lately (Fitter's baseline, which
+    follows a closing mouth at once, within REST_FALL_SECONDS, and rises
+    over baseline_seconds). A mouth that rests closed is drawn closed and opens as
+    far as it does; one that hangs open at rest, and a photo's, is drawn
+    closed at rest, the population's (a photo's opening linked a person's
+    masks: FaceNet's Mask2Mask rank-1 rose from 0.40 to 0.46). Drawn as the
+    fitted units' movement from a 20 s baseline, a talking mouth opened a
+    tenth as far as it did (lp_driving_d14: the fit put the opening into
+    lip_press, which its bounds saturate), and a clip that starts open kept
+    that as its closed mouth. The drawn face's lips meet at the population's
+    rest (Avatar.drawn), so its opening is the lip_gap of the units'
+    displacement from that rest; jaw_drop, both sides alike, makes up the
+    rest of the opening, up to JAW_REACH times its FACS-E intensity: a mouth
+    opens three times as far as the 12 mm jaw_drop parts the lips at 1.
+    """
+
+    JAW_REACH = 3.0
+    REST_FALL_SECONDS = 0.05
+
+    def __init__(self, avatar: Avatar) -> None:
+        self.jaw = list(PAIRS[[u.name for u in ACTION_UNITS].index("jaw_drop")])
+        self.per_channel = np.array([lip_gap(field) for field in avatar.action_unit_basis.astype(np.float64)])
+        self.rest = avatar.action_unit_rest.astype(np.float64)
+
+    def drawn(self, units: np.ndarray, opening: float) -> np.ndarray:
+        """units with the jaw set so the drawn lips part by opening (canonical units), as far as the jaw reaches."""
+        out = units.copy()
+        out[self.jaw] = 0.0
+        shortfall = opening - self.per_channel @ (out - self.rest)
+        out[self.jaw] = np.clip(shortfall / self.per_channel[self.jaw].sum(), 0.0, self.JAW_REACH)
+        return out
+
+
 class Fitter:
     """Fits every face of a stream; keeps each track's resting baseline."""
 
@@ -232,6 +295,7 @@ class Fitter:
                              Region.MIDFACE: margin * clinical.midface_asymmetry_mm,
                              Region.MOUTH: margin * clinical.mouth_asymmetry_mm}
         self.droop = MouthDroop(self.heights)
+        self.opening = MouthOpening(avatar)
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
         self.blinks: dict[int, tuple[BlinkTracker, BlinkTracker]] = {}
         self.shut_below = PHOTO_SHUT_FRACTION if still else BLINK_COMPLETE_FRACTION  # openness
@@ -248,13 +312,14 @@ class Fitter:
         lids = np.array([(e.upper, e.lower, *self._mrd(e.upper, e.lower, e.iris_dy, e.width_mm), e.iris_dy) for e in eyes])
         lids[hidden] = np.nan
         drop_mm = face.fissure_drop_px * avatar.mm_per_unit / pose.scale
-        baseline = self._update_baseline(face.track_id, np.concatenate([units, lids.ravel(), [drop_mm]]), timestamp)
-        resting_units, resting_lids = baseline[: len(units)], baseline[len(units):-1].reshape(2, _LIDS)
+        now = Resting(units, lids, drop_mm, lip_gap(shape))
+        rest = Resting.of(self._update_baseline(face.track_id, now.flat(), timestamp), len(units))
+        movement = units - rest.units
         # an eye not yet seen in this track (NaN) counts as level with the other: no asymmetry can be judged
-        resting_lids = np.where(np.isnan(resting_lids), resting_lids[::-1], resting_lids)
+        resting_lids = np.where(np.isnan(rest.lids), rest.lids[::-1], rest.lids)
         openness = self._openness(eyes, resting_lids)
         right, left = self._eyes(eyes, resting_lids, hidden, openness)
-        published = self._quantised(self._units(units, resting_units, drop_mm, float(baseline[-1])))
+        published = self._quantised(self._units(now, rest, movement))
         heights = self.heights.of(published) - self.resting_heights
         blinks = self._blinks(face.track_id, openness, timestamp, hidden)
         return MaskParams(
@@ -271,7 +336,7 @@ class Fitter:
             right_blink=blinks[0],
             left_blink=blinks[1],
             **fixation(face, hidden, focal_px),
-            action_unit_movement=None if self.still else self._quantised(units - resting_units).astype(np.float32),
+            action_unit_movement=None if self.still else self._quantised(movement).astype(np.float32),
         )
 
     def forget(self, track_id: int) -> None:
@@ -313,7 +378,7 @@ class Fitter:
         step = self.config.action_unit_step
         return np.round(units / step) * step if step > 0 else units
 
-    def _units(self, current: np.ndarray, resting: np.ndarray, drop_mm: float, resting_drop_mm: float) -> np.ndarray:
+    def _units(self, now: Resting, rest: Resting, movement: np.ndarray) -> np.ndarray:
         """Movement from the resting level, on top of the population's level or a clinical one.
 
         A brow or mid-face region whose resting heights differ side to side
@@ -322,20 +387,22 @@ class Fitter:
         difference (the units refitted to that face, within their bounds).
         A resting lip-line droop beyond the mouth's threshold is drawn at its
         size (MouthDroop). Everything symmetric, and every difference within
-        the normal range, is the population's. RestingPolicy.OWN keeps
-        everything, the mouth's side-to-side difference as the lip line
+        the normal range, is the population's; the mouth opens from closed
+        as far as it opened from its rest (MouthOpening). RestingPolicy.OWN
+        keeps everything, the mouth's side-to-side difference as the lip line
         shows it this frame.
         """
         if self.resting is RestingPolicy.OWN:
-            return self.droop.drawn(self.droop.level(current), drop_mm) if np.isfinite(drop_mm) else current
-        heights = self.heights.of(resting) - self.resting_heights
+            units = now.units
+            return self.droop.drawn(self.droop.level(units), now.drop_mm) if np.isfinite(now.drop_mm) else units
+        heights = self.heights.of(rest.units) - self.resting_heights
         signs = [r for r in (Region.BROW, Region.MIDFACE) if self.heights.asymmetry(heights, r) > self.asymmetry_mm[r]]
         target = self.avatar.action_unit_rest.astype(np.float64)
         if signs:
-            target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(resting, heights, r) for r in signs))
-        if abs(resting_drop_mm) > self.asymmetry_mm[Region.MOUTH]:  # NaN (never seen) is no sign
-            target = self.droop.drawn(target, resting_drop_mm)
-        return np.clip(target + current - resting, 0.0, 1.0)
+            target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(rest.units, heights, r) for r in signs))
+        if abs(rest.drop_mm) > self.asymmetry_mm[Region.MOUTH]:  # NaN (never seen) is no sign
+            target = self.droop.drawn(target, rest.drop_mm)
+        return self.opening.drawn(np.clip(target + movement, 0.0, 1.0), now.gap - rest.gap)
 
     def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray,
               openness: np.ndarray) -> tuple[EyeParams, EyeParams]:
@@ -375,7 +442,8 @@ class Fitter:
         """The track's resting state; a photo's is itself.
 
         A NaN in current (a hidden eye) leaves that entry where it was; an
-        entry not yet seen (NaN) starts at its first value.
+        entry not yet seen (NaN) starts at its first value. The lips' gap
+        follows a closing mouth within MouthOpening.REST_FALL_SECONDS.
         """
         if self.still:
             return current
@@ -384,7 +452,11 @@ class Fitter:
             baseline = current
         else:
             old, last_time = previous
-            alpha = 1.0 - np.exp(-max(timestamp - last_time, 0.0) / self.config.baseline_seconds)
+            seconds = np.full(len(current), self.config.baseline_seconds)
+            gap = Resting.gap_index(len(CHANNELS))
+            if current[gap] < old[gap]:
+                seconds[gap] = MouthOpening.REST_FALL_SECONDS
+            alpha = 1.0 - np.exp(-max(timestamp - last_time, 0.0) / seconds)
             current = np.where(np.isnan(current), old, current)
             baseline = np.where(np.isnan(old), current, old + alpha * (current - old))
         self.baselines[track_id] = (baseline, timestamp)

@@ -37,7 +37,8 @@ RING_UPPER = slice(7, 14)
 LIPS_OUTER = np.array([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146])
 LIPS_INNER = np.array([78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95])
 RIGHT_MOUTH_CORNER, LEFT_MOUTH_CORNER = LIPS_OUTER[[0, 10]]
-UPPER_LIP_MID, LOWER_LIP_MID = LIPS_INNER[[5, 15]]
+# The inner lips' three middle points, upper and lower: the mouth's opening is measured between them.
+UPPER_LIP_MIDDLE, LOWER_LIP_MIDDLE = LIPS_INNER[4:7], LIPS_INNER[14:17]
 
 RIGHT_BROW = np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55])
 LEFT_BROW = np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285])

@@ -156,7 +156,8 @@ class MaskParams:
     scale: pixels per canonical unit.
     action_units: (C,) float32 intensities 0..1 in the order of
         edge.action_units.CHANNELS (each unit's right side, then its left):
-        what is drawn, the population's resting level plus this face's movement.
+        what is drawn, the population's resting level plus this face's
+        movement; jaw_drop to edge.fit.MouthOpening.JAW_REACH, as wide as the mouth opened.
     action_unit_movement: (C,) float32 the same channels' movement from this
         face's own resting intensity, -1..1: what the face does, and what is
         published. None in a photo, which has no rest of its own to move from.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.action_units import CHANNEL_NAMES
+from edge.action_units import CHANNEL_NAMES, lip_gap
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
@@ -277,3 +277,35 @@ def test_an_action_unit_is_published_as_movement_from_the_faces_own_rest(avatar)
     assert smile["au_right_lip_corner_pull"] == pytest.approx(0.5, abs=0.1)
     assert abs(smile["au_left_lip_corner_pull"]) < 0.1
     assert smile["asym_lip_corner_pull"] > 0.6 and at_rest["asym_lip_corner_pull"] is None
+
+
+def parted(avatar: Avatar, mm: float) -> np.ndarray:
+    """The mean face with its jaw dropped so its lips part mm further than the mean face's."""
+    jaw = [CHANNEL_NAMES.index(f"{side}_jaw_drop") for side in ("right", "left")]
+    field = avatar.action_unit_basis[jaw].astype(np.float64).sum(0)
+    return avatar.vertices + mm / (lip_gap(field) * avatar.mm_per_unit) * field
+
+
+def drawn_opening_mm(avatar: Avatar, params: MaskParams) -> float:
+    return lip_gap(avatar.drawn(params.action_units)) * avatar.mm_per_unit
+
+
+def test_the_mouth_opens_from_closed_as_far_as_it_did_from_its_rest(avatar):
+    """A clip that starts 8 mm open, closes for a second and talks: closed is drawn closed, and the
+    opening at its size. Drawn as the fitted units' movement from a 20 s baseline, the opening was a
+    tenth of its size and a clip that starts open kept that as its closed mouth (issue 27)."""
+    frames = [parted(avatar, mm) for mm in [8.0] * 15 + [0.0] * 30 + [8.0, 4.0, 0.0, 12.0, 20.0, 0.0] * 5]
+    fitter = Fitter(avatar, FitConfig(), ClinicalConfig(), still=False)
+    drawn = np.array([drawn_opening_mm(avatar, fitter.fit(observations(avatar, np.ones(1), np.zeros(1), vertices=v)[0],
+                                                          i / FPS)) for i, v in enumerate(frames)])
+    talking = np.tile([8.0, 4.0, 0.0, 12.0, 20.0, 0.0], 5)
+    np.testing.assert_allclose(drawn[15:45], 0.0, atol=0.5)
+    np.testing.assert_allclose(drawn[45:], talking, atol=0.5)
+
+
+def test_a_photos_mouth_is_drawn_closed_whatever_its_opening(avatar):
+    """A photo has no rest of its own: its opening is the population's, a closed mouth (an opening
+    passed on photos linked a person's masks, FaceNet Mask2Mask 0.40 to 0.46)."""
+    for mm in (0.0, 6.0, 15.0):
+        assert abs(drawn_opening_mm(avatar, photo_params(avatar, vertices=parted(avatar, mm)))) < 0.05
+    assert abs(drawn_opening_mm(avatar, photo_params(avatar))) < 0.05  # the neutral avatar's lips meet

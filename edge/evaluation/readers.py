@@ -32,7 +32,16 @@ from edge.evaluation.recognisers import FaceFinder, model_file
 from edge.evaluation.report import require
 from edge.fit import Fitter, RestingPolicy
 from edge.geometry import face_axes
-from edge.mesh_index import LEFT_BROW, LEFT_EYE_OUTER, LEFT_LIDS, LIPS_INNER, RIGHT_BROW, RIGHT_EYE_OUTER, RIGHT_LIDS
+from edge.mesh_index import (
+    LEFT_BROW,
+    LEFT_EYE_OUTER,
+    LEFT_LIDS,
+    LOWER_LIP_MIDDLE,
+    RIGHT_BROW,
+    RIGHT_EYE_OUTER,
+    RIGHT_LIDS,
+    UPPER_LIP_MIDDLE,
+)
 from edge.models import ModelSet
 from edge.records import Frame
 from edge.signals import FACE_FIELDS, SIDES, face_record
@@ -125,8 +134,8 @@ class MediaPipeReader:
         record = face_record(self.fitter.fit(face, frame.timestamp))
         fields = [np.nan if record[field] is None else record[field] for _, field, _ in _SCHEMA_SIGNALS]
         xy = face.landmarks[:, :2].astype(np.float64)
-        points = FacePoints(xy[RIGHT_LIDS], xy[LEFT_LIDS], xy[RIGHT_BROW], xy[LEFT_BROW], xy[LIPS_INNER[4:7]],
-                            xy[LIPS_INNER[14:17]], xy[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER]])
+        points = FacePoints(xy[RIGHT_LIDS], xy[LEFT_LIDS], xy[RIGHT_BROW], xy[LEFT_BROW], xy[UPPER_LIP_MIDDLE],
+                            xy[LOWER_LIP_MIDDLE], xy[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER]])
         return np.array([*fields, *face_geometry(points)], dtype=np.float64)
 
 

@@ -307,7 +307,7 @@ class AvatarRig:
 
     def canonical_vertices(self, params: MaskParams) -> np.ndarray:
         """Face, lash and mouth vertices in canonical units for these params."""
-        face = self.avatar.expressed(params.action_units)
+        face = self.avatar.drawn(params.action_units)
         eyes = tuple(zip(self.eyes, self.drawn_eyes(params)))
         for eye, eye_params in eyes:
             eye.set_lids(face, eye_params)
