@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -43,13 +45,51 @@ def _recent() -> deque[float]:
     return deque(maxlen=TIMES_KEPT)
 
 
+def instant() -> tuple[float, float]:
+    """(wall, process CPU) seconds now, for StageClock."""
+    return time.perf_counter(), time.process_time()
+
+
+@dataclass
+class StageClock:
+    """One stage's most recent spans (bounded, for long runs): wall seconds, and CPU seconds over the same span.
+
+    The CPU is the whole process's (time.process_time: every thread, the
+    networks' and the encoder's included), so it is the stage's own only
+    where stages run one at a time, as `dmask bench` runs them; on two cores
+    it is the CPU, not the wall time, that caps the frame rate.
+    """
+
+    wall: deque[float] = field(default_factory=_recent)
+    cpu: deque[float] = field(default_factory=_recent)
+    spans: int = 0  # since the last clear, including those the deques no longer hold
+
+    def record(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """One span between two instants()."""
+        self.wall.append(end[0] - start[0])
+        self.cpu.append(end[1] - start[1])
+        self.spans += 1
+
+    @contextmanager
+    def span(self) -> Iterator[None]:
+        """Time the block; a block that raises is not counted."""
+        start = instant()
+        yield
+        self.record(start, instant())
+
+    def clear(self) -> None:
+        self.wall.clear()
+        self.cpu.clear()
+        self.spans = 0
+
+
 @dataclass
 class StageTimes:
-    """Seconds spent per stage for the most recent frames (bounded, for long runs)."""
+    """Per stage, the most recent frames' spans."""
 
-    inference: deque[float] = field(default_factory=_recent)
-    fit: deque[float] = field(default_factory=_recent)
-    render: deque[float] = field(default_factory=_recent)
+    inference: StageClock = field(default_factory=StageClock)
+    fit: StageClock = field(default_factory=StageClock)
+    render: StageClock = field(default_factory=StageClock)
 
 
 @dataclass
@@ -148,17 +188,14 @@ class MaskPipeline:
             self.renderer = make_renderer(replace(self.config.render, backend=RenderBackend.CPU))
 
     def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:
-        start = time.perf_counter()
-        result = self.tracker.observe(frame.image)
-        self.counts.faces_dropped += result.dropped
-        for track_id in result.lost_tracks:
-            self.fitter.forget(track_id)
-        middle = time.perf_counter()
-        focal = focal_length_px(frame.image.shape[1], self.config.clinical.camera_fov_deg)
-        faces = tuple(self.fitter.fit(face, frame.timestamp, focal) for face in result.faces)
-        self.times.inference.append(middle - start)
-        self.times.fit.append(time.perf_counter() - middle)
-        return faces
+        with self.times.inference.span():
+            result = self.tracker.observe(frame.image)
+            self.counts.faces_dropped += result.dropped
+            for track_id in result.lost_tracks:
+                self.fitter.forget(track_id)
+        with self.times.fit.span():
+            focal = focal_length_px(frame.image.shape[1], self.config.clinical.camera_fov_deg)
+            return tuple(self.fitter.fit(face, frame.timestamp, focal) for face in result.faces)
 
     def _policy(self, faces: tuple[MaskParams, ...], timestamp: float) -> tuple[FrameStatus, tuple[MaskParams, ...]]:
         """What to draw: the fitted faces, a held neutral avatar, or nothing."""
@@ -174,11 +211,9 @@ class MaskPipeline:
         return self.models.avatar.at_rest(params)
 
     def _render(self, faces: tuple[MaskParams, ...], height: int, width: int) -> np.ndarray:
-        start = time.perf_counter()
-        mesh = RenderMesh.concatenate([self.models.rig.mesh(p) for p in faces])
-        image = self.renderer.render(mesh, height, width)
-        self.times.render.append(time.perf_counter() - start)
-        return image
+        with self.times.render.span():
+            mesh = RenderMesh.concatenate([self.models.rig.mesh(p) for p in faces])
+            return self.renderer.render(mesh, height, width)
 
 
 def _log_failure(seq: int, error: Exception) -> None:

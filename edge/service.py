@@ -197,7 +197,7 @@ class Daemon:
 
 def _latencies(times: StageTimes, capture_to_publish: deque[float]) -> tuple[Latencies, Latencies]:
     """p50 and p99 of each stage's last LATENCY_WINDOW times, in milliseconds (None for none)."""
-    series = (times.inference, times.fit, times.render, capture_to_publish)
+    series = (times.inference.wall, times.fit.wall, times.render.wall, capture_to_publish)
     per_series = [_p50_p99_ms(seconds) for seconds in series]
     return Latencies(*(p50 for p50, _ in per_series)), Latencies(*(p99 for _, p99 in per_series))
 

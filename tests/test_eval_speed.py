@@ -89,6 +89,13 @@ def test_bench_compares_with_deface_and_writes_a_report(tmp_path, shared_data, s
     assert timed["deface"]["frames"] == timed["dmask_mask"]["frames"] == 448
     assert numbers["videos"][video.name]["stages_ms"]["render"]["calls"] == 20
     assert numbers["videos"][video.name]["codec"] == "h264"
+    # a frame's CPU (every thread's) is its stages' CPU, and bounds the rate the cores allow
+    ours = numbers["videos"][video.name]
+    stages = sum(ours["stages_ms"][name]["cpu_mean"] for name in ("decode", "inference", "fit", "render", "encode"))
+    assert ours["stages_ms"]["render"]["cpu_mean"] > 0 and ours["frame_cpu_ms"] == pytest.approx(stages, rel=0.1)
+    cpu = re.search(r"CPU ([\d.]+) ms a frame over all threads, at most (\d+) fps on (\d+) cores", result.stdout)
+    assert cpu and float(cpu[1]) == pytest.approx(ours["frame_cpu_ms"], abs=0.05), result.stdout
+    assert int(cpu[2]) == round(1e3 * int(cpu[3]) / ours["frame_cpu_ms"]) == round(ours["cpu_bound_fps"])
     report = (tmp_path / "report/report.md").read_text()
     assert "## Against deface" in report and "| lp_driving_d10.mp4 |" in report
     assert (tmp_path / "report/latency.png").stat().st_size > 1000
@@ -133,7 +140,7 @@ def test_bench_times_mediapipe_frame_by_frame_beside_ours(tmp_path, shared_data,
     result = dmask(tmp_path, "bench", video, "--frames", "12", "--no-deface", "--against-mediapipe",
                    "--mediapipe-python", fake_mediapipe_python, "-o", "report")
     assert result.returncode == 0, result.stderr
-    line = re.search(r"inference on a tracked frame: dmask ([\d.]+) ms p50 \((\d+) frames\); "
+    line = re.search(r"inference on a tracked frame: dmask ([\d.]+) ms p50 \(CPU ([\d.]+) ms a frame, (\d+) frames\); "
                      r"MediaPipe 0.0-stand-in FaceMesh with iris ([\d.]+) ms p50 .*: ([\d.]+)x MediaPipe's time", result.stdout)
     assert line, result.stdout
     numbers = json.loads((tmp_path / "report/results.json").read_text())["bench"]
@@ -143,6 +150,7 @@ def test_bench_times_mediapipe_frame_by_frame_beside_ours(tmp_path, shared_data,
     tracked = numbers["videos"][video.name]["stages_ms"]["on tracked frames"]
     assert 0 < tracked["calls"] < 12  # the detector ran on the other frames
     assert peer["ratio"] == pytest.approx(tracked["p50"] / peer["mediapipe_p50_ms"])
+    assert peer["dmask_tracked_cpu_mean_ms"] == pytest.approx(float(line[2]), abs=0.005) and float(line[2]) > 0
     assert "## Against MediaPipe's runtime" in (tmp_path / "report/report.md").read_text()
 
 

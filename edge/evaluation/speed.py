@@ -208,10 +208,14 @@ def write_bench_report(
     for bench in benches:
         report.heading(f"{bench.video}: {bench.width}x{bench.height}, {bench.frames} frames")
         report.table(
-            ["stage", *(f"p{p} ms" for p in PERCENTILES), "calls"],
-            [[s.name.strip(), *s.milliseconds, s.calls] for s in bench.stages],
+            ["stage", *(f"p{p} ms" for p in PERCENTILES), "CPU ms (mean, all threads)", "calls"],
+            [[s.name.strip(), *s.milliseconds, s.cpu_ms, s.calls] for s in bench.stages],
         )
-        report.paragraph(f"End to end **{bench.fps:.1f} fps**; peak memory {bench.peak_rss_mib:.0f} MiB.")
+        report.paragraph(
+            f"End to end **{bench.fps:.1f} fps**; CPU **{bench.frame_cpu_ms:.1f} ms a frame** over all threads, so at "
+            f"most {bench.cpu_bound_fps:.0f} fps on this machine's {os.cpu_count()} cores; peak memory "
+            f"{bench.peak_rss_mib:.0f} MiB."
+        )
     if benches:
         report.figure("latency", _histogram(benches), "Per-frame latency, decode to encode, one colour per video")
     _deface_section(report, comparisons)
