@@ -279,10 +279,15 @@ class ActionUnitSolver:
 
 @numba.njit(cache=True)
 def _projected_gauss_seidel(gram: np.ndarray, rhs: np.ndarray, sweeps: int) -> np.ndarray:
+    """Loops, not `@`: numba compiles a dot product to a BLAS call through SciPy,
+    which the appliance's install does not have (every face then failed closed)."""
     n = len(rhs)
     a = np.zeros(n)
     for _ in range(sweeps):
         for k in range(n):
-            residual = rhs[k] - gram[k] @ a + gram[k, k] * a[k]
+            residual = rhs[k]
+            for j in range(n):
+                if j != k:
+                    residual -= gram[k, j] * a[j]
             a[k] = min(1.0, max(0.0, residual / gram[k, k]))
     return a

@@ -13,7 +13,7 @@ import numpy as np
 from edge.config import load_config
 from edge.media import VideoReader, read_photo
 from edge.provenance import provenance_key, seal_problem
-from support import damaged_copy, dmask, video_streams
+from support import damaged_copy, dmask, dmask_env, video_streams
 
 
 def test_mask_a_video_and_a_photo_with_signals(tmp_path, shared_data, provenance_home):
@@ -149,3 +149,16 @@ def test_eval_fidelity_prints_its_summary_and_where_the_report_went(tmp_path, sh
     assert lines[-1] == "wrote report/report.md (it shows raw faces: keep it with the originals)"
     assert sum("report.md" in line for line in lines) == 1
     assert (tmp_path / "report/report.md").is_file()
+
+
+def test_masking_needs_no_scipy(tmp_path, shared_data):
+    """The appliance's install has no SciPy (only the eval and pacs extras bring it). numba compiled the
+    action-unit fit's dot product to a BLAS call through SciPy: there every face failed closed, and a
+    kernel cached where SciPy was installed aborted the process. Kernels compiled afresh, SciPy hidden."""
+    hide_scipy = "import sys; sys.modules['scipy'] = None; from edge.cli import main; main()"
+    photo = shared_data / "identities/angelina_jolie/df_img7.jpg"
+    result = subprocess.run([sys.executable, "-c", hide_scipy, "mask", photo, "-o", tmp_path / "masked.png"],
+                            env={**dmask_env(), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "masked 1 photo: 1 frame, 1 face, 0 frames failed closed" in result.stdout, result.stdout + result.stderr
