@@ -165,6 +165,10 @@ def gaze_angles(measure: EyeMeasure, rest: np.ndarray) -> tuple[float, float]:
 
 
 _LIDS = 5  # per eye: upper, lower, MRD1, MRD2, iris dy
+# Published brow and mouth-corner heights are rounded to 0.01 mm, far below what a landmark
+# resolves: a face drawn at the population's level then reads exactly 0, not float noise of
+# 1e-7 mm that ranked such faces at random against each other (dmask eval clinical).
+HEIGHT_DECIMALS = 2
 
 
 @dataclass(frozen=True)
@@ -320,7 +324,7 @@ class Fitter:
         openness = self._openness(eyes, resting_lids)
         right, left = self._eyes(eyes, resting_lids, hidden, openness)
         published = self._quantised(self._units(now, rest, movement))
-        heights = self.heights.of(published) - self.resting_heights
+        heights = np.round(self.heights.of(published) - self.resting_heights, HEIGHT_DECIMALS)
         blinks = self._blinks(face.track_id, openness, timestamp, hidden)
         return MaskParams(
             track_id=face.track_id,

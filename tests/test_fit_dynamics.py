@@ -309,3 +309,14 @@ def test_a_photos_mouth_is_drawn_closed_whatever_its_opening(avatar):
     for mm in (0.0, 6.0, 15.0):
         assert abs(drawn_opening_mm(avatar, photo_params(avatar, vertices=parted(avatar, mm)))) < 0.05
     assert abs(drawn_opening_mm(avatar, photo_params(avatar))) < 0.05  # the neutral avatar's lips meet
+
+
+def test_heights_are_published_to_the_hundredth_of_a_millimetre(avatar):
+    """A one-sided brow sign refits every unit; the mouth corners, level, read -0.064536 and -0.064517 mm.
+    Noise of that size ranked level faces at random against each other in the published palsy score
+    (dmask eval clinical); rounded to 0.01 mm, level reads level."""
+    fields = photo(avatar, vertices=with_units(avatar, right_inner_brow_raise=1.0, right_outer_brow_raise=1.0))
+    assert fields["right_brow_height_mm"] > 3.0
+    heights = [fields[f"{side}_{part}_height_mm"] for part in ("brow", "mouth_corner") for side in ("right", "left")]
+    assert heights == pytest.approx([round(h, 2) for h in heights], abs=1e-6)
+    assert fields["right_mouth_corner_height_mm"] == fields["left_mouth_corner_height_mm"]
