@@ -300,6 +300,9 @@ class Fitter:
                              Region.MOUTH: margin * clinical.mouth_asymmetry_mm}
         self.droop = MouthDroop(self.heights)
         self.opening = MouthOpening(avatar)
+        # how fast each baseline entry follows a value below it: the lips' gap at once, the rest as it rises
+        self.fall_seconds = np.full(Resting.gap_index(len(CHANNELS)) + 1, config.baseline_seconds)
+        self.fall_seconds[Resting.gap_index(len(CHANNELS))] = MouthOpening.REST_FALL_SECONDS
         self.baselines: dict[int, tuple[np.ndarray, float]] = {}
         self.blinks: dict[int, tuple[BlinkTracker, BlinkTracker]] = {}
         self.shut_below = PHOTO_SHUT_FRACTION if still else BLINK_COMPLETE_FRACTION  # openness
@@ -456,10 +459,7 @@ class Fitter:
             baseline = current
         else:
             old, last_time = previous
-            seconds = np.full(len(current), self.config.baseline_seconds)
-            gap = Resting.gap_index(len(CHANNELS))
-            if current[gap] < old[gap]:
-                seconds[gap] = MouthOpening.REST_FALL_SECONDS
+            seconds = np.where(current < old, self.fall_seconds, self.config.baseline_seconds)
             alpha = 1.0 - np.exp(-max(timestamp - last_time, 0.0) / seconds)
             current = np.where(np.isnan(current), old, current)
             baseline = np.where(np.isnan(old), current, old + alpha * (current - old))
