@@ -107,7 +107,9 @@ ACTION_UNITS: tuple[ActionUnit, ...] = (
     ActionUnit("lid_tighten", 7, Region.MIDFACE, (Pull(_LOWER_LID_RING, (-1, -2.5, 0), 5, below=3),)),
     ActionUnit("nose_wrinkle", 9, Region.MIDFACE, (Pull(_NASAL_SIDE, (0, -3, 0), 7), Pull(_UPPER_LIP, (0, -1.5, 0), 5, Gate.UPPER))),
     ActionUnit("lip_corner_pull", 12, Region.MOUTH, (Pull(_LEFT_CORNER, (5, -5, 1), 11),)),
-    ActionUnit("lip_corner_depress", 15, Region.MOUTH, (Pull(_LEFT_CORNER, (0, 5, 0), 10),)),
+    # A depressor's field spans the side of the mouth: with a 10 mm sigma only the corner moved, and a drawn
+    # palsy's droop read back at 0.7 of its size to dlib (tests/test_static_signs.py; README, "Static signs").
+    ActionUnit("lip_corner_depress", 15, Region.MOUTH, (Pull(_LEFT_CORNER, (0, 5, 0), 16),)),
     ActionUnit("lip_stretch", 20, Region.MOUTH, (Pull(_LEFT_CORNER, (6, 1, 0), 10),)),
     ActionUnit("lip_press", 24, Region.MOUTH, (Pull(_UPPER_LIP, (0, 3, 1), 6, Gate.UPPER), Pull(_LOWER_LIP, (0, -3, 1), 6, Gate.LOWER))),
     ActionUnit("lip_pucker", 18, Region.MOUTH, (Pull(_LEFT_CORNER, (-6, 0, -3), 10), Pull(_UPPER_LIP + _LOWER_LIP, (0, 0, -4), 8))),

@@ -36,8 +36,10 @@ import pytest
 from edge.action_units import CHANNEL_NAMES
 from edge.avatar import EYEBALL_RADIUS_FRACTION
 from edge.clinical import IRIS_DIAMETER_MM, degrees_of_prism
-from edge.fit import RestingPolicy
-from edge.geometry import iris_diameter
+from edge.evaluation.readers import DlibLandmarks
+from edge.evaluation.sign_readers import DLIB_PHOTO_UPSAMPLE, DlibSignReader
+from edge.fit import Fitter, RestingPolicy
+from edge.geometry import face_axes, iris_diameter
 from edge.media import VideoReader, read_photo
 from edge.mesh_index import RIGHT_MOUTH_CORNER
 from edge.pipeline import MaskPipeline
@@ -111,6 +113,25 @@ def test_a_drooping_mouth_corner_on_the_posed_avatar(posed, config, models, avat
     assert mouth_drop(published) > 3.0 and mouth_drop(read) > 3.0
     for control in avatar_control:
         assert abs(mouth_drop(control)) < 1.0
+
+
+def test_a_drawn_droop_reads_at_its_size_to_a_reader_that_shares_no_model(posed, config, models):
+    """A 4 mm droop drawn as the fit draws it reads at least 3 mm from dlib's mouth corners (issue 24's target).
+
+    Drawn with a 10 mm pull for lip_corner_depress it read 2.7 mm on this
+    pose: only the corner moved. The 16 mm field sags that side of the mouth
+    with it, and it reads 4.6 mm.
+    """
+    params, (height, width) = posed
+    units = Fitter(models.avatar, config.fit, config.clinical, still=True).droop.drawn(
+        models.avatar.action_unit_rest.astype(np.float64), 4.0)
+    reader = DlibSignReader(DlibLandmarks(DLIB_PHOTO_UPSAMPLE, max_side=None))
+    drops = []
+    for drawn in (models.avatar.action_unit_rest, units.astype(np.float32)):
+        points = reader.points(draw(posed, models, action_units=drawn))
+        _, down, _ = face_axes(*points.outer)
+        drops.append(float((points.mouth[0] - points.mouth[1]) @ down) * models.avatar.mm_per_unit / params.scale)
+    assert drops[1] - drops[0] >= 3.0
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -46,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis  # noqa: E402
+from edge.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis, lip_gap  # noqa: E402
 from edge.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
 from edge.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from edge.config import load_config  # noqa: E402
@@ -402,6 +402,7 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}{f'
   `FACEMESH_TESSELATION` (listed edge by edge, three edges a triangle) in `{TESSELATION_PATH}` inside `{wheel.name}`
   (sha256 {sha(wheel)}, Apache-2.0), minus the eye openings and the mouth:
   {len(avatar.triangles)} skin triangles ({len(avatar.lip_triangles)} lips, {len(avatar.brow_triangles)} brows).
+- Drawn with its lips closed: at the population's resting intensities the mean face's inner lips are {lip_gap(avatar.expressed(avatar.action_unit_rest)) * avatar.mm_per_unit:.1f} mm apart (press photos, many smiling), so `Avatar.drawn` adds the field of `edge.action_units.lip_closure` that brings them together on their meeting line (computed at load from this asset, not stored); `edge.fit.MouthOpening` opens the drawn mouth from there as far as the measured one opened from its rest.
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
 - Action units: {len(avatar.action_unit_basis)} channels (12 FACS units x 2 sides) authored in
   `edge/action_units.py` on this mean face ({avatar.mm_per_unit:.1f} mm per canonical unit, from the iris).
