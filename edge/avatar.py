@@ -174,6 +174,7 @@ def mm_per_canonical_unit(vertices: np.ndarray, iris_diameter: float) -> float:
 
 
 # Eyeball radius as a fraction of the eye's corner-to-corner width. The fit
-# turns iris offsets into rotations with it and the renderer turns them back,
-# so the round trip is exact whatever the true anatomy.
+# turns iris offsets into rotations with it (after removing the iris model's
+# gain, edge.fit.IRIS_MODEL_YAW_GAIN) and the renderer turns them back, so
+# the drawn iris sits where the eye's is, whatever the true anatomy.
 EYEBALL_RADIUS_FRACTION = 0.42

@@ -34,7 +34,7 @@ from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
 
-WIRE_VERSION = 7
+WIRE_VERSION = 8
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOPICS = (b"frame", b"signals", b"status")
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from edge.fit import IRIS_MODEL_YAW_GAIN
 from edge.records import EyeParams
 from edge.signals import SCHEMA, face_record
 from support import assert_error, dmask, eye_params, mask_params
@@ -30,7 +31,7 @@ def frame(t: float) -> dict:
     if any(start <= t < end for start, end in LEFT_COVERS_S):
         left = EyeParams.hidden()
     face = mask_params(right_eye=right, left_eye=left)
-    return {"v": 7, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+    return {"v": 8, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
             "faces": [face_record(face)]}
 
 
@@ -139,7 +140,7 @@ def test_a_sidecar_of_another_schema_is_refused(tmp_path):
     old = tmp_path / "old.signals.jsonl"
     old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
     assert_error(dmask(tmp_path, "report", old),
-                 f"{old}:1: schema None, expected 'dmask.signals/7'; record again with this version of dmask")
+                 f"{old}:1: schema None, expected 'dmask.signals/8'; record again with this version of dmask")
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +162,13 @@ def test_a_healthy_face_has_no_oscillation_and_an_added_3hz_nystagmus_is_found_a
     assert math.isnan(healthy["oscillation"]["horizontal"]["frequency_hz"])
     assert math.isnan(healthy["oscillation"]["vertical"]["frequency_hz"])
     frames = np.arange(len(talking_head.seconds))
+    size = 2.0 / IRIS_MODEL_YAW_GAIN  # 3 deg peak to peak: the iris model reads it, and the head's own movement, at 2/3
     for phase in (0.0, 1.6, 3.1):
-        beat = np.sin(2 * np.pi * 3.0 * frames / talking_head.fps + phase)  # 2 deg peak to peak
+        beat = 0.5 * size * np.sin(2 * np.pi * 3.0 * frames / talking_head.fps + phase)
         fields = dict(talking_head.fields)
         for side in ("right", "left"):
             fields[f"{side}_gaze_yaw_deg"] = talking_head[f"{side}_gaze_yaw_deg"] + beat
         found = summarise(dataclasses.replace(talking_head, fields=fields))["oscillation"]
         assert found["horizontal"]["frequency_hz"] == pytest.approx(3.0, rel=0.1)
-        assert found["horizontal"]["amplitude_deg"] == pytest.approx(2.0, rel=0.1)
+        assert found["horizontal"]["amplitude_deg"] == pytest.approx(size, rel=0.1)
         assert math.isnan(found["vertical"]["frequency_hz"])

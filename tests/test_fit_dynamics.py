@@ -16,13 +16,16 @@ from edge.action_units import CHANNEL_NAMES, lip_gap
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
-from edge.fit import Fitter, RestingPolicy
+from edge.fit import IRIS_MODEL_YAW_GAIN, Fitter, RestingPolicy
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from edge.records import EyeObservation, FaceObservation, MaskParams
 from edge.signals import face_record
 
 FPS = 30.0
 SCALE, ORIGIN = 300.0, np.array([320.0, 240.0, 0.0])
+# The observations stand for the iris model's output: an eye turned by an angle moves the iris it reports
+# by READ_PER_SIN times the angle's sine, in eye widths (edge.fit.IRIS_MODEL_YAW_GAIN).
+READ_PER_SIN = IRIS_MODEL_YAW_GAIN * EYEBALL_RADIUS_FRACTION
 
 
 def eye_observation(
@@ -121,7 +124,7 @@ def test_an_8hz_eye_oscillation_keeps_its_amplitude_and_phase(avatar):
     params = run(avatar, np.ones(90), iris_dx)
     for side in ("right_eye", "left_eye"):
         yaw = np.array([getattr(p, side).gaze_yaw for p in params])
-        expected = np.arcsin(iris_dx / EYEBALL_RADIUS_FRACTION)
+        expected = np.arcsin(iris_dx / READ_PER_SIN)
         assert np.corrcoef(yaw, expected)[0, 1] > 0.99
         assert np.abs(yaw - expected).max() < 0.1 * np.abs(expected).max()
 
@@ -174,7 +177,7 @@ def test_a_ptotic_lid_reads_1mm_and_its_control_is_within_normal_limits(avatar):
 
 
 def test_a_15_prism_dioptre_esotropia_reads_in_prism_dioptres(avatar):
-    turn = np.sin(np.radians(degrees_of_prism(15.0))) * EYEBALL_RADIUS_FRACTION  # right eye turned in
+    turn = np.sin(np.radians(degrees_of_prism(15.0))) * READ_PER_SIN  # right eye turned in
     eso = photo(avatar, right_dx=turn)
     assert eso["horizontal_vergence_deg"] - GAZE_ZERO_VERGENCE_DEG == pytest.approx(degrees_of_prism(15.0), abs=0.5)
     assert abs(photo(avatar)["horizontal_vergence_deg"] - GAZE_ZERO_VERGENCE_DEG) < 0.5
@@ -215,9 +218,9 @@ def test_a_shut_eye_has_lids_but_no_gaze(avatar):
     openness = np.ones(60)
     openness[30:33] = [0.6, 0.3, 0.45]
     iris_dx = np.zeros(60)
-    iris_dx[30:33] = 0.2  # the model's guess under the lid: a 50-degree turn
+    iris_dx[30:33] = 0.2  # the model's guess under the lid: a 45-degree turn
     records = [face_record(p) for p in run(avatar, openness, iris_dx)]
-    assert records[30]["right_gaze_yaw_deg"] == pytest.approx(np.degrees(np.arcsin(0.2 / EYEBALL_RADIUS_FRACTION)), abs=1.0)
+    assert records[30]["right_gaze_yaw_deg"] == pytest.approx(np.degrees(np.arcsin(0.2 / READ_PER_SIN)), abs=1.0)
     for name in ("right_gaze_yaw_deg", "left_gaze_pitch_deg", "horizontal_deviation_pd"):
         assert [r[name] for r in records[31:33]] == [None, None], name
         assert records[33][name] is not None, name

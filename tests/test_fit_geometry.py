@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edge.avatar import EYEBALL_RADIUS_FRACTION
-from edge.fit import EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
+from edge.fit import IRIS_MODEL_YAW_GAIN, EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
 from edge.geometry import EyeLine
 from edge.records import EyeObservation, EyeParams
 from edge.render.scene import DRAWN_EYEBALL_FRACTION, EyeRig
@@ -76,7 +76,7 @@ def test_measure_eye_is_independent_of_head_roll_and_scale():
 
 @pytest.mark.parametrize("dx,dy", [(0.0, 0.0), (0.15, 0.0), (-0.1, 0.08), (0.2, -0.12)])
 def test_gaze_round_trip_through_the_drawn_eyeball(dx, dy):
-    """The renderer's iris centre lands where the fit measured it."""
+    """The renderer's iris centre lands where the eye is: the measured offset from rest, horizontally at its true size."""
     rest = np.array([-0.03, -0.02])
     yaw, pitch = gaze_angles(EyeMeasure(0.2, 0.1, dx, dy, 2 * IRIS_RADIUS), rest)
     params = EyeParams(yaw, pitch, 0.2, 0.1, 4.5, 5.25)
@@ -86,7 +86,7 @@ def test_gaze_round_trip_through_the_drawn_eyeball(dx, dy):
     )
     axis = rig.gaze_axis(params)
     iris_centre = rig.centre + rig.radius * axis
-    np.testing.assert_allclose(iris_centre[:2], [dx, dy], atol=1e-9)
+    np.testing.assert_allclose(iris_centre[:2], rest + ([dx, dy] - rest) / [IRIS_MODEL_YAW_GAIN, 1.0], atol=1e-9)
     assert EYEBALL_RADIUS_FRACTION < DRAWN_EYEBALL_FRACTION
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from edge.evaluation.cover import Occluder, covered
+from edge.fit import IRIS_MODEL_YAW_GAIN
 from edge.media import VideoReader
 from edge.occlusion import lid_contrast
 from edge.pipeline import MaskPipeline
@@ -27,6 +28,8 @@ STRETCHES = (("right", Occluder.PALM, 20, 45), ("left", Occluder.GLARE, 60, 80),
 FRAMES = 125
 # The target: a cover is flagged, and released, within this many frames.
 WITHIN = 2
+# degrees the gaze may differ from the uncovered run: 1.5 as the iris model reads it, yaw at its true size
+TOLERANCE_DEG = {"gaze_yaw": 1.5 / IRIS_MODEL_YAW_GAIN, "gaze_pitch": 1.5}
 DRAWN_AT = {"right": 32, "left": 70}  # a frame under each eye's cover whose picture is checked
 
 
@@ -97,13 +100,13 @@ def test_the_uncovered_eye_moves_as_without_the_cover_and_the_covered_eye_resume
             truth = np.degrees([getattr(eye(f, other), angle) for f in uncovered[first:end]])
             seen = np.degrees([getattr(eye(m.faces[0], other), angle) for m in masked[first:end]])
             np.testing.assert_array_equal(np.isnan(seen), np.isnan(truth))  # empty where the lid reads shut, in both
-            assert np.nanmean(np.abs(seen - truth)) < 1.5, f"{other} {angle} under the {side} cover: {seen - truth}"
+            assert np.nanmean(np.abs(seen - truth)) < TOLERANCE_DEG[angle], f"{other} {angle} under the {side} cover: {seen - truth}"
         # From the second frame after the cover lifts, the covered eye reads as it does uncovered.
         for angle in ("gaze_yaw", "gaze_pitch"):
             truth = np.degrees([getattr(eye(f, side), angle) for f in uncovered[end + WITHIN - 1 : end + 8]])
             seen = np.degrees([getattr(eye(m.faces[0], side), angle) for m in masked[end + WITHIN - 1 : end + 8]])
             np.testing.assert_array_equal(np.isnan(seen), np.isnan(truth))
-            assert np.nanmax(np.abs(seen - truth)) < 1.5, f"{side} {angle} after its cover: {seen - truth}"
+            assert np.nanmax(np.abs(seen - truth)) < TOLERANCE_DEG[angle], f"{side} {angle} after its cover: {seen - truth}"
 
 
 def test_the_gaze_the_uncovered_eye_makes_under_a_cover_passes(runs):
