@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from edge.config import Config
-from edge.errors import DmaskError
+from edge.errors import DmaskError, install_hint
 from edge.media import make_output_dir, signals_path
 from edge.models import ModelSet
 from edge.provenance import provenance_key
@@ -49,7 +49,7 @@ def astronaut_photo() -> np.ndarray:
     try:
         from skimage import data
     except ImportError as error:
-        raise DmaskError("the demo needs scikit-image: pip install -e '.[demo]'") from error
+        raise DmaskError(f"the demo needs scikit-image: {install_hint('demo')}") from error
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 

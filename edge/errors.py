@@ -8,6 +8,11 @@ catches these; library code lets them travel.
 from __future__ import annotations
 
 
+def install_hint(extra: str) -> str:
+    """The command that installs an optional extra, at the versions the project is tested with."""
+    return f"pip install -c constraints.txt -e '.[{extra}]'"
+
+
 class DmaskError(Exception):
     """Base of every user-facing error; the message is one line."""
 

@@ -24,18 +24,20 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
 from edge import __version__
 from edge.config import Config, weakened
+from edge.errors import InputError
 from edge.notify import Notifier
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline, StageTimes
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.slot import NewestSlot
-from edge.sources import CaptureStage, SourceState, SourceStatus
+from edge.sources import CaptureStage, SourceKind, SourceState, SourceStatus, parse_source
 from edge.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
 from edge.transport import Publisher
 
@@ -210,10 +212,14 @@ def _p50_p99_ms(seconds: deque[float]) -> tuple[float | None, float | None]:
 
 
 def run_until_stopped(config: Config) -> None:
-    """Start the daemon and keep it up until SIGINT or SIGTERM, then stop cleanly (exit 0)."""
-    from edge.sources import parse_source
+    """Start the daemon and keep it up until SIGINT or SIGTERM, then stop cleanly (exit 0).
 
-    parse_source(config.source.uri)
+    A camera or stream that is down is retried until it comes back; a video
+    file that does not exist at start-up is a mistyped path, not an outage.
+    """
+    spec = parse_source(config.source.uri)
+    if spec.kind is SourceKind.FILE and not Path(str(spec.target)).is_file():
+        raise InputError(f"{spec.target}: no such file; give an existing video, a camera or a stream as --source")
     daemon = Daemon(config, ModelSet.load(config))
     log.info("%s", daemon.describe())
     for entry in weakened(config):

@@ -227,7 +227,7 @@ def test_demo_without_scikit_image(monkeypatch, capsys, tmp_path):
         cli.main(["demo", "-o", str(tmp_path / "demo")])
     assert exit_.value.code == 2
     assert capsys.readouterr().err == (
-        "dmask: error: the demo needs scikit-image: pip install -e '.[demo]'\n"
+        "dmask: error: the demo needs scikit-image: pip install -c constraints.txt -e '.[demo]'\n"
     )
     assert not (tmp_path / "demo").exists()
 
@@ -290,7 +290,7 @@ def test_eval_without_the_eval_extra(monkeypatch, capsys, tmp_path, shared_data)
     assert exit_.value.code == 2
     error = capsys.readouterr().err
     assert error.startswith("dmask: error: matplotlib is not installed (") and error.count("\n") == 1
-    assert error.endswith("; install the evaluation extra: pip install -e '.[eval]'\n")
+    assert error.endswith("; install the evaluation extra: pip install -c constraints.txt -e '.[eval]'\n")
     assert not (tmp_path / "report").exists()
 
 

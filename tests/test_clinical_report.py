@@ -117,7 +117,7 @@ def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
     bad.write_text("hello\n")
     assert_error(dmask(tmp_path, "report", bad), f"{bad}:1: not a JSON line (Expecting value); is this a signals sidecar?")
     assert_error(dmask(tmp_path, "report", tmp_path / "none.mp4"), f"{tmp_path / 'none.signals.jsonl'}: no such file; "
-                 "give a recording's .signals.jsonl (or its video) or a --signals CSV")
+                 "give a recording's .signals.jsonl (or its video) or the CSV of dmask mask --signals")
 
 
 def test_a_signals_csv_is_read_like_a_sidecar(tmp_path):

@@ -22,7 +22,7 @@ from edge import __version__
 from edge.media import VideoReader
 from edge.service import ALIVE_SECONDS
 from edge.transport import Subscriber
-from support import dmask, dmask_command, dmask_env, free_port
+from support import assert_error, dmask, dmask_command, dmask_env, free_port
 
 COLLECT_SECONDS = 90
 
@@ -236,26 +236,39 @@ def drain_for(sock: socket.socket, seconds: float) -> list[str]:
     return drain_until(sock, lambda heard: time.monotonic() >= deadline, timeout=seconds + 1.0)
 
 
-def test_a_missing_source_is_reported_and_published_as_source_down(daemon, tmp_path):
-    messages = collect(daemon(tmp_path / "unplugged.mp4"), frames=2, status=2)
+def test_a_stream_that_is_down_is_reported_and_published_as_source_down(daemon):
+    messages = collect(daemon("rtsp://127.0.0.1:9/live"), frames=2, status=2)
     assert [h["status"] for h, _ in messages["frame"][:2]] == ["source_down", "source_down"]
     assert all((image == 96).all() for _, image in messages["frame"])
     source = messages["status"][-1][0]["source"]
-    # a file by its name: the status topic's subscribers do not learn the appliance's paths
-    assert source["state"] == "down" and source["last_error"] == "no such file: unplugged.mp4" and source["reopen_attempts"] >= 1
-    assert str(tmp_path) not in json.dumps([header for header, _ in messages["status"]])
+    assert source["state"] == "down" and source["last_error"] == "cannot open rtsp source rtsp://127.0.0.1:9"
+    assert source["reopen_attempts"] >= 1
 
 
-def test_a_source_that_comes_back_is_reported_up_with_no_error(daemon, tmp_path, shared_data):
-    source = tmp_path / "later.mp4"
-    endpoint = daemon(source)
-    with Subscriber(endpoint, topics=(b"status",)) as subscriber:
-        assert next_status(subscriber)["source"]["state"] in ("starting", "down")
-        shutil.copy(shared_data / "videos/lp_driving_d1.mp4", source)
-        for _ in range(60):
-            status = next_status(subscriber)["source"]
-            if status["state"] == "up":
-                break
+def test_a_video_file_that_does_not_exist_is_a_mistake_not_an_outage(tmp_path):
+    """`dmask run --source` with a mistyped path retried for ever (issue 29)."""
+    assert_error(dmask(tmp_path, "run", "--source", "unplugged.mp4", "--publish", f"ipc://{tmp_path / 'pub'}"),
+                 "unplugged.mp4: no such file; give an existing video, a camera or a stream as --source")
+
+
+def test_a_source_that_comes_back_is_reported_up_with_no_error(tmp_path, shared_data, models):
+    """A file that appears once the daemon runs (as a camera that is plugged in): from down to up."""
+    from edge.config import load_config
+    from edge.service import Daemon
+
+    source, endpoint = tmp_path / "later.mp4", f"ipc://{tmp_path / 'pub'}"
+    daemon = Daemon(load_config(write_config(tmp_path / "dmask.yaml", source, endpoint)), models)
+    daemon.start()
+    try:
+        with Subscriber(endpoint, topics=(b"status",)) as subscriber:
+            assert next_status(subscriber)["source"]["state"] in ("starting", "down")
+            shutil.copy(shared_data / "videos/lp_driving_d1.mp4", source)
+            for _ in range(60):
+                status = next_status(subscriber)["source"]
+                if status["state"] == "up":
+                    break
+    finally:
+        daemon.stop()
     assert status["state"] == "up" and status["last_error"] == ""
 
 

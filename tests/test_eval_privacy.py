@@ -132,7 +132,7 @@ def test_a_changed_model_file_is_refused(monkeypatch) -> None:
     changed = {**recogniser_module.recorded_models()}
     changed["dlib_resnet"] = {**changed["dlib_resnet"], "sha256": "0" * 64}
     monkeypatch.setattr(recogniser_module, "recorded_models", lambda: changed)
-    expected = r"dlib_face_recognition_resnet_model_v1\.dat: .*SHA-256.*pip install -e '\.\[eval\]'"
+    expected = r"dlib_face_recognition_resnet_model_v1\.dat: .*SHA-256.*pip install -c constraints\.txt -e '\.\[eval\]'"
     with pytest.raises(EvaluationError, match=expected):
         recogniser_module.DlibRecogniser()
 

@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from edge.batch.audit import FAILED, Entry
 from edge.batch.worker import Outcome, Task, run_task
-from edge.errors import DmaskError
+from edge.errors import DmaskError, install_hint
 
 RETRIES = 1  # per file, after a worker process died under it
 
@@ -67,8 +67,8 @@ class DaskPool:
         try:
             from dask.distributed import Client
         except ImportError as error:
-            raise DmaskError(f"dask.distributed is not installed ({error}); install the batch extra: "
-                             "pip install -c constraints.txt -e '.[batch]'") from error
+            raise DmaskError(f"dask.distributed is not installed ({error}); "
+                             f"install the batch extra: {install_hint('batch')}") from error
         try:
             self._client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as error:

@@ -29,11 +29,11 @@ import cv2
 import numpy as np
 
 from edge.config import DEFAULT_MODELS_DIR
-from edge.errors import EvaluationError
+from edge.errors import EvaluationError, install_hint
 from edge.evaluation.report import require
 from edge.media import sha256_file
 
-REINSTALL_HINT = "reinstall the eval extra: pip install -e '.[eval]'"
+REINSTALL_HINT = f"reinstall the eval extra: {install_hint('eval')}"
 
 PROVENANCE = DEFAULT_MODELS_DIR / "eval_models.json"
 

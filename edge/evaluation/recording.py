@@ -60,7 +60,8 @@ def load_recording(path: Path) -> Recording:
     if path.suffix == ".mp4":
         path = path.with_name(path.stem + ".signals.jsonl")
     if not path.is_file():
-        raise InputError(f"{path}: no such file; give a recording's .signals.jsonl (or its video) or a --signals CSV")
+        raise InputError(f"{path}: no such file; give a recording's .signals.jsonl (or its video) "
+                         "or the CSV of dmask mask --signals")
     frames = [f for f in (_csv_frames(path) if path.suffix == ".csv" else _jsonl_frames(path)) if f[0] >= 0]
     if not frames:
         raise InputError(f"{path}: holds no frames")

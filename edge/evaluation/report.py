@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.errors import EvaluationError
+from edge.errors import EvaluationError, install_hint
 from edge.provenance import source_commit
 from edge.media import AtomicFile, make_output_dir
 
@@ -36,7 +36,7 @@ RAW_FACES_WARNING = (
     "**This figure shows raw, identifiable faces.** It is written only by `dmask eval` on data you "
     "supplied, never by the daemon; keep this folder where the originals may be kept."
 )
-EXTRA_HINT = "install the evaluation extra: pip install -e '.[eval]'"
+EXTRA_HINT = f"install the evaluation extra: {install_hint('eval')}"
 
 
 def require(module: str, package: str) -> Any:
