@@ -19,6 +19,8 @@ from edge.media import sha256_file
 from edge.provenance import provenance_key, seal_problem
 from support import assert_error, damaged_copy, dmask, dmask_command, dmask_env
 
+pytestmark = pytest.mark.slow  # a Dask cluster: `pytest -m "not slow"` leaves it out
+
 CLIPS = ("lp_driving_d1.mp4", "lp_driving_d2.mp4")  # 16 frames each
 
 

@@ -24,6 +24,8 @@ from edge.service import ALIVE_SECONDS
 from edge.transport import Subscriber
 from support import assert_error, dmask, dmask_command, dmask_env, free_port
 
+pytestmark = pytest.mark.slow  # daemons in subprocesses: `pytest -m "not slow"` leaves it out
+
 COLLECT_SECONDS = 90
 
 

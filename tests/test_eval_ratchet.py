@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # whole evaluations on ../shared/data: `pytest -m "not slow"` leaves it out
+
 RATCHET = Path(__file__).with_name("ratchet.json")
 
 

@@ -19,6 +19,8 @@ from edge.errors import EvaluationError
 from edge.evaluation.speed import CommandTiming, DefaceComparison, ToolSpeed, time_command
 from support import assert_error, dmask
 
+pytestmark = pytest.mark.slow  # timed runs of dmask and its peers: `pytest -m "not slow"` leaves it out
+
 SLOW_DEFACE = f"""#!{sys.executable}
 import sys, time, shutil, cv2
 frames = int(cv2.VideoCapture(sys.argv[1]).get(cv2.CAP_PROP_FRAME_COUNT))

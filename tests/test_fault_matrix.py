@@ -31,6 +31,8 @@ import pytest
 from edge.transport import Subscriber
 from support import dmask_command, dmask_env
 
+pytestmark = pytest.mark.slow  # a daemon per fault: `pytest -m "not slow"` leaves it out
+
 BLOCK = 16
 BACKGROUND = 96  # render.background, every channel
 CLIP_FRAMES = 45

@@ -29,6 +29,8 @@ from orthanc import AET, Orthanc
 from support import decoded_frames, dmask, dmask_command, dmask_env
 from test_recorder import publish_until, start_publisher
 
+pytestmark = pytest.mark.slow  # an Orthanc server: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture
 def orthanc(tmp_path):

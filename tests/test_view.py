@@ -30,6 +30,8 @@ from support import (assert_error, dmask, dmask_command, dmask_env, eye_params, 
                      mask_params, missing)
 from test_recorder import masked, wait_until
 
+pytestmark = pytest.mark.slow  # a browser and a daemon: `pytest -m "not slow"` leaves it out
+
 USER, PASSWORD = "alice", "correct horse battery"
 JPEG_START = b"\xff\xd8"
 
