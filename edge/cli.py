@@ -303,7 +303,7 @@ def record(
     key = provenance_key(config)
     archiver = archiver_for(config, key, patient_id, study_uid) if pacs else None
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
-                        on_segment=archiver.submit if archiver else None, seal=key)
+                        codec=config.output.video_codec, on_segment=archiver.submit if archiver else None, seal=key)
     stop, done = threading.Event(), threading.Event()
     result: dict = {}
 

@@ -26,7 +26,7 @@ from edge.records import FrameStatus, MaskedFrame
 from edge.recorder import Recorder, RecordSummary, iter_status_lines
 from edge.status import DaemonStatus
 from edge.transport import Publisher
-from support import dmask, dmask_command, dmask_env, free_port
+from support import dmask, dmask_command, dmask_env, free_port, video_streams
 
 WAIT_SECONDS = 20.0
 STEP = 0.02
@@ -296,14 +296,15 @@ def test_unwritable_output_is_refused_before_recording(tmp_path):
     assert result.stderr == f"dmask: error: {tmp_path / 'absent'}: output directory does not exist; create it first\n"
 
 
-def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
+def record_then_stop(publisher, directory: Path, *args) -> tuple[subprocess.Popen, str, str]:
+    """`dmask record ENDPOINT -o out.mp4 ARGS` fed a few frames, then stopped by SIGTERM: (process, stdout, stderr)."""
     process = subprocess.Popen(
-        dmask_command("record", publisher.endpoints[0], "-o", "out.mp4"),
-        cwd=tmp_path, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        dmask_command("record", publisher.endpoints[0], "-o", "out.mp4", *args),
+        cwd=directory, env=dmask_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         # the partial file: the first frame arrived
-        seq = publish_until(publisher, lambda: bool(hidden_files(tmp_path)), "dmask record to write its first frame")
+        seq = publish_until(publisher, lambda: bool(hidden_files(directory)), "dmask record to write its first frame")
         publish(publisher, [masked(s) for s in range(seq, seq + 5)])
         time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
@@ -312,7 +313,21 @@ def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
         if process.poll() is None:
             process.kill()
             process.communicate()
+    return process, stdout, stderr
 
+
+def test_cli_record_writes_the_configured_codec(publisher, tmp_path):
+    """`dmask record` wrote H.264 whatever output.video_codec said (issue 29)."""
+    config = tmp_path / "dmask.yaml"
+    config.write_text("output:\n  video_codec: mp4v\n")
+    process, stdout, stderr = record_then_stop(publisher, tmp_path, "--config", config)
+    assert process.returncode == 0, stderr
+    assert " in 1 MPEG-4 Part 2 (mp4v) file; " in stdout
+    assert [codec for kind, codec, _ in video_streams(tmp_path / "out.mp4") if kind == "video"] == ["mpeg4"]
+
+
+def test_cli_record_stops_cleanly_on_sigterm(publisher, tmp_path):
+    process, stdout, stderr = record_then_stop(publisher, tmp_path)
     assert process.returncode == 0, stderr
     assert stdout.startswith("recorded ")
     assert " in 1 H.264 file; " in stdout and "statuses: ok=" in stdout
