@@ -24,6 +24,7 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
+from edge.cli_options import config_option, report_folder
 from edge.cli_services import archiver_for, batch, export_group, view_group
 from edge.errors import ConfigError, DmaskError, InputError
 from edge.media import os_error_line
@@ -55,7 +56,7 @@ def cli() -> None:
     "--signals", type=click.Path(path_type=Path),
     help="Also write the per-frame signal CSV here (one file for all inputs).",
 )
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@config_option()
 @click.option("--overwrite", is_flag=True, help="Replace outputs and a signals file that already exist.")
 @click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
 def mask(
@@ -72,12 +73,13 @@ def mask(
         raise InputError(" ".join(summary.short))
 
 
-@cli.command()
+@cli.command(short_help="Run the daemon and a recorder on a built-in clip.")
 @click.option(
     "-o", "--output", default=Path("dmask-demo"), show_default=True,
     type=click.Path(path_type=Path), help="Directory for the masked clip and its signals.",
 )
-@click.option("--frames", default=90, show_default=True, type=click.IntRange(min=1))
+@click.option("--frames", default=90, show_default=True, type=click.IntRange(min=1),
+              help="Length of the astronaut clip played into the daemon (30 a second).")
 def demo(output: Path, frames: int) -> None:
     """Run the daemon on a clip made from scikit-image's astronaut photo, with a recorder (no camera needed)."""
     from edge.demo import run_demo
@@ -86,8 +88,8 @@ def demo(output: Path, frames: int) -> None:
         click.echo(line)
 
 
-@cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@cli.command(short_help="Run the daemon: mask a live source, publish masked frames.")
+@config_option()
 @click.option("--source", help="Overrides source.uri: /dev/video0, 0, rtsp://..., gst:PIPELINE or a video file.")
 @click.option("--publish", "endpoints", multiple=True, help="Overrides publish.endpoints (repeatable).")
 def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]) -> None:
@@ -103,10 +105,10 @@ def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]
     run_until_stopped(config)
 
 
-@cli.command()
+@cli.command(short_help="Time each stage of dmask mask, beside MediaPipe and deface.")
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--frames", type=click.IntRange(min=1), help="Measure at most this many frames per video.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@config_option()
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Also write report.md, results.json and plots here.")
 @click.option(
     "--deface", "deface_path", type=click.Path(path_type=Path),
@@ -152,16 +154,16 @@ def bench(
         click.echo(f"wrote {write_bench_report(output, benches, comparisons, peers)}")
 
 
-@cli.group("eval")
+@cli.group("eval", short_help="Measure privacy, fidelity and clinical agreement.")
 def eval_group() -> None:
     """Evidence: can faces be recognised behind the mask, and do the clinical signs survive it?"""
 
 
-@eval_group.command("privacy")
+@eval_group.command("privacy", short_help="Can a recogniser re-identify faces behind the mask?")
 @click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=Path("dmask-eval-privacy"), show_default=True, type=click.Path(path_type=Path))
+@report_folder("dmask-eval-privacy")
 @click.option("--max-identities", type=click.IntRange(min=2), help="Use only the first N identities (a quick check).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@config_option()
 @click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
 def eval_privacy(
     roots: tuple[Path, ...], output: Path, max_identities: int | None, config_path: Path | None, no_progress: bool,
@@ -174,11 +176,11 @@ def eval_privacy(
     ))
 
 
-@eval_group.command("fidelity")
+@eval_group.command("fidelity", short_help="Clinical signals on original and masked videos, compared.")
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=Path("dmask-eval-fidelity"), show_default=True, type=click.Path(path_type=Path))
+@report_folder("dmask-eval-fidelity")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Use at most this many frames per video.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@config_option()
 @click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
 def eval_fidelity(
     videos: tuple[Path, ...], output: Path, max_frames: int | None, config_path: Path | None, no_progress: bool,
@@ -191,10 +193,10 @@ def eval_fidelity(
     )
 
 
-@eval_group.command("clinical")
+@eval_group.command("clinical", short_help="Same diagnosis on the mask as on the original? (kappa, AUC)")
 @click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=Path("dmask-eval-clinical"), show_default=True, type=click.Path(path_type=Path))
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@report_folder("dmask-eval-clinical")
+@config_option()
 @click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
 def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | None, no_progress: bool) -> None:
     """Diagnostic agreement, mask against original: ROOTS hold photos named SET__sign__NAME or SET__control__NAME."""
@@ -204,11 +206,11 @@ def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | Non
     _echo_evaluation(result, "it holds numbers and plots only, no photo or name")
 
 
-@eval_group.command("blinks")
+@eval_group.command("blinks", short_help="Blinks both readers find, against an observer's labels.")
 @click.argument("labels", type=click.Path(path_type=Path))
 @click.argument("videos", type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=Path("dmask-eval-blinks"), show_default=True, type=click.Path(path_type=Path))
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@report_folder("dmask-eval-blinks")
+@config_option()
 def eval_blinks(labels: Path, videos: Path, output: Path, config_path: Path | None) -> None:
     """Blinks both readers find against an observer's frame-by-frame LABELS (docs/blinks.tsv) of the VIDEOS folder."""
     from edge.evaluation.blink_check import evaluate_blinks
@@ -225,9 +227,9 @@ def _echo_evaluation(
     click.echo(f"wrote {result.report} ({holds})")
 
 
-@cli.command()
+@cli.command(short_help="Clinical summary of recordings or signals files.")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", default=Path("dmask-report"), show_default=True, type=click.Path(path_type=Path))
+@report_folder("dmask-report")
 def report(recordings: tuple[Path, ...], output: Path) -> None:
     """Clinical summary (Markdown, plots, JSON) of recordings, from their signals alone: each a
     `dmask record` video or its .signals.jsonl, or a `dmask mask --signals` CSV."""
@@ -243,8 +245,8 @@ def _summarise(recordings: list[Path], output: Path) -> None:
     click.echo(f"wrote {result.report}")
 
 
-@cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@cli.command(short_help="Say what this machine has and which backends will run.")
+@config_option()
 def check(config_path: Path | None) -> None:
     """Say what this machine has (GPU, CUDA, pycuda, CuPy, TensorRT, LiteRT, onnxruntime) and what each stage will use."""
     from edge.check import report
@@ -257,7 +259,7 @@ def keys() -> None:
     """CurveZMQ keys for the publisher and its subscribers."""
 
 
-@keys.command("generate")
+@keys.command("generate", short_help="Write a CurveZMQ key pair: NAME.key and NAME.key_secret.")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--name", default="dmask", show_default=True, help="Base name of the key files.")
 def keys_generate(directory: Path, name: str) -> None:
@@ -268,7 +270,7 @@ def keys_generate(directory: Path, name: str) -> None:
     click.echo(f"wrote {public} (public: give it to the other side) and {secret} (secret: keep it here)")
 
 
-@cli.command()
+@cli.command(short_help="Record a daemon's masked frames and signals to MP4.")
 @click.argument("endpoint")
 @click.option(
     "-o", "--output", required=True, type=click.Path(path_type=Path),
@@ -283,7 +285,7 @@ def keys_generate(directory: Path, name: str) -> None:
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Then write the clinical summary of what was recorded here (as `dmask report`).")
 @click.option("--pacs", is_flag=True, help="Send each finished segment to the PACS in the config (pacs, dicom), through its spool.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (the provenance key; pacs and dicom for --pacs).")
+@config_option("the provenance key; pacs and dicom for --pacs")
 @click.option("--patient-id", help="With --pacs: the patient's pseudonym or worklist ID (overrides dicom.patient_id).")
 @click.option("--study-uid", help="With --pacs: the study to file into (overrides dicom.study_instance_uid).")
 def record(
@@ -339,13 +341,13 @@ def record(
         _summarise(list(result["summary"].segments), report_dir)
 
 
-@cli.command()
+@cli.command(short_help="Print a daemon's status reports, one line each.")
 @click.argument("endpoint")
 @click.option("--count", default=5, show_default=True, type=click.IntRange(min=1), help="Status messages to print.")
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for each.")
 @click.option("--client-key", type=click.Path(path_type=Path), help="CURVE: this client's secret key file.")
 @click.option("--server-key", type=click.Path(path_type=Path), help="CURVE: the daemon's public key file.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file: also show its PACS spool's backlog.")
+@config_option("also shows its PACS spool's backlog")
 def status(endpoint: str, count: int, timeout: float, client_key: Path | None, server_key: Path | None,
            config_path: Path | None) -> None:
     """Print a daemon's next status reports, one readable line each (and the PACS spool's backlog)."""
@@ -369,7 +371,7 @@ def config_group() -> None:
     """Config files."""
 
 
-@config_group.command("check")
+@config_group.command("check", short_help="Check a YAML config file without starting anything.")
 @click.argument("file", type=click.Path(path_type=Path))
 def config_check(file: Path) -> None:
     """Check a YAML config file: the schema, endpoints, key files, source and models."""

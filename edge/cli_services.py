@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from edge.cli_options import config_option
 from edge.config import load_config
 from edge.errors import InputError, OutputError
 
@@ -21,14 +22,14 @@ def export_group() -> None:
     """Masked recordings into hospital systems."""
 
 
-@export_group.command("dicom")
+@export_group.command("dicom", short_help="Masked videos as a DICOM study: video, PDF and SR.")
 @click.argument("videos", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the DICOM files into this directory.")
 @click.option("--pacs", is_flag=True, help="Send them (and anything waiting in the spool) to the PACS in the config.")
 @click.option("--signals", type=click.Path(path_type=Path), help="One video's signals CSV (default: the .signals.jsonl beside each video).")
 @click.option("--patient-id", help="The patient's pseudonym or worklist ID (overrides dicom.patient_id).")
 @click.option("--study-uid", help="The study to file into (overrides dicom.study_instance_uid; default a new study).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (dicom, pacs).")
+@config_option("dicom, pacs")
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
 def export_dicom(
     videos: tuple[Path, ...], output: Path | None, pacs: bool, signals: Path | None, patient_id: str | None,
@@ -65,7 +66,7 @@ def archiver_for(config, key, patient_id: str | None, study_uid: str | None):
                     config.pacs)
 
 
-@click.command()
+@click.command(short_help="Mask a folder tree into OUTPUT, resumably, with an audit.")
 @click.argument("src", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output folder: the masked tree and its audit (dmask-audit.jsonl).")
 @click.option("--manifest", type=click.Path(path_type=Path), help="Mask only the files listed here (paths relative to SRC, one a line).")
@@ -73,7 +74,7 @@ def archiver_for(config, key, patient_id: str | None, study_uid: str | None):
 @click.option("--scheduler", help="A Dask scheduler's address: run on that cluster instead (the batch extra).")
 @click.option("--send-back", is_flag=True, help="Workers send each output back to be written here (OUTPUT need not be shared with them).")
 @click.option("--verify", "verify_only", is_flag=True, help="Only re-hash the outputs of OUTPUT against its audit.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
+@config_option()
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | None, scheduler: str | None,
           send_back: bool, verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
@@ -98,20 +99,27 @@ def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | Non
         raise InputError(f"{' and '.join(problems)}; their reasons are in {summary.audit}")
 
 
-@click.group("view", invoke_without_command=True)
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view).")
+@click.group("view", invoke_without_command=True, short_help="Serve the live masked view to clinicians' browsers.")
+@config_option("view")
 @click.pass_context
 def view_group(context: click.Context, config_path: Path | None) -> None:
-    """Serve the live masked view to logged-in clinicians' browsers (until Ctrl-C or SIGTERM)."""
+    """Serve the live masked view to logged-in clinicians' browsers (until Ctrl-C or SIGTERM).
+
+    \b
+    First add a clinician: dmask view add-user NAME.
+    Browsers connect to view.host:view.port (default 127.0.0.1:8443), over
+    HTTPS with view.tls_cert_file and view.tls_key_file (plain HTTP only on
+    loopback).
+    """
     if context.invoked_subcommand is None:
         from edge.view.server import serve
 
         serve(load_config(config_path))
 
 
-@view_group.command("add-user")
+@view_group.command("add-user", short_help="Add a clinician, or set a new password.")
 @click.argument("name")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config file (view.users_file).")
+@config_option("view.users_file")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def view_add_user(name: str, config_path: Path | None, password_stdin: bool) -> None:
     """Add a clinician (or set a new password): only a salted scrypt hash is stored."""

@@ -10,6 +10,7 @@ import sys
 import time
 import zlib
 
+import click
 import pytest
 
 from edge import cli
@@ -320,3 +321,21 @@ def test_export_on_a_machine_that_never_sealed_a_video_names_the_key(work):
     assert_error(result, f"{work / 'absent.key'}: no provenance key here, so this machine never sealed a video; "
                          "export on the appliance that masked it, or set output.provenance_key_file to its key")
     assert not (work / "absent.key").exists() and not (work / "out").exists()
+
+
+def test_every_command_and_option_says_what_it_is():
+    """The command list cut descriptions short, and report's and eval's -o and demo's --frames had no help (issue 29).
+
+    64 characters: what click shows beside an 8-letter command name on an 80-column terminal.
+    """
+    def walk(command: click.Command, path: str):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    for path, command in walk(cli.cli, "dmask"):
+        if command is not cli.cli:
+            assert not command.get_short_help_str(limit=64).endswith("..."), path
+        for option in (p for p in command.params if isinstance(p, click.Option)):
+            assert option.help, f"{path} {option.opts[0]}"
+
