@@ -35,6 +35,9 @@ from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
 
 WIRE_VERSION = 8
+# what makes the CURVE key files a config names, on a machine that has none yet
+KEYS_HINT = ("sudo tools/install_service.sh makes /etc/dmask/keys and its clients folder, "
+             "or dmask keys generate DIR --name server makes a key pair where you point the config")
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOPICS = (b"frame", b"signals", b"status")
 
@@ -342,10 +345,10 @@ def _load_curve_server(config: PublishConfig) -> _CurveServer | None:
         )
     allowed_dir = Path(allowed)
     if not allowed_dir.is_dir():
-        raise ConfigError(f"publish.curve_allowed_keys: no such directory: {allowed_dir}")
+        raise ConfigError(f"publish.curve_allowed_keys: no such directory: {allowed_dir}; {KEYS_HINT}")
     path = Path(secret_key)
     if not path.is_file():
-        raise ConfigError(f"publish.curve_secret_key: no such file: {path}")
+        raise ConfigError(f"publish.curve_secret_key: no such file: {path}; {KEYS_HINT}")
     try:
         public, secret = read_key(path, "the daemon's secret key", secret=True)
     except DmaskError as error:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import Config, RenderBackend, load_config
-from support import missing
+from edge.transport import KEYS_HINT
+from support import dmask, missing
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 
@@ -63,3 +64,17 @@ def test_the_longest_status_interval_leaves_the_watchdog_two_spare_pings():
     watchdog = float(re.search(r"^WatchdogSec=(\d+)$", unit, re.M).group(1))
     longest = next(f for f in dataclasses.fields(PublishConfig) if f.name == "status_interval_seconds").metadata["le"]
     assert 3 * longest <= watchdog
+
+
+def test_the_example_config_says_how_to_make_its_keys_and_checks_once_they_exist(tmp_path):
+    """On a fresh machine `config check` stopped at the missing key folder and did not say what makes it (issue 29)."""
+    keys = tmp_path / "keys"
+    config = tmp_path / "dmask.yaml"
+    config.write_text((SYSTEMD / "dmask.yaml").read_text().replace("/etc/dmask/keys", str(keys)))
+    fresh = dmask(tmp_path, "config", "check", config)
+    assert fresh.returncode == 2 and fresh.stderr.endswith(f"no such directory: {keys / 'clients'}; {KEYS_HINT}\n")
+    assert dmask(tmp_path, "keys", "generate", keys, "--name", "server").returncode == 0
+    assert dmask(tmp_path, "keys", "generate", keys / "clients", "--name", "viewer").returncode == 0
+    checked = dmask(tmp_path, "config", "check", config)
+    assert checked.returncode == 0, checked.stderr
+

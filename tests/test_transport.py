@@ -23,7 +23,7 @@ from edge.errors import ConfigError, DmaskError
 from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
 from edge.action_units import CHANNEL_NAMES
 from edge.signals import FIELD_NAMES
-from edge.transport import Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
+from edge.transport import KEYS_HINT, Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
 from support import mask_params, rotation
 
 JOIN_SECONDS = 2.0
@@ -177,9 +177,9 @@ def test_missing_curve_files_are_refused_naming_the_path(tmp_path: Path) -> None
     missing_dir, missing_file = tmp_path / "no-such-dir", tmp_path / "no-such.key_secret"
     cases = {
         (str(secret), str(missing_dir)):
-            f"publish.curve_allowed_keys: no such directory: {missing_dir}",
+            f"publish.curve_allowed_keys: no such directory: {missing_dir}; {KEYS_HINT}",
         (str(missing_file), str(tmp_path)):
-            f"publish.curve_secret_key: no such file: {missing_file}",
+            f"publish.curve_secret_key: no such file: {missing_file}; {KEYS_HINT}",
         (str(secret), ""):
             "publish.curve_secret_key and publish.curve_allowed_keys must be set together",
     }
