@@ -12,6 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from edge.config import Config
+from edge.errors import DmaskError
 
 
 @dataclass(frozen=True)
@@ -74,23 +75,26 @@ def stage_choices(config: Config) -> list[Finding]:
     return [Finding("inference", models.label), Finding("render", render)]
 
 
-def check_config(config: Config) -> None:
+def config_problems(config: Config) -> list[str]:
     """What `dmask config check` adds to the schema: endpoints, key files, the source, the models.
 
-    Raises the first problem as a DmaskError naming the key; starts nothing.
+    Each problem as one line naming the key (the publisher's first); starts nothing.
     """
     from edge.avatar import AVATAR_FILE, TEXTURE_FILE
-    from edge.errors import ConfigError
     from edge.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
     from edge.sources import parse_source
     from edge.transport import check_publish
 
-    check_publish(config.publish)
-    if config.source.uri:
-        parse_source(config.source.uri)
+    problems = []
+    for check in (lambda: check_publish(config.publish), lambda: config.source.uri and parse_source(config.source.uri)):
+        try:
+            check()
+        except DmaskError as error:
+            problems.append(str(error))
     for name in (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE, AVATAR_FILE, TEXTURE_FILE):
         if not (config.inference.models_path / name).is_file():
-            raise ConfigError(f"inference.models_dir: {config.inference.models_path / name} is missing")
+            problems.append(f"inference.models_dir: {config.inference.models_path / name} is missing")
+    return problems
 
 
 def report(config: Config) -> str:

@@ -26,7 +26,7 @@ from edge import __version__
 from edge.config import load_config, weakened
 from edge.cli_options import config_option, report_folder
 from edge.cli_services import archiver_for, batch, export_group, view_group
-from edge.errors import ConfigError, DmaskError, InputError
+from edge.errors import ConfigProblems, DmaskError, InputError
 from edge.media import os_error_line
 from edge.wording import one_line
 
@@ -374,15 +374,19 @@ def config_group() -> None:
 @config_group.command("check", short_help="Check a YAML config file without starting anything.")
 @click.argument("file", type=click.Path(path_type=Path))
 def config_check(file: Path) -> None:
-    """Check a YAML config file: the schema, endpoints, key files, source and models."""
-    from edge.check import check_config
+    """Check a YAML config file: the schema, endpoints, key files, source and models; every problem, one a line."""
+    from edge.check import config_problems
 
     try:
         config = load_config(file)
-        check_config(config)
-    except ConfigError as error:
-        message = str(error)
-        raise ConfigError(message if message.startswith(str(file)) else f"{file}: {message}") from error
+    except ConfigProblems as error:
+        problems = list(error.problems)
+    else:
+        problems = [f"{file}: {problem}" for problem in config_problems(config)]
+    if problems:
+        for problem in problems:
+            click.echo(f"dmask: error: {one_line(problem)}", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR)
     weaker = weakened(config)
     click.echo(f"{file}: ok" + (f"; privacy weakened (acknowledged): {'; '.join(weaker)}" if weaker else ""))
 

@@ -3,9 +3,10 @@
 Every setting is a field of a frozen dataclass; the field's metadata says which
 values it accepts (see `setting`). The loader is driven by those fields only:
 it forbids unknown keys, checks types (an integer is accepted where a number is
-expected, nothing else is converted) and ranges, and reports the first problem
-as one line `FILE:LINE key.path: problem`, LINE 1-based, so that a typo in a
-deployed appliance's config fails loudly instead of silently using a default.
+expected, nothing else is converted) and ranges, and reports each problem as
+one line `FILE:LINE key.path: problem`, LINE 1-based, so that a typo in a
+deployed appliance's config fails loudly instead of silently using a default
+(a command shows the first and counts the rest; `dmask config check` lists all).
 A section left empty (`tracking:` with nothing under it) keeps its defaults.
 """
 
@@ -23,7 +24,7 @@ import yaml
 from edge.config_reader import TreeReader
 from edge.config_services import LOOPBACK, DatePolicy, DicomConfig, PacsConfig, PacsProtocol, ViewConfig
 from edge.config_setting import Weaker, endpoint_problem, setting
-from edge.errors import ConfigError
+from edge.errors import ConfigError, ConfigProblems
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
@@ -287,9 +288,11 @@ def load_config(path: str | Path | None) -> Config:
     if root is None:
         return Config()
     reader = TreeReader(path)
-    config = reader.section(Config, root, "")
+    config = reader.read(Config, root)
     for key_path, problem, related in _cross_problems(config):
-        reader.fail_at(key_path, problem, related)
+        reader.note_at(key_path, problem, related)
+    if reader.problems:
+        raise ConfigProblems(reader.problems)
     return config
 
 

@@ -3,8 +3,10 @@
 It builds the config tree's frozen dataclasses from YAML nodes, driven only by
 their fields: unknown keys are refused, types are checked (an integer is
 accepted where a number is expected, nothing else is converted), numbers must
-be finite and within the field's `setting` bounds, and the first problem is
-raised as one line `FILE:LINE key.path: problem` with the line it was written on.
+be finite and within the field's `setting` bounds. Each problem is one line
+`FILE:LINE key.path: problem` with the line it was written on; the reader
+notes it, leaves that key at its default and reads on, so `dmask config check`
+can list every mistake in a file at once (edge.errors.ConfigProblems).
 """
 
 from __future__ import annotations
@@ -18,32 +20,44 @@ from typing import Any
 
 import yaml
 
-from edge.errors import ConfigError
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 _PLURAL_TYPE_NAMES = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
 
 
+class _Rejected(Exception):
+    """The value being read has a problem, already noted: its key keeps the default."""
+
+
 class TreeReader:
-    """Builds config dataclasses from YAML nodes, failing at the first problem."""
+    """Builds config dataclasses from YAML nodes, noting every problem (`problems`) as it reads on."""
 
     def __init__(self, file: Path) -> None:
         self.file = file
         self.constructor = yaml.constructor.SafeConstructor()
         self.lines: dict[str, int] = {}
+        self.problems: list[str] = []
 
     def fail(self, node: yaml.Node, key_path: str, problem: str) -> typing.NoReturn:
-        self.fail_line(node.start_mark.line + 1, key_path, problem)
+        self.note(node.start_mark.line + 1, key_path, problem)
+        raise _Rejected
 
-    def fail_line(self, line: int, key_path: str, problem: str) -> typing.NoReturn:
-        raise ConfigError(f"{self.file}:{line} {key_path or '(top level)'}: {problem}")
+    def note(self, line: int, key_path: str, problem: str) -> None:
+        self.problems.append(f"{self.file}:{line} {key_path or '(top level)'}: {problem}")
 
-    def fail_at(self, key_path: str, problem: str, related: tuple[str, ...] = ()) -> typing.NoReturn:
+    def note_at(self, key_path: str, problem: str, related: tuple[str, ...] = ()) -> None:
         """At the line the key was written on; else a related key's (the one it was
         checked against), else its section's; line 1 when none was written."""
         candidates = [key_path, *related, *(".".join(key_path.split(".")[:k]) for k in range(key_path.count("."), 0, -1))]
         written = [self.lines[path] for path in candidates if path in self.lines]
-        self.fail_line(written[0] if written else 1, key_path, problem)
+        self.note(written[0] if written else 1, key_path, problem)
+
+    def read(self, cls: type, node: yaml.Node) -> Any:
+        """The whole tree; what could not be read keeps its default (self.problems says why)."""
+        try:
+            return self.section(cls, node, "")
+        except _Rejected:
+            return cls()
 
     def section(self, cls: type, node: yaml.Node, key_path: str) -> Any:
         if _is_null(node):
@@ -54,19 +68,28 @@ class TreeReader:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
+        seen: set[str] = set()
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.fail(key_node, key_path, "keys must be plain names")
-            key = key_node.value
-            child_path = f"{key_path}.{key}" if key_path else key
-            if key not in fields:
-                known = ", ".join(fields)
-                self.fail(key_node, child_path, f"unknown key (expected one of: {known})")
-            if key in values:
-                self.fail(key_node, child_path, "duplicate key")
-            self.lines[child_path] = key_node.start_mark.line + 1
-            values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
+            try:
+                key, child_path = self.key(key_node, key_path, fields, seen)
+                values[key] = self.value(hints[key], fields[key].metadata, value_node, child_path)
+            except _Rejected:
+                continue
         return cls(**values)
+
+    def key(self, node: yaml.Node, key_path: str, fields: dict, seen: set[str]) -> tuple[str, str]:
+        """A section's key and its path, if it is one of the section's fields and not written twice."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, key_path, "keys must be plain names")
+        key = node.value
+        child_path = f"{key_path}.{key}" if key_path else key
+        if key not in fields:
+            self.fail(node, child_path, f"unknown key (expected one of: {', '.join(fields)})")
+        if key in seen:
+            self.fail(node, child_path, "duplicate key")
+        seen.add(key)
+        self.lines[child_path] = node.start_mark.line + 1
+        return key, child_path
 
     def value(self, kind: Any, rules: typing.Mapping, node: yaml.Node, key_path: str) -> Any:
         if dataclasses.is_dataclass(kind):

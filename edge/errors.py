@@ -29,6 +29,18 @@ class ConfigError(DmaskError):
     """A config file cannot be read or does not match the config tree."""
 
 
+class ConfigProblems(ConfigError):
+    """Every problem found in one config file, each a line `FILE:LINE key.path: problem`.
+
+    Shown as the first, with a count of the rest; `dmask config check` lists them all.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        more = len(self.problems) - 1
+        super().__init__(self.problems[0] + (f" (and {more} more: dmask config check lists them)" if more else ""))
+
+
 class ModelError(DmaskError):
     """A model file is missing or cannot be loaded."""
 

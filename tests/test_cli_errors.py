@@ -273,6 +273,22 @@ def test_config_check_finds_what_would_stop_the_daemon(work, text, message):
     assert "Traceback" not in result.stderr
 
 
+def test_config_check_lists_every_mistake_and_other_commands_count_them(work):
+    """`config check` stopped at the first mistake (issue 29)."""
+    (work / "dmask.yaml").write_text("source:\n  uri: 5\n  reopen_seconds: -1\nbogus: 1\nrender:\n  backend: gpu\n")
+    checked = dmask(work, "config", "check", "dmask.yaml")
+    assert checked.returncode == 2 and checked.stdout == ""
+    assert checked.stderr.splitlines() == [
+        "dmask: error: dmask.yaml:2 source.uri: expected a string, got 5",
+        "dmask: error: dmask.yaml:3 source.reopen_seconds: must be between 0.01 and 600.0; got -1",
+        "dmask: error: dmask.yaml:4 bogus: unknown key (expected one of: inference, tracking, fit, clinical, fail_closed, "
+        "render, input, output, source, publish, dicom, pacs, view, acknowledge_weaker_privacy)",
+        "dmask: error: dmask.yaml:6 render.backend: must be one of cpu, cuda, auto; got 'gpu'",
+    ]
+    assert_error(dmask(work, "mask", "notes.txt", "-o", "out", "--config", "dmask.yaml"),
+                 "dmask.yaml:2 source.uri: expected a string, got 5 (and 3 more: dmask config check lists them)")
+
+
 def test_eval_privacy_names_a_missing_folder(work):
     result = dmask(work, "eval", "privacy", "absent", "-o", "report")
     assert_error(result, "absent: no such folder; the privacy evaluation needs one sub-folder per identity with at least 2 photos each")
