@@ -1,11 +1,16 @@
-"""The `dmask` command line: a thin layer over edge.offline and edge.demo.
+"""The `dmask` command line: each command builds the one config object and calls the library.
+
+The service commands (export, batch, view) are in edge.cli_services, the
+options several commands share in edge.cli_options.
 
 This is the one place that catches errors: a DmaskError (or an OSError such as
 a full disk) becomes one line `dmask: error: ...` on stderr and exit status 2,
 with no traceback; Ctrl-C becomes `dmask: interrupted` and status 130, after
-the atomic writers have removed their partial files. The masking modules are
-imported inside their commands so that `--help` and `config check` do not
-load the inference runtime.
+the atomic writers have removed their partial files. `run` and `record` run
+until they are stopped, so Ctrl-C or SIGTERM is their normal end: status 0,
+their files committed (what systemd expects of a service it stops). The
+masking modules are imported inside their commands so that `--help` and
+`config check` do not load the inference runtime.
 """
 
 from __future__ import annotations
