@@ -30,7 +30,7 @@ import cv2
 from edge import __version__
 from edge.config import load_config, weakened
 from edge.cli_options import config_option, report_folder
-from edge.cli_services import archiver_for, batch, export_group, view_group
+from edge.cli_services import archiver_for, batch, export_group, require_pacs_config, view_group
 from edge.errors import ConfigProblems, DmaskError, InputError
 from edge.media import os_error_line
 from edge.wording import one_line
@@ -306,6 +306,7 @@ def record(
 
     if not pacs and (patient_id or study_uid):
         raise InputError("--patient-id and --study-uid file the recording in a PACS: add --pacs")
+    require_pacs_config(pacs, config_path)
     config = load_config(config_path)
     key = provenance_key(config)
     archiver = archiver_for(config, key, patient_id, study_uid) if pacs else None

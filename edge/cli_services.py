@@ -39,10 +39,18 @@ def export_dicom(
     videos and --pacs, deliver what waits in the spool."""
     from edge.export.commands import export_dicom as run_export
 
+    require_pacs_config(pacs, config_path)
     config = load_config(config_path)
     identity = _identity(config, patient_id, study_uid) if videos else None
     for line in run_export(list(videos), config, identity, signals, output, pacs, not no_progress).lines:
         click.echo(line)
+
+
+def require_pacs_config(pacs: bool, config_path: Path | None) -> None:
+    """--pacs delivers where a config says: the defaults would send to 127.0.0.1:104 and spool in /var/spool/dmask."""
+    if pacs and config_path is None:
+        raise InputError("--pacs sends to the PACS a config names: give --config FILE with a pacs section "
+                         "(host, port, called_ae and spool_dir, where what is not yet delivered waits)")
 
 
 def _identity(config, patient_id: str | None, study_uid: str | None):

@@ -331,6 +331,15 @@ def test_a_provenance_key_that_cannot_be_used_stops_the_run_first(work, content,
     assert not (work / "out.png").exists()
 
 
+@pytest.mark.parametrize("command", [("export", "dicom", "junk.mp4", "--patient-id", "P"), ("record", "ipc:///nowhere", "-o", "out.mp4")])
+def test_pacs_without_a_config_is_refused_not_spooled_where_nobody_looks(work, command):
+    """`export dicom --pacs` without a config spooled into a new /var/spool/dmask for 127.0.0.1:104 (issue 29)."""
+    assert_error(dmask(work, *command, "--pacs"),
+                 "--pacs sends to the PACS a config names: give --config FILE with a pacs section "
+                 "(host, port, called_ae and spool_dir, where what is not yet delivered waits)")
+    assert sorted(p.name for p in work.iterdir()) == ["blocker", "broken.jpg", "empty.mp4", "junk.mp4", "notes.txt", "photos"]
+
+
 def test_export_on_a_machine_that_never_sealed_a_video_names_the_key(work):
     (work / "dmask.yaml").write_text(f"output:\n  provenance_key_file: {work / 'absent.key'}\n")
     result = dmask(work, "export", "dicom", "junk.mp4", "-o", "out", "--patient-id", "P", "--config", "dmask.yaml")
