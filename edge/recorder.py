@@ -49,7 +49,7 @@ from edge.provenance import ProvenanceKey
 from edge.records import FrameStatus
 from edge.recovery import recover_partials
 from edge.status import DaemonStatus
-from edge.transport import WIRE_VERSION, Message, Subscriber, decode_frame, subscribe
+from edge.transport import WIRE_VERSION, Message, Subscriber, Topic, decode_frame, subscribe
 from edge.video_out import AtomicVideoWriter
 from edge.wording import count
 
@@ -234,7 +234,7 @@ class Recorder:
         client_key, server_key = self._keys
         self._syncer = BackgroundSync()
         try:
-            with subscribe(self.endpoint, (b"frame", b"signals", b"status"), client_key, server_key) as sub:
+            with subscribe(self.endpoint, tuple(Topic), client_key, server_key) as sub:
                 while not stop.is_set():
                     message = sub.receive(POLL_SECONDS)
                     if message is not None:
@@ -267,17 +267,17 @@ class Recorder:
         if header.get("v") != WIRE_VERSION:
             if not self._warned_version:
                 log.warning("ignoring %s messages of wire version %r (this recorder reads %d)",
-                            message.topic, header.get("v"), WIRE_VERSION)
+                            message.topic.value, header.get("v"), WIRE_VERSION)
                 self._warned_version = True
             return
-        if message.topic == "frame":
+        if message.topic == Topic.FRAME:
             self._frame(message)
-        elif message.topic == "signals":
+        elif message.topic == Topic.SIGNALS:
             if self._segment is None:
                 self._pending_signals.append(header)
             else:
                 self._segment.write_signals(header)
-        elif message.topic == "status":
+        elif message.topic == Topic.STATUS:
             self._last_status = DaemonStatus.from_wire(header)
 
     def _frame(self, message: Message) -> None:
@@ -372,7 +372,7 @@ def iter_status_lines(
     timeout seconds; should a later one not arrive in time, the lines so far
     are all there is.
     """
-    with subscribe(endpoint, (b"status",), client_secret_key, server_public_key) as sub:
+    with subscribe(endpoint, (Topic.STATUS,), client_secret_key, server_public_key) as sub:
         for index in range(count):
             message = _next_status(sub, timeout)
             if message is None:
@@ -391,5 +391,5 @@ def _next_status(sub: Subscriber, timeout: float) -> Message | None:
         message = sub.receive(max(0.0, deadline - time.monotonic()))
         if message is None:
             return None
-        if message.topic == "status":
+        if message.topic == Topic.STATUS:
             return message

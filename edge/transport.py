@@ -13,6 +13,7 @@ a slow or absent subscriber loses messages instead of stalling the camera.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import json
 import os
@@ -39,7 +40,6 @@ WIRE_VERSION = 8
 KEYS_HINT = ("sudo tools/install_service.sh makes /etc/dmask/keys and its clients folder, "
              "or dmask keys generate DIR --name server makes a key pair where you point the config")
 _KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-TOPICS = (b"frame", b"signals", b"status")
 
 _PLAIN_TCP_REFUSED = (
     "publish.endpoints: plain (unencrypted) tcp is allowed only on loopback, not {endpoint}; "
@@ -47,13 +47,28 @@ _PLAIN_TCP_REFUSED = (
 )
 
 
+class Topic(str, enum.Enum):
+    """The wire's topics (docs/WIRE.md); a message's first part is the name, in ASCII."""
+
+    FRAME = "frame"
+    SIGNALS = "signals"
+    STATUS = "status"
+
+    @property
+    def wire(self) -> bytes:
+        return self.value.encode("ascii")
+
+
 @dataclass(frozen=True)
 class Message:
     """One received message: topic, its JSON part, and the frame payload (frames only)."""
 
-    topic: str
+    topic: Topic
     header: dict
     payload: bytes | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topic", Topic(self.topic))  # a name as well as a member
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,7 @@ class Publisher:
         return self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def send_frame(self, masked: MaskedFrame) -> None:
-        """The rendered image with its header; topic b"frame"."""
+        """The rendered image with its header; topic frame."""
         height, width = masked.image.shape[:2]
         header = {
             "v": WIRE_VERSION,
@@ -130,10 +145,10 @@ class Publisher:
             "faces": len(masked.faces),
             "status": masked.status.value,
         }
-        self._send([b"frame", _json(header), self._encode(masked.image)])
+        self._send([Topic.FRAME.wire, _json(header), self._encode(masked.image)])
 
     def send_signals(self, masked: MaskedFrame) -> None:
-        """The per-face numbers of one frame (never pixels); topic b"signals"."""
+        """The per-face numbers of one frame (never pixels); topic signals."""
         body = {
             "v": WIRE_VERSION,
             "seq": int(masked.seq),
@@ -142,11 +157,11 @@ class Publisher:
             "schema": SCHEMA,
             "faces": [face_record(face) for face in masked.faces],
         }
-        self._send([b"signals", _json(body)])
+        self._send([Topic.SIGNALS.wire, _json(body)])
 
     def send_status(self, status: dict) -> None:
-        """The daemon's health report, versioned; topic b"status"."""
-        self._send([b"status", _json({"v": WIRE_VERSION, **status})])
+        """The daemon's health report, versioned; topic status."""
+        self._send([Topic.STATUS.wire, _json({"v": WIRE_VERSION, **status})])
 
     def _encode(self, image: np.ndarray) -> bytes:
         if self.encoding == "bgr":
@@ -189,7 +204,7 @@ class Subscriber:
     def __init__(
         self,
         endpoint: str,
-        topics: tuple[bytes, ...] = TOPICS,
+        topics: tuple[Topic, ...] = tuple(Topic),
         client_secret_key: Path | None = None,
         server_public_key: Path | None = None,
     ) -> None:
@@ -204,7 +219,7 @@ class Subscriber:
             if endpoint.startswith("tcp://["):
                 self._socket.ipv6 = True
             for topic in topics:
-                self._socket.subscribe(topic)
+                self._socket.subscribe(topic.wire)
             self._socket.connect(endpoint)
         except BaseException:
             self.close()
@@ -223,7 +238,7 @@ class Subscriber:
             return None
         parts = self._socket.recv_multipart()
         payload = parts[2] if len(parts) > 2 else None
-        return Message(parts[0].decode("utf-8"), json.loads(parts[1]), payload)
+        return Message(Topic(parts[0].decode("ascii")), json.loads(parts[1]), payload)
 
     @staticmethod
     def decode_frame(message: Message) -> np.ndarray:
@@ -242,7 +257,7 @@ class Subscriber:
 
 
 def subscribe(
-    endpoint: str, topics: tuple[bytes, ...], client_secret_key: Path | None, server_public_key: Path | None
+    endpoint: str, topics: tuple[Topic, ...], client_secret_key: Path | None, server_public_key: Path | None
 ) -> Subscriber:
     """A Subscriber; an endpoint ZeroMQ refuses becomes a one-line DmaskError."""
     try:
@@ -256,8 +271,8 @@ def subscribe(
 def decode_frame(message: Message) -> np.ndarray:
     """The (H, W, 3) uint8 BGR image of a frame message."""
     header = message.header
-    if message.topic != "frame" or message.payload is None:
-        raise StageError(f"not a frame message (topic {message.topic!r})")
+    if message.topic != Topic.FRAME or message.payload is None:
+        raise StageError(f"not a frame message (topic {message.topic.value!r})")
     shape = (header["height"], header["width"], 3)
     if header["encoding"] == "bgr":
         return np.frombuffer(message.payload, dtype=np.uint8).reshape(shape)

@@ -21,7 +21,7 @@ import pytest
 from edge import __version__
 from edge.media import VideoReader
 from edge.service import ALIVE_SECONDS
-from edge.transport import Subscriber
+from edge.transport import Subscriber, Topic
 from support import assert_error, dmask, dmask_command, dmask_env, free_port
 
 pytestmark = pytest.mark.slow  # daemons in subprocesses: `pytest -m "not slow"` leaves it out
@@ -262,7 +262,7 @@ def test_a_source_that_comes_back_is_reported_up_with_no_error(tmp_path, shared_
     daemon = Daemon(load_config(write_config(tmp_path / "dmask.yaml", source, endpoint)), models)
     daemon.start()
     try:
-        with Subscriber(endpoint, topics=(b"status",)) as subscriber:
+        with Subscriber(endpoint, topics=(Topic.STATUS,)) as subscriber:
             assert next_status(subscriber)["source"]["state"] in ("starting", "down")
             shutil.copy(shared_data / "videos/lp_driving_d1.mp4", source)
             for _ in range(60):
@@ -287,7 +287,7 @@ def test_a_camera_password_never_reaches_the_status_topic_or_dmask_status(tmp_pa
                       f"publish:\n  endpoints: [{endpoint}]\n  status_interval_seconds: 0.2\n")
     process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
     try:
-        with Subscriber(endpoint, topics=(b"status",)) as subscriber:
+        with Subscriber(endpoint, topics=(Topic.STATUS,)) as subscriber:
             statuses = [next_status(subscriber) for _ in range(3)]
         dmask_status = dmask(tmp_path, "status", endpoint, "--count", "2")
     finally:
@@ -354,7 +354,7 @@ def test_a_subscriber_that_stops_reading_does_not_stall_the_daemon(tmp_path, sha
     context = zmq.Context()
     stuck = context.socket(zmq.SUB)
     try:
-        with Subscriber(endpoint, topics=(b"status",)) as watcher:
+        with Subscriber(endpoint, topics=(Topic.STATUS,)) as watcher:
             next_status(watcher)
             memory_before = rss_mib(process.pid)
             stuck.setsockopt(zmq.SUBSCRIBE, b"")
@@ -396,9 +396,9 @@ def test_curve_daemon_serves_only_allowed_keys(tmp_path, shared_data):
     process = subprocess.Popen(dmask_command("run", "--config", config), env=dmask_env(), stderr=subprocess.PIPE, text=True)
     server_public = tmp_path / "server" / "server.key"
     try:
-        with Subscriber(endpoint, topics=(b"frame",), client_secret_key=allowed_secret, server_public_key=server_public) as allowed, \
-                Subscriber(endpoint, topics=(b"frame",), client_secret_key=stranger_secret, server_public_key=server_public) as stranger, \
-                Subscriber(endpoint, topics=(b"frame",)) as plain:
+        with Subscriber(endpoint, topics=(Topic.FRAME,), client_secret_key=allowed_secret, server_public_key=server_public) as allowed, \
+                Subscriber(endpoint, topics=(Topic.FRAME,), client_secret_key=stranger_secret, server_public_key=server_public) as stranger, \
+                Subscriber(endpoint, topics=(Topic.FRAME,)) as plain:
             first = [allowed.receive(30.0)]
             deadline = time.monotonic() + 3.0
             others = []

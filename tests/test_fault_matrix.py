@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.transport import Subscriber
+from edge.transport import Subscriber, Topic
 from support import dmask_command, dmask_env
 
 pytestmark = pytest.mark.slow  # a daemon per fault: `pytest -m "not slow"` leaves it out
@@ -119,7 +119,7 @@ def receive(endpoint: str, frames: int, seconds: float, during: Callable[[float]
     got: list = []
     deadline = time.monotonic() + STARTUP_SECONDS
     first = None
-    with Subscriber(endpoint, topics=(b"frame",)) as subscriber:
+    with Subscriber(endpoint, topics=(Topic.FRAME,)) as subscriber:
         while len(got) < frames and time.monotonic() < deadline:
             if during is not None and first is not None:
                 during(time.monotonic() - first)
@@ -285,8 +285,8 @@ def test_no_raw_pixel_leaves_and_frames_flow_under_process_faults(videos, tmp_pa
     source = face_clip(videos, tmp_path)
     raw = decoded_blocks(source)
     with running_daemon(tmp_path, source) as (endpoint, process):
-        stalled = Subscriber(endpoint, topics=(b"frame",))  # never reads
-        many = [Subscriber(endpoint, topics=(b"frame",)) for _ in range(20)]
+        stalled = Subscriber(endpoint, topics=(Topic.FRAME,))  # never reads
+        many = [Subscriber(endpoint, topics=(Topic.FRAME,)) for _ in range(20)]
         stopped = []
 
         def act(elapsed: float) -> None:
@@ -296,7 +296,7 @@ def test_no_raw_pixel_leaves_and_frames_flow_under_process_faults(videos, tmp_pa
                 process.send_signal(signal.SIGCONT)
                 stopped.append(True)
             elif stopped and len(stopped) < 50:
-                Subscriber(endpoint, topics=(b"frame",)).close()  # a storm, spread over the receiving
+                Subscriber(endpoint, topics=(Topic.FRAME,)).close()  # a storm, spread over the receiving
                 stopped.append(True)
 
         try:

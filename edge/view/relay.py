@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 
 from edge.errors import DmaskError
-from edge.transport import WIRE_VERSION, Message, decode_frame, subscribe
+from edge.transport import WIRE_VERSION, Message, Topic, decode_frame, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Relay:
     def _run(self) -> None:
         endpoint, client_key, server_key = self._where
         try:
-            with subscribe(endpoint, (b"frame", b"signals", b"status"), client_key, server_key) as sub:
+            with subscribe(endpoint, tuple(Topic), client_key, server_key) as sub:
                 while not self._stop.is_set():
                     self.heartbeat = time.monotonic()
                     message = sub.receive(POLL_SECONDS)
@@ -97,9 +97,9 @@ class Relay:
             log.error("%s", error)
 
     def _hand_over(self, message: Message) -> None:
-        if message.topic == "frame":
+        if message.topic == Topic.FRAME:
             target, value = self.frames, self._picture(message)
-        elif message.topic == "signals":
+        elif message.topic == Topic.SIGNALS:
             target, value = self.signals, json.dumps(message.header)
         else:
             target, value = self.status, json.dumps(message.header)
