@@ -24,7 +24,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
@@ -37,7 +36,7 @@ from edge.models import ModelSet
 from edge.pipeline import MaskPipeline, StageTimes
 from edge.records import Frame, FrameStatus, MaskedFrame
 from edge.slot import NewestSlot
-from edge.sources import CaptureStage, SourceKind, SourceState, SourceStatus, parse_source
+from edge.sources import CaptureStage, SourceState, SourceStatus, parse_source
 from edge.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
 from edge.transport import Publisher
 
@@ -218,7 +217,7 @@ def run_until_stopped(config: Config) -> None:
     file that does not exist at start-up is a mistyped path, not an outage.
     """
     spec = parse_source(config.source.uri)
-    if spec.kind is SourceKind.FILE and not Path(str(spec.target)).is_file():
+    if spec.missing_file:
         raise InputError(f"{spec.target}: no such file; give an existing video, a camera or a stream as --source")
     daemon = Daemon(config, ModelSet.load(config))
     log.info("%s", daemon.describe())

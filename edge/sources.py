@@ -68,6 +68,11 @@ class SourceSpec:
         return self.kind is not SourceKind.FILE
 
     @property
+    def missing_file(self) -> bool:
+        """A video file that is not there (now): down while running, a mistyped path at start-up."""
+        return self.kind is SourceKind.FILE and not Path(str(self.target)).is_file()
+
+    @property
     def display(self) -> str:
         """The source as it may be logged or published (edge.redaction.shown_source)."""
         return shown_source(GST_PREFIX + str(self.target) if self.kind is SourceKind.GSTREAMER else str(self.target))
@@ -290,7 +295,7 @@ class CaptureStage:
     def _open(self) -> tuple[cv2.VideoCapture, float]:
         """An opened capture and its frame rate; _SourceDown if it cannot open."""
         spec = self._spec
-        if spec.kind is SourceKind.FILE and not Path(str(spec.target)).is_file():
+        if spec.missing_file:
             raise _SourceDown(f"no such file: {spec.display}")
         capture = open_capture(spec, timeout_seconds=self._config.stall_seconds)
         if not capture.isOpened():
