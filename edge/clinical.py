@@ -78,6 +78,16 @@ NORMAL_RANGES = {
 }
 
 
+# How far a gaze is read. Known truth: the avatar drawn looking 40 degrees aside read back at 37-48, and at
+# 50 degrees at 52-70. On real faces looking far to the side (lp_driving_d14, lp_driving_d6) the iris model's
+# offset ran past the eyeball's reach, and the arcsine clipped it at 82 degrees: deviations of thousands of prism
+# dioptres followed. A gaze read beyond GAZE_READ_LIMIT_DEG is no measurement of its angle, only of its side
+# (EyeParams.gaze_at_limit): it is published empty and flagged, and drawn at the limit, so the mask still looks
+# that far aside. The eye's own range is about 55 degrees either way (Guitton D, Volle M, J Neurophysiol
+# 1987;58:427-59).
+GAZE_READ_LIMIT_DEG = 50.0
+
+
 # Vergence. Eyes fixating a target converge by the angle their two centres
 # subtend at it; when the target is the camera, that is their separation in
 # the image over the focal length (pixels), whatever the head's turn. The gaze
@@ -105,9 +115,15 @@ def convergence_deg(separation_px: float, focal_px: float) -> float:
     return math.degrees(2.0 * math.atan(0.5 * separation_px / focal_px))
 
 
+# Prism dioptres are published below this angle only (173 PD). A degree is 1.7 PD near 0, 7 PD at 60 degrees
+# and 58 PD at 80, so beyond it the few degrees a reading is uncertain by become hundreds of PD (the eyes of
+# lp_driving_d6 crossed to 80-90 degrees as read gave 1,000 to 27,000 PD); the angle is still published in degrees.
+PRISM_SCALE_LIMIT_DEG = 60.0
+
+
 def prism_dioptres(degrees: float) -> float:
-    """A deviation in prism dioptres: 100 tan(angle)."""
-    return 100.0 * math.tan(math.radians(degrees))
+    """A deviation in prism dioptres, 100 tan(angle); NaN from PRISM_SCALE_LIMIT_DEG on."""
+    return 100.0 * math.tan(math.radians(degrees)) if abs(degrees) < PRISM_SCALE_LIMIT_DEG else math.nan
 
 
 def degrees_of_prism(prism: float) -> float:

@@ -41,6 +41,7 @@ from edge.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, H
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from edge.clinical import (
     BLINK_COMPLETE_FRACTION,
+    GAZE_READ_LIMIT_DEG,
     IRIS_DIAMETER_MM,
     NEAREST_FIXATION_MM,
     NORMAL_MRD_MM,
@@ -446,15 +447,19 @@ class Fitter:
                      for eye, rest, g, opened, level, covered in zip(eyes, self.avatar.iris_rest, gain, openness, normal, hidden))
 
     def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray, openness: float, normal: np.ndarray) -> EyeParams:
-        """One eye's published parameters; its MRDs on the population's scale, none while shut or where the
-        resting level was within normal limits (normal: MRD1, MRD2)."""
+        """One eye's published parameters; its MRDs on the population's scale, none while shut, with the gaze read
+        past edge.clinical.GAZE_READ_LIMIT_DEG (drawn at it, flagged), or where the resting level was within
+        normal limits (normal: MRD1, MRD2)."""
         shut = bool(openness < self.shut_below)
-        yaw, pitch = (math.nan, math.nan) if shut else gaze_angles(measure, rest)
+        gaze = np.array((math.nan, math.nan) if shut else gaze_angles(measure, rest))
+        limit = math.radians(GAZE_READ_LIMIT_DEG)
+        at_limit = bool(np.any(np.abs(gaze) > limit))
+        yaw, pitch = (float(v) for v in np.clip(gaze, -limit, limit))
         upper, lower = uncrossed(measure.upper * gain[0], measure.lower * gain[1])
         iris_dy = rest[1] + EYEBALL_RADIUS_FRACTION * np.sin(pitch)
-        mrd = np.where(normal, math.nan, self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
+        mrd = np.where(normal | at_limit, math.nan, self._mrd(upper, lower, iris_dy, self.avatar.eye_width_mm))
         return EyeParams(yaw, pitch, upper, lower, *map(float, mrd), openness=float(openness), shut=shut,
-                         mrd1_normal=bool(normal[0]), mrd2_normal=bool(normal[1]))
+                         gaze_at_limit=at_limit, mrd1_normal=bool(normal[0]), mrd2_normal=bool(normal[1]))
 
     def _update_baseline(self, track_id: int, current: np.ndarray, timestamp: float) -> np.ndarray:
         """The track's resting state; a photo's is itself.

@@ -106,6 +106,10 @@ class EyeParams:
     shut: the lid reads shut (edge.fit: below BLINK_COMPLETE_FRACTION of its
         rest; in a photo, below PHOTO_SHUT_FRACTION of the population's): it
         shows too little iris to place it, so its gaze and MRDs are NaN.
+    gaze_at_limit: the gaze read beyond edge.clinical.GAZE_READ_LIMIT_DEG
+        (the iris at the edge of what the chain reads): gaze_yaw and
+        gaze_pitch hold the limit on the side it read, to be drawn so, but
+        measure nothing and are published empty, as are the MRDs.
     mrd1_normal, mrd2_normal: the resting level was within normal limits by
         the clinical criteria (config `clinical`, edge.clinical.resting_deviation),
         so the population's was drawn in its place: that MRD is then NaN, for
@@ -122,6 +126,7 @@ class EyeParams:
     occluded: bool = False
     openness: float = math.nan
     shut: bool = False
+    gaze_at_limit: bool = False
     mrd1_normal: bool = False
     mrd2_normal: bool = False
 

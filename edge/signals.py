@@ -35,17 +35,19 @@ from edge.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
 from edge.clinical import (
     ASYMMETRY_MIN_INTENSITY,
     BLINK_COMPLETE_FRACTION,
+    GAZE_READ_LIMIT_DEG,
     GAZE_ZERO_FIXATION_MM,
     GAZE_ZERO_VERGENCE_DEG,
     NEAREST_FIXATION_MM,
     PHOTO_SHUT_FRACTION,
+    PRISM_SCALE_LIMIT_DEG,
     asymmetry_index,
     prism_dioptres,
 )
 from edge.media import AtomicFile
 from edge.records import EyeParams, MaskedFrame, MaskParams
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
 SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
 
@@ -74,9 +76,17 @@ def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
+def measured_gaze(eye: EyeParams) -> tuple[float, float]:
+    """(yaw, pitch) in degrees as measured: NaN where the eye reads shut or hidden, or read beyond the limit of
+    what is read (EyeParams.gaze_at_limit: drawn at the limit, no measurement of the angle)."""
+    if eye.gaze_at_limit:
+        return math.nan, math.nan
+    return math.degrees(eye.gaze_yaw), math.degrees(eye.gaze_pitch)
+
+
 def horizontal_vergence_deg(face: MaskParams) -> float:
     """How far the eyes converge: right minus left gaze yaw, plus the gaze zero's own convergence (edge.clinical)."""
-    return math.degrees(face.right_eye.gaze_yaw - face.left_eye.gaze_yaw) + GAZE_ZERO_VERGENCE_DEG
+    return measured_gaze(face.right_eye)[0] - measured_gaze(face.left_eye)[0] + GAZE_ZERO_VERGENCE_DEG
 
 
 def horizontal_deviation_deg(face: MaskParams) -> float:
@@ -87,7 +97,7 @@ def horizontal_deviation_deg(face: MaskParams) -> float:
 
 def vertical_deviation_deg(face: MaskParams) -> float:
     """Right minus left gaze pitch: > 0 the right eye is lower than the left."""
-    return math.degrees(face.right_eye.gaze_pitch - face.left_eye.gaze_pitch)
+    return measured_gaze(face.right_eye)[1] - measured_gaze(face.left_eye)[1]
 
 
 def _blink(face: MaskParams, side: str, attribute: str) -> float:
@@ -101,16 +111,23 @@ def _normal(eye: EyeParams, attribute: str) -> float:
     return math.nan if eye.occluded else float(getattr(eye, attribute))
 
 
+PRISM_MEANING = f"the same in prism dioptres, 100 tan(angle); empty from {PRISM_SCALE_LIMIT_DEG:g} deg on"
+
+
 def _eye_fields(side: str) -> tuple[Field, ...]:
     def eye(face: MaskParams) -> EyeParams:
         return face.right_eye if side == "right" else face.left_eye
 
     when_closed = "empty while the eye reads closed (the iris under a shut lid is a guess)"
     return (
-        Field(f"{side}_gaze_yaw_deg", "deg", f"eyeball yaw in the head frame; > 0 towards the subject's left; {when_closed}",
-              lambda f: math.degrees(eye(f).gaze_yaw)),
-        Field(f"{side}_gaze_pitch_deg", "deg", f"eyeball pitch in the head frame; > 0 down; {when_closed}",
-              lambda f: math.degrees(eye(f).gaze_pitch)),
+        Field(f"{side}_gaze_yaw_deg", "deg", f"eyeball yaw in the head frame; > 0 towards the subject's left; {when_closed}"
+              f" or beyond what is read ({side}_gaze_at_limit)", lambda f: measured_gaze(eye(f))[0]),
+        Field(f"{side}_gaze_pitch_deg", "deg", "eyeball pitch in the head frame; > 0 down; empty when the yaw is",
+              lambda f: measured_gaze(eye(f))[1]),
+        Field(f"{side}_gaze_at_limit", "0/1", f"1 when the gaze read beyond {GAZE_READ_LIMIT_DEG:g} deg either way, "
+              "past what the chain reads at its size: the eye looks far to that side, by an angle not measured. Gaze, "
+              "MRDs and the deviations are then empty, and the eye is drawn at the limit",
+              lambda f: math.nan if eye(f).occluded else float(eye(f).gaze_at_limit)),
         Field(f"{side}_mrd1_mm", "mm", f"margin-reflex distance 1: upper lid margin above the iris centre; {when_closed} "
               f"or where its resting level is within normal limits ({side}_mrd1_normal)", lambda f: eye(f).mrd1_mm),
         Field(f"{side}_mrd2_mm", "mm", f"margin-reflex distance 2: lower lid margin below the iris centre; {when_closed} "
@@ -185,7 +202,7 @@ FACE_FIELDS: tuple[Field, ...] = (
     Field("horizontal_vergence_deg", "deg", "how far the eyes converge: right minus left gaze yaw, plus the "
           f"gaze zero's own {GAZE_ZERO_VERGENCE_DEG:.2f} deg (people in photos fixating a camera "
           f"{GAZE_ZERO_FIXATION_MM / 1000:g} m off)", horizontal_vergence_deg),
-    Field("horizontal_vergence_pd", "prism dioptres", "the same in prism dioptres, 100 tan(angle)",
+    Field("horizontal_vergence_pd", "prism dioptres", PRISM_MEANING,
           lambda f: prism_dioptres(horizontal_vergence_deg(f))),
     Field("fixation_distance_mm", "mm", "the eyes' distance from the camera, from the iris's size and the focal "
           "length (clinical.camera_fov_deg), the fixation taken to be the camera; empty where nearer than "
@@ -193,11 +210,11 @@ FACE_FIELDS: tuple[Field, ...] = (
     Field("horizontal_deviation_deg", "deg", "the vergence beyond what fixating the camera demands (the angle the "
           "eyes subtend at it; where fixation_distance_mm is empty, beyond the gaze zero's); > 0 convergent (eso), "
           "< 0 divergent (exo)", horizontal_deviation_deg),
-    Field("horizontal_deviation_pd", "prism dioptres", "the same in prism dioptres, 100 tan(angle)",
+    Field("horizontal_deviation_pd", "prism dioptres", PRISM_MEANING,
           lambda f: prism_dioptres(horizontal_deviation_deg(f))),
     Field("vertical_deviation_deg", "deg", "right minus left gaze pitch; > 0 the right eye is lower",
           vertical_deviation_deg),
-    Field("vertical_deviation_pd", "prism dioptres", "the same in prism dioptres",
+    Field("vertical_deviation_pd", "prism dioptres", PRISM_MEANING,
           lambda f: prism_dioptres(vertical_deviation_deg(f))),
     Field("right_brow_height_mm", "mm", "right brow raised above the population's resting face (action units), to 0.01 mm",
           lambda f: f.brow_height_mm[0]),

@@ -35,7 +35,7 @@ from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
 from edge.signals import SCHEMA, face_record
 
-WIRE_VERSION = 8
+WIRE_VERSION = 9
 # what makes the CURVE key files a config names, on a machine that has none yet
 KEYS_HINT = ("sudo tools/install_service.sh makes /etc/dmask/keys and its clients folder, "
              "or dmask keys generate DIR --name server makes a key pair where you point the config")

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from edge.clinical import GAZE_READ_LIMIT_DEG
 from edge.fit import IRIS_MODEL_YAW_GAIN
 from edge.records import EyeParams
 from edge.signals import SCHEMA, face_record
@@ -22,16 +23,19 @@ NYSTAGMUS_HZ, NYSTAGMUS_PP_DEG = 4.0, 6.0
 LEFT_COVERS_S = ((4.0, 5.0), (9.0, 10.5))  # a cover test on the left eye, between blinks
 
 
-def frame(t: float) -> dict:
-    """One frame's signals: a 4 Hz horizontal oscillation, a right ptosis, blinks of 100 ms, and two covers of the left eye."""
+def frame(t: float, aside: tuple[float, float] = (0.0, 0.0)) -> dict:
+    """One frame's signals: a 4 Hz horizontal oscillation, a right ptosis, blinks of 100 ms, and two covers of the left eye;
+    the right eye looking past what is read from `aside`[0] to [1] s."""
     closing = any(onset <= t < onset + 0.1 for onset in BLINK_ONSETS_S)
     yaw = 0.5 * NYSTAGMUS_PP_DEG * math.sin(2 * math.pi * NYSTAGMUS_HZ * t)
     right = dataclasses.replace(eye_params(yaw, 0.0, 0.0 if closing else 0.1, 0.0 if closing else 0.12), mrd1_mm=1.0)
+    if aside[0] <= t < aside[1]:
+        right = dataclasses.replace(right, gaze_yaw=math.radians(GAZE_READ_LIMIT_DEG), gaze_at_limit=True)
     left = eye_params(yaw, 0.0, 0.0 if closing else 0.15, 0.0 if closing else 0.12)
     if any(start <= t < end for start, end in LEFT_COVERS_S):
         left = EyeParams.hidden()
     face = mask_params(right_eye=right, left_eye=left)
-    return {"v": 8, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
+    return {"v": 9, "seq": round(t * FPS), "capture_ts": 100.0 + t, "status": "ok", "schema": SCHEMA,
             "faces": [face_record(face)]}
 
 
@@ -74,6 +78,15 @@ def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp
     assert re.search(r"\| oscillation, horizontal \(Hz, deg p-p\) \| 4\.0 Hz, (5\.[5-9]|6\.[0-5]) \|", text)
     assert "r1_eyes.png" in text
     assert sorted(p.name for p in out.glob("*.png")) == ["r1_eyes.png", "r1_spectrum.png"]
+
+
+def test_the_frames_an_eye_looked_past_what_is_read_are_counted(tmp_path):
+    sidecar = tmp_path / "aside.signals.jsonl"
+    sidecar.write_text("".join(json.dumps(frame(i / FPS, aside=(5.0, 7.0))) + "\n" for i in range(int(SECONDS * FPS))))
+    out = tmp_path / "report"
+    run = dmask(tmp_path, "report", sidecar, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "| gaze beyond 50 deg, not measured | 10 % | 0 % |" in (out / "report.md").read_text()
 
 
 def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_rhythm(tmp_path):
@@ -140,7 +153,7 @@ def test_a_sidecar_of_another_schema_is_refused(tmp_path):
     old = tmp_path / "old.signals.jsonl"
     old.write_text(json.dumps({"v": 1, "seq": 0, "capture_ts": 0.0, "faces": []}) + "\n")
     assert_error(dmask(tmp_path, "report", old),
-                 f"{old}:1: schema None, expected 'dmask.signals/8'; record again with this version of dmask")
+                 f"{old}:1: schema None, expected 'dmask.signals/9'; record again with this version of dmask")
 
 
 @pytest.fixture(scope="module")

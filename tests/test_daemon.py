@@ -75,7 +75,7 @@ def test_a_live_video_comes_out_masked_in_order_with_signals_and_status(daemon, 
     seqs = [header["seq"] for header, _ in frames]
     assert seqs == sorted(set(seqs))
     for header, image in frames:
-        assert header["status"] == "ok" and header["v"] == 8
+        assert header["status"] == "ok" and header["v"] == 9
         camera = originals[header["seq"] % len(originals)]
         assert image.shape == camera.shape
         face = (slice(150, 400), slice(150, 360))

@@ -14,7 +14,7 @@ import pytest
 
 from edge.action_units import CHANNEL_NAMES, lip_gap
 from edge.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from edge.clinical import GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
+from edge.clinical import GAZE_READ_LIMIT_DEG, GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from edge.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
 from edge.fit import IRIS_MODEL_YAW_GAIN, Fitter, RestingPolicy
 from edge.mesh_index import LEFT_LIDS, RIGHT_LIDS
@@ -184,6 +184,17 @@ def test_a_15_prism_dioptre_esotropia_reads_in_prism_dioptres(avatar):
     # without the camera's focal length the distance is unknown (empty), and the deviation is beyond the gaze zero's
     assert eso["fixation_distance_mm"] is None
     assert eso["horizontal_deviation_deg"] == pytest.approx(degrees_of_prism(15.0), abs=0.5)
+
+
+@pytest.mark.parametrize("dx", [0.35, -0.35])
+def test_an_iris_past_what_is_read_is_drawn_at_the_limit_and_flagged(avatar, dx):
+    """An offset past the eyeball's reach read as 82 degrees, the arcsine's clip (lp_driving_d14 looking aside)."""
+    fitted = photo_params(avatar, right_dx=dx)
+    assert fitted.right_eye.gaze_at_limit and not fitted.left_eye.gaze_at_limit
+    assert np.degrees(fitted.right_eye.gaze_yaw) == pytest.approx(np.sign(dx) * GAZE_READ_LIMIT_DEG)
+    assert np.isnan(fitted.right_eye.mrd1_mm) and np.isnan(fitted.right_eye.mrd2_mm)
+    within = photo_params(avatar, right_dx=0.5 * READ_PER_SIN)  # 30 degrees
+    assert not within.right_eye.gaze_at_limit and np.degrees(within.right_eye.gaze_yaw) == pytest.approx(30.0, abs=0.5)
 
 
 def test_the_deviation_is_the_vergence_beyond_what_fixating_the_camera_demands(avatar):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -9,19 +10,28 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.clinical import GAZE_READ_LIMIT_DEG, PRISM_SCALE_LIMIT_DEG, prism_dioptres
 from edge.media import PHOTO_SUFFIXES, VideoReader, read_photo
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus, MaskedFrame
+from edge.signals import face_record
 
 
 def mask_photo(image: np.ndarray, config, models) -> MaskedFrame:
     return MaskPipeline(config, still=True, models=models).process(Frame(image, 0, 0.0))
 
 
-def mask_video(path: Path, config, models) -> list[MaskedFrame]:
+def mask_video(path: Path, config, models, frames: int | None = None) -> list[MaskedFrame]:
+    """The video's masked frames, the first `frames` of them where given."""
     pipeline = MaskPipeline(config, models=models)
     with VideoReader(path) as reader:
-        return [pipeline.process(frame) for frame in reader]
+        return [pipeline.process(frame) for frame in itertools.islice(reader, frames)]
+
+
+@pytest.fixture(scope="module")
+def looking_aside(shared_data, config, models) -> list[MaskedFrame]:
+    """lp_driving_d14's first 240 frames: it looks left, right and up, far to each side."""
+    return mask_video(shared_data / "videos/lp_driving_d14.mp4", config, models, 240)
 
 
 def photos(root: Path) -> list[Path]:
@@ -108,14 +118,14 @@ def test_wink_dips_only_the_winking_eye(shared_data, config, models):
     assert wink_left > 0.75 * open_left
 
 
-def test_gaze_shifts_move_both_irises_together(shared_data, config, models):
+def test_gaze_shifts_move_both_irises_together(looking_aside):
     """lp_driving_d14 looks left, right and up: conjugate, large iris movement.
 
     Only frames with both eyes open count: behind nearly shut lids the iris
     position is a guess, so the fit publishes no gaze there (and the drawn
     iris is hidden anyway).
     """
-    frames = mask_video(shared_data / "videos/lp_driving_d14.mp4", config, models)[:240]
+    frames = looking_aside
     assert sum(bool(f.faces) for f in frames) > 0.95 * len(frames)
     faces = [f.faces[0] for f in frames if f.faces]
     yaw = np.array([[p.right_eye.gaze_yaw, p.left_eye.gaze_yaw] for p in faces])
@@ -123,6 +133,26 @@ def test_gaze_shifts_move_both_irises_together(shared_data, config, models):
     assert len(yaw) > 0.65 * len(frames)
     assert np.degrees(yaw.std(0)).min() > 5.0
     assert np.corrcoef(yaw[:, 0], yaw[:, 1])[0, 1] > 0.8
+
+
+def test_a_gaze_read_past_the_limit_is_drawn_there_and_published_empty(looking_aside):
+    """Looking far aside (frames 53-65 and 80-107), the iris model's offset ran past the eyeball's reach: the
+    gaze read at the arcsine's clip, 82 degrees, and the deviation at up to 7,000 prism dioptres."""
+    limit = GAZE_READ_LIMIT_DEG
+    faces = [face for frame in looking_aside for face in frame.faces]
+    flagged = 0
+    for face in faces:
+        record = face_record(face)
+        for side, eye in (("right", face.right_eye), ("left", face.left_eye)):
+            yaw = record[f"{side}_gaze_yaw_deg"]
+            assert yaw is None or abs(yaw) <= limit
+            if record[f"{side}_gaze_at_limit"] == 1.0:
+                flagged += 1
+                assert yaw is None and record[f"{side}_mrd1_mm"] is None and record["horizontal_deviation_pd"] is None
+                assert math.degrees(abs(eye.gaze_yaw)) == pytest.approx(limit)  # drawn as far aside as is read
+        for name in ("horizontal_deviation_pd", "horizontal_vergence_pd", "vertical_deviation_pd"):
+            assert record[name] is None or abs(record[name]) < prism_dioptres(PRISM_SCALE_LIMIT_DEG - 1e-9)
+    assert flagged >= 10
 
 
 @pytest.mark.parametrize("name", ["df_couple.jpg", "df_selfie-many-people.jpg", "fr_kit_with_rose.jpg",

@@ -84,6 +84,8 @@ def test_a_covered_eye_has_no_values_and_the_signals_say_why(runs):
                 assert values == [None] * 5, f"frame {index}: the hidden {side} eye has values {values}"
                 assert record["horizontal_deviation_deg"] is None and record["vertical_deviation_pd"] is None
                 assert (frame.faces[0].right_blink if side == "right" else frame.faces[0].left_blink) is None
+            elif eye(frame.faces[0], side).gaze_at_limit:  # read past what is read: the angle, and so the MRDs, unknown
+                assert values[:4] == [None] * 4 and record[f"{side}_gaze_at_limit"] == 1.0
             elif not eye(frame.faces[0], side).shut:  # an MRD within normal limits is withheld, and flagged
                 assert None not in values[:2]
                 assert all((record[f"{side}_{mrd}_mm"] is None) == (record[f"{side}_{mrd}_normal"] == 1.0)

@@ -181,7 +181,7 @@ def test_records_every_frame_with_its_signals(publisher, tmp_path):
     assert np.abs(frames[5].astype(int) - (40, 120, 200)).max() < 12  # the solid colour survives mp4v
     signals = signal_lines(output)
     assert [body["seq"] for body in signals] == list(range(10))
-    assert all(body["v"] == 8 and body["status"] == "ok" and body["faces"] == [] for body in signals)
+    assert all(body["v"] == 9 and body["status"] == "ok" and body["faces"] == [] for body in signals)
     assert hidden_files(tmp_path) == []
     assert summary.line().startswith(
         "recorded 10 frames in 1 H.264 file; no frames missing; "

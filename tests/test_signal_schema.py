@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from edge.action_units import CHANNEL_NAMES
 from edge.clinical import (
+    GAZE_READ_LIMIT_DEG,
     GAZE_ZERO_VERGENCE_DEG,
     asymmetry_index,
     degrees_of_prism,
@@ -59,6 +61,21 @@ def test_a_value_that_is_not_finite_is_none():
 def test_prism_dioptres_round_trip():
     assert prism_dioptres(45.0) == pytest.approx(100.0)
     assert prism_dioptres(degrees_of_prism(15.0)) == pytest.approx(15.0)
+
+
+def test_prism_dioptres_end_where_a_degree_is_seven_of_them():
+    assert prism_dioptres(-59.0) == pytest.approx(-166.4, abs=0.1)
+    assert all(math.isnan(prism_dioptres(d)) for d in (60.0, -89.9, 90.0, 97.0))
+
+
+def test_a_gaze_at_the_limit_of_what_is_read_is_flagged_and_published_empty():
+    beyond = dataclasses.replace(eye_params(GAZE_READ_LIMIT_DEG, 3.0), gaze_at_limit=True)
+    record = face_record(mask_params(right_eye=beyond, left_eye=eye_params(-4.0, 1.0)))
+    assert record["right_gaze_at_limit"] == 1.0 and record["left_gaze_at_limit"] == 0.0
+    assert record["right_gaze_yaw_deg"] is None and record["right_gaze_pitch_deg"] is None
+    assert record["left_gaze_yaw_deg"] == pytest.approx(-4.0)
+    for name in ("horizontal_vergence_deg", "horizontal_deviation_pd", "vertical_deviation_deg"):
+        assert record[name] is None
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -85,7 +85,7 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
     assert frame.topic == "frame"
     header = frame.header
     assert {k: header[k] for k in ("v", "seq", "capture_ts", "width", "height")} == {
-        "v": 8, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
+        "v": 9, "seq": 41, "capture_ts": 1234.5, "width": 64, "height": 48
     }
     assert (header["encoding"], header["faces"], header["status"]) == (encoding, 1, "ok")
     assert abs(header["publish_ts"] - time.time()) < 60
@@ -100,14 +100,14 @@ def test_frame_signals_status_round_trip(kind: str, encoding: str, tmp_path: Pat
         assert np.abs(image.astype(int) - masked.image.astype(int)).mean() < 3
 
     _check_signals(signals)
-    assert status == Message("status", {"v": 8, "fps_in": 30.0, "source": "up"}, None)
+    assert status == Message("status", {"v": 9, "fps_in": 30.0, "source": "up"}, None)
 
 
 def _check_signals(message: Message) -> None:
     assert message.topic == "signals" and message.payload is None
     body = message.header
-    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (8, 41, 1234.5, "ok")
-    assert body["schema"] == "dmask.signals/8"
+    assert (body["v"], body["seq"], body["capture_ts"], body["status"]) == (9, 41, 1234.5, "ok")
+    assert body["schema"] == "dmask.signals/9"
     (face,) = body["faces"]
     assert list(face) == list(FIELD_NAMES)
     assert face["track_id"] == 7 and face["confidence"] == 0.875

@@ -26,6 +26,7 @@ from edge.clinical import (
     BLINK_CLOSED_FRACTION,
     BLINK_COMPLETE_FRACTION,
     BLINK_REOPEN_FRACTION,
+    GAZE_READ_LIMIT_DEG,
     GAZE_ZERO_FIXATION_MM,
     IRIS_DIAMETER_MM,
     IRIS_DIAMETER_SD_MM,
@@ -92,6 +93,7 @@ def summarise(recording: Recording) -> dict[str, Any]:
             "blinks": blink_summary(recording, side),
             "gaze_yaw_range_deg": _range(recording[f"{side}_gaze_yaw_deg"]),
             "gaze_pitch_range_deg": _range(recording[f"{side}_gaze_pitch_deg"]),
+            "gaze_at_limit_fraction": _mean(recording[f"{side}_gaze_at_limit"]),  # of the frames the eye was seen
             **{f"oscillation_{axis}": {"frequency_hz": found.frequency_hz, "amplitude_deg": getattr(found, f"{side}_deg")}
                for axis, found in oscillations.items()},
             "lids_mm": lids,
@@ -200,6 +202,8 @@ def write_recording(report: Any, recording: Recording, s: dict[str, Any], tag: s
             ["palpebral fissure (mm)", *(_lid(eyes[e], "fissure") for e in SIDES), _range_cell("fissure")],
             ["gaze yaw, 5-95 % (deg)", *(_span(eyes[e]["gaze_yaw_range_deg"]) for e in SIDES), ""],
             ["gaze pitch, 5-95 % (deg)", *(_span(eyes[e]["gaze_pitch_range_deg"]) for e in SIDES), ""],
+            [f"gaze beyond {GAZE_READ_LIMIT_DEG:g} deg, not measured", *(_whole(100 * eyes[e]["gaze_at_limit_fraction"], " %")
+                                                                        for e in SIDES), ""],
             ["oscillation, horizontal (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_yaw"]) for e in SIDES), "none"],
             ["oscillation, vertical (Hz, deg p-p)", *(_beat(eyes[e]["oscillation_pitch"]) for e in SIDES), "none"],
             ["covered (times, s)", *(f"{eyes[e]['covered']['episodes']}, {eyes[e]['covered']['seconds']:.1f}" for e in SIDES), ""],
