@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from edge.evaluation.blink_check import BlinkCheck
     from edge.evaluation.fidelity import FidelityResult
     from edge.evaluation.privacy import PrivacyResult
+    from edge.evaluation.repeatability import RepeatabilityResult
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -159,7 +160,7 @@ def bench(
         click.echo(f"wrote {write_bench_report(output, benches, comparisons, peers)}")
 
 
-@cli.group("eval", short_help="Measure privacy, fidelity and clinical agreement.")
+@cli.group("eval", short_help="Measure privacy, fidelity, clinical agreement, repeatability.")
 def eval_group() -> None:
     """Evidence: can faces be recognised behind the mask, and do the clinical signs survive it?"""
 
@@ -211,6 +212,26 @@ def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | Non
     _echo_evaluation(result, "it holds numbers and plots only, no photo or name")
 
 
+@eval_group.command("repeatability", short_help="How far one reading strays, per photo and per second of video.")
+@click.argument("identities", type=click.Path(path_type=Path))
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@report_folder("dmask-eval-repeatability")
+@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Use at most this many frames per video.")
+@config_option()
+@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+def eval_repeatability(
+    identities: Path, videos: tuple[Path, ...], output: Path, max_frames: int | None, config_path: Path | None,
+    no_progress: bool,
+) -> None:
+    """1 SD of each clinical measure on faces without a sign: between photos of one person (IDENTITIES holds one
+    folder per person) and between seconds of one video (VIDEOS)."""
+    from edge.evaluation.repeatability import evaluate_repeatability
+
+    _echo_evaluation(evaluate_repeatability(
+        [identities], videos, output, load_config(config_path), max_frames=max_frames, progress=not no_progress
+    ), "it holds numbers only")
+
+
 @eval_group.command("blinks", short_help="Blinks both readers find, against an observer's labels.")
 @click.argument("labels", type=click.Path(path_type=Path))
 @click.argument("videos", type=click.Path(path_type=Path))
@@ -224,7 +245,8 @@ def eval_blinks(labels: Path, videos: Path, output: Path, config_path: Path | No
 
 
 def _echo_evaluation(
-    result: PrivacyResult | FidelityResult | AgreementResult | BlinkCheck, holds: str = "it shows raw faces: keep it with the originals"
+    result: PrivacyResult | FidelityResult | AgreementResult | BlinkCheck | RepeatabilityResult,
+    holds: str = "it shows raw faces: keep it with the originals",
 ) -> None:
     """The result's summary lines, then where its report went and what it holds."""
     for line in result.lines():

@@ -78,6 +78,33 @@ NORMAL_RANGES = {
 }
 
 
+@dataclass(frozen=True)
+class Uncertainty:
+    """How far one reading of a measure strays on a face without the sign: 1 SD per photo and per second of video."""
+
+    label: str
+    unit: str
+    per_photo: float
+    per_second: float
+
+    def words(self) -> str:
+        return f"{self.label} {self.per_photo:.3g} {self.unit} a photo, {self.per_second:.3g} {self.unit} a second of video"
+
+
+# Measured by `dmask eval repeatability` (edge.evaluation.repeatability: between photos of one person, and between
+# one-second means of one video, resting levels as read) on ../shared/data's identities (15 people with 2 to 8
+# photos) and five talking-head videos (tests/test_repeatability.py re-measures them): README, "Repeatability".
+# The person's own changes are in them too, so they are upper bounds on the chain's noise.
+UNCERTAINTY = {
+    "horizontal_deviation": Uncertainty("horizontal deviation", "PD", 10.22, 6.03),
+    "vertical_deviation": Uncertainty("vertical deviation", "PD", 4.34, 2.56),
+    "mrd1": Uncertainty("MRD1", "mm", 0.60, 0.37),
+    "mrd2": Uncertainty("MRD2", "mm", 0.74, 0.35),
+    "mouth_corner_difference": Uncertainty("mouth-corner height difference", "mm", 1.14, 0.38),
+    "brow_difference": Uncertainty("brow height difference", "mm", 0.70, 0.50),
+}
+
+
 # How far a gaze is read. Known truth: the avatar drawn looking 40 degrees aside read back at 37-48, and at
 # 50 degrees at 52-70. On real faces looking far to the side (lp_driving_d14, lp_driving_d6) the iris model's
 # offset ran past the eyeball's reach, and the arcsine clipped it at 82 degrees: deviations of thousands of prism

@@ -289,9 +289,10 @@ def test_config_check_lists_every_mistake_and_other_commands_count_them(work):
                  "dmask.yaml:2 source.uri: expected a string, got 5 (and 3 more: dmask config check lists them)")
 
 
-def test_eval_privacy_names_a_missing_folder(work):
-    result = dmask(work, "eval", "privacy", "absent", "-o", "report")
-    assert_error(result, "absent: no such folder; the privacy evaluation needs one sub-folder per identity with at least 2 photos each")
+@pytest.mark.parametrize("command", [("privacy", "absent"), ("repeatability", "absent", "clip.mp4")])
+def test_eval_privacy_and_repeatability_name_a_missing_folder(work, command):
+    result = dmask(work, "eval", *command, "-o", "report")
+    assert_error(result, "absent: no such folder; it needs one sub-folder per identity with at least 2 photos each")
     assert not (work / "report").exists()
 
 

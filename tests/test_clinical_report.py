@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from edge.clinical import GAZE_READ_LIMIT_DEG
+from edge.clinical import GAZE_READ_LIMIT_DEG, UNCERTAINTY
 from edge.fit import IRIS_MODEL_YAW_GAIN
 from edge.records import EyeParams
 from edge.signals import SCHEMA, face_record
@@ -77,6 +77,7 @@ def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp
     text = (out / "report.md").read_text()
     assert re.search(r"\| oscillation, horizontal \(Hz, deg p-p\) \| 4\.0 Hz, (5\.[5-9]|6\.[0-5]) \|", text)
     assert "r1_eyes.png" in text
+    assert UNCERTAINTY["horizontal_deviation"].words() in text and UNCERTAINTY["mrd1"].words() in text
     assert sorted(p.name for p in out.glob("*.png")) == ["r1_eyes.png", "r1_spectrum.png"]
 
 

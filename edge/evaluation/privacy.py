@@ -352,14 +352,14 @@ def find_identities(roots: Sequence[Path], max_identities: int | None = None) ->
 def identities_in(root: Path) -> list[Identity]:
     """InputError unless root is a folder with at least one identity of 2 or more photos."""
     if not root.is_dir():
-        raise InputError(f"{root}: no such folder; the privacy evaluation {DATASET_HINT}")
+        raise InputError(f"{root}: no such folder; it {DATASET_HINT}")
     identities = []
     for folder in sorted(path for path in root.iterdir() if path.is_dir()):
         photos = tuple(sorted(path for path in folder.iterdir() if path.suffix.lower() in PHOTO_SUFFIXES))
         if len(photos) >= 2:
             identities.append(Identity(root, folder.name, photos))
     if not identities:
-        raise InputError(f"{root}: no identity with 2 or more photos; the privacy evaluation {DATASET_HINT}")
+        raise InputError(f"{root}: no identity with 2 or more photos; it {DATASET_HINT}")
     return identities
 
 

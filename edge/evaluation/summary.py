@@ -32,6 +32,7 @@ from edge.clinical import (
     IRIS_DIAMETER_SD_MM,
     NEAREST_FIXATION_MM,
     NORMAL_RANGES,
+    UNCERTAINTY,
 )
 from edge.config import ClinicalConfig
 from edge.evaluation.oscillation import FALSE_ALARM, MIN_HZ, find_oscillation, threshold, velocity_spectrum
@@ -285,7 +286,9 @@ def _footnotes() -> str:
         f"most {defaults.scleral_show_mrd2_mm:g} mm, the two eyes within {defaults.lid_asymmetry_mm:g} mm), so the "
         "person's own level is withheld from the mask and the signals (it would identify them); a level that meets "
         "one is shown in mm. (low), (high): outside the normal range. Normal ranges: "
-        + "; ".join(f"[{number}] {normal.reference}" for number, normal in enumerate(NORMAL_RANGES.values(), 1)) + "."
+        + "; ".join(f"[{number}] {normal.reference}" for number, normal in enumerate(NORMAL_RANGES.values(), 1)) + ". "
+        "One reading strays, on faces without the sign (1 SD; `dmask eval repeatability`, README \"Repeatability\"), by: "
+        + "; ".join(u.words() for u in UNCERTAINTY.values()) + "."
     )
 
 
