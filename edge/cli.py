@@ -29,7 +29,7 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
-from edge.cli_options import config_option, report_folder
+from edge.cli_options import config_option, max_frames_option, no_progress_option, report_folder
 from edge.cli_services import archiver_for, batch, export_group, require_pacs_config, view_group
 from edge.errors import ConfigProblems, DmaskError, InputError
 from edge.media import os_error_line
@@ -64,7 +64,7 @@ def cli() -> None:
 )
 @config_option()
 @click.option("--overwrite", is_flag=True, help="Replace outputs and a signals file that already exist.")
-@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+@no_progress_option()
 def mask(
     inputs: tuple[Path, ...], output: Path, signals: Path | None, config_path: Path | None,
     overwrite: bool, no_progress: bool,
@@ -170,7 +170,7 @@ def eval_group() -> None:
 @report_folder("dmask-eval-privacy")
 @click.option("--max-identities", type=click.IntRange(min=2), help="Use only the first N identities (a quick check).")
 @config_option()
-@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+@no_progress_option()
 def eval_privacy(
     roots: tuple[Path, ...], output: Path, max_identities: int | None, config_path: Path | None, no_progress: bool,
 ) -> None:
@@ -185,9 +185,9 @@ def eval_privacy(
 @eval_group.command("fidelity", short_help="Clinical signals on original and masked videos, compared.")
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @report_folder("dmask-eval-fidelity")
-@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Use at most this many frames per video.")
+@max_frames_option()
 @config_option()
-@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+@no_progress_option()
 def eval_fidelity(
     videos: tuple[Path, ...], output: Path, max_frames: int | None, config_path: Path | None, no_progress: bool,
 ) -> None:
@@ -203,7 +203,7 @@ def eval_fidelity(
 @click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
 @report_folder("dmask-eval-clinical")
 @config_option()
-@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+@no_progress_option()
 def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | None, no_progress: bool) -> None:
     """Diagnostic agreement, mask against original: ROOTS hold photos named SET__sign__NAME or SET__control__NAME."""
     from edge.evaluation.agreement import evaluate_clinical
@@ -216,9 +216,9 @@ def eval_clinical(roots: tuple[Path, ...], output: Path, config_path: Path | Non
 @click.argument("identities", type=click.Path(path_type=Path))
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @report_folder("dmask-eval-repeatability")
-@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Use at most this many frames per video.")
+@max_frames_option()
 @config_option()
-@click.option("--no-progress", is_flag=True, help="Do not show progress bars.")
+@no_progress_option()
 def eval_repeatability(
     identities: Path, videos: tuple[Path, ...], output: Path, max_frames: int | None, config_path: Path | None,
     no_progress: bool,
