@@ -69,14 +69,32 @@ def mean_aperture(poses, config, models, upper: float, lower: float) -> float:
 # (d7), and an upper lid drawn at 0 / 0.06 at 0.06 / 0.11. A shorter, a longer,
 # a lighter or a darker fringe, a skin-coloured eye-opening fill and the flat
 # avatar's stronger diffuse light each read the same or more open (README,
-# Clinical fidelity). Strict, so the day the drawing is fixed the bounds come back.
+# Clinical fidelity). With the texture's outline band cleaned (issue 27) the
+# closed lid reads 0.091 (d14) and 0.122 (d7), and an upper lid drawn at 0
+# reads 0.039 / 0.061, at 0.06 0.107 / 0.119: d14's closed lid is read closed.
+# Strict, so the day the drawing is fixed the bounds come back.
 TEXTURED_LID_READS_OPEN = pytest.mark.xfail(strict=True, reason=(
-    "MediaPipe reads the textured avatar's closed lid about 0.05 eye widths open (0.06-0.08 on the flat avatar)"))
+    "MediaPipe reads the textured avatar's closed lid up to 0.06 eye widths open (0.06-0.08 on the flat avatar)"))
+STILL_READ_OPEN = {("lp_driving_d7.mp4", None), ("lp_driving_d7.mp4", 0.0), ("lp_driving_d7.mp4", 0.06),
+                   ("lp_driving_d14.mp4", 0.06)}  # (video, drawn upper lid; None: the whole eye closed)
 
 
-@TEXTURED_LID_READS_OPEN
-def test_a_drawn_closed_eye_is_read_closed(poses, config, models):
+# d14's upper lid drawn at 0 reads 0.039 against the bound of 0.04: within the 0.003 the mean moves between CPUs.
+ON_THE_BOUND = pytest.mark.xfail(strict=False, reason="reads 0.039 on AVX-512, against 0.04; another CPU may read 0.042")
+
+
+def expect_read_open(request, upper: float | None) -> None:
+    """Mark this video's case TEXTURED_LID_READS_OPEN where it still is (ON_THE_BOUND where it may be)."""
+    case = (request.node.callspec.params["poses"], upper)
+    if case in STILL_READ_OPEN:
+        request.applymarker(TEXTURED_LID_READS_OPEN)
+    elif case == ("lp_driving_d14.mp4", 0.0):
+        request.applymarker(ON_THE_BOUND)
+
+
+def test_a_drawn_closed_eye_is_read_closed(poses, config, models, request):
     """Read 0.06 to 0.08 on the flat avatar; with the lashes lying on the lid above the margin it read 0.12 to 0.14."""
+    expect_read_open(request, None)
     assert mean_aperture(poses, config, models, 0.0, 0.0) < 0.10
 
 
@@ -101,9 +119,10 @@ def upper_reads(poses, config, models) -> dict[float, np.ndarray]:
     }
 
 
-@pytest.mark.parametrize("upper", [pytest.param(u, marks=TEXTURED_LID_READS_OPEN) if u < 0.1 else u for u in UPPER_LIDS])
-def test_the_upper_lid_is_read_where_it_is_drawn(upper_reads, upper):
+@pytest.mark.parametrize("upper", UPPER_LIDS)
+def test_the_upper_lid_is_read_where_it_is_drawn(upper_reads, upper, request):
     """A closing upper lid over a resting lower one, as in a blink (was read up to 0.1 too open)."""
+    expect_read_open(request, upper)
     below, above = UPPER_READ_BOUNDS[upper]
     read = float(upper_reads[upper].mean())
     assert upper - below <= read <= upper + above, f"drawn {upper}, read {read:.3f} (by pose and eye: {upper_reads[upper].round(3).tolist()})"

@@ -19,6 +19,16 @@ filled: the eye openings dark (so a lid margin shades into a lash line), the
 mouth as the lips' parting, the rest from their neighbours. Per texel the
 median over identities is kept, so no single person's photo shows through.
 
+Edges (clean_edges). Near the face's outline the photos were seen at grazing
+angles, and their backgrounds and hair leaked into the average: green, teal
+and purple tints that a turned head showed as streaks along its far side,
+and bilinear samples at the outline reached the smear beyond it (issue 27).
+Within EDGE_BAND texels of the outline, and outside it, the face square is
+replaced by a smooth fill of the texels further in (normalised Gaussian
+convolution, widening until every texel is reached). The fill depends only on
+those texels, so cleaning a cleaned texture changes nothing (build_avatar.py
+cleans a kept texture too).
+
 Eye. The eye square is painted, not photographed: radius is the angle from
 the gaze axis, direction the direction round it (edge.render.scene.eyeball_uv).
 A near-black pupil, a dark brown iris with radial fibres and a lighter
@@ -49,6 +59,8 @@ SCLERA_BGR = np.array([212.0, 220.0, 230.0])
 IRIS_BGR = np.array([38.0, 60.0, 92.0])
 LIMBUS_BGR = np.array([28.0, 32.0, 40.0])
 PUPIL_BGR = np.array([12.0, 12.0, 14.0])
+EDGE_BAND = 24.0  # texels inside the face's outline replaced by the fill (the tints reached about this far in)
+FILL_SIGMAS = (2, 4, 8, 16, 32, 64, 128)  # texels: each fills what the narrower ones could not reach
 
 
 def face_uv(vertices: np.ndarray) -> np.ndarray:
@@ -175,3 +187,30 @@ def atlas(face: np.ndarray) -> np.ndarray:
     side = TEXTURE_SHAPE[0] // 2
     texture[:side, TEXTURE_SHAPE[1] - side :] = eye_square()
     return texture.astype(np.float32)
+
+
+def face_outline(uv: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(S, S) uint8 1 inside the face's outer outline in the face square (its eye and mouth openings included)."""
+    covered = np.zeros((FACE_ATLAS_SIDE, FACE_ATLAS_SIDE), np.uint8)
+    for triangle in triangles:
+        cv2.fillConvexPoly(covered, np.round(uv[triangle] * 16).astype(np.int32), 1, shift=4)
+    contours, _ = cv2.findContours(covered, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = np.zeros_like(covered)
+    cv2.drawContours(outline, contours, -1, 1, thickness=cv2.FILLED)
+    return outline
+
+
+def clean_edges(texture: np.ndarray, uv: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """The texture with its face square's outline band and margin filled from the texels further in (module docstring)."""
+    face = texture[:, :FACE_ATLAS_SIDE].astype(np.float32)
+    trusted = (cv2.distanceTransform(face_outline(uv, triangles), cv2.DIST_L2, 5) >= EDGE_BAND).astype(np.float32)
+    fill, reached = face.copy(), trusted > 0
+    for sigma in FILL_SIGMAS:
+        total = cv2.GaussianBlur(face * trusted[..., None], (0, 0), sigma)
+        weight = cv2.GaussianBlur(trusted, (0, 0), sigma)
+        now = ~reached & (weight > 0.2)
+        fill[now] = total[now] / weight[now, None]
+        reached |= now
+    cleaned = texture.astype(np.float32).copy()
+    cleaned[:, :FACE_ATLAS_SIDE] = np.where(trusted[..., None] > 0, face, cv2.GaussianBlur(fill, (0, 0), 3))
+    return cleaned

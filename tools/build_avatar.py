@@ -70,7 +70,7 @@ from edge.mesh_index import (  # noqa: E402
 from edge.models import InferenceModels  # noqa: E402
 from edge.tracking import FaceTracker  # noqa: E402
 
-from avatar_texture import FaceUnwrapper, atlas, average_face, face_uv  # noqa: E402  (tools/, beside this script)
+from avatar_texture import FaceUnwrapper, atlas, average_face, clean_edges, face_uv  # noqa: E402  (tools/, beside this script)
 
 MEDIAPIPE = "mediapipe==0.10.14"
 TESSELATION_PATH = "mediapipe/python/solutions/face_mesh_connections.py"
@@ -348,6 +348,7 @@ def main() -> None:
         contributions = texture_contributions(tracker, args.roots, FaceUnwrapper(uv, skin))
         print(f"texture from {sum(map(len, contributions))} colour photos of {len(contributions)} identities")
         texture = atlas(average_face(contributions, eye_openings_and_mouth(uv)))
+    texture = clean_edges(texture, uv, skin)
     avatar = Avatar(
         vertices=mean.astype(np.float32),
         triangles=skin,
@@ -372,7 +373,8 @@ KEPT_TEXTURE = (
     "kept from the build of commit 6c9460b (`--keep-texture`), whose tracker followed each photo's face from the photo "
     "before. Rebuilt with that fixed, the texture made the drawn lids read 0.012 eye widths more open than the "
     "originals' on the CI fidelity subset (MediaPipe aperture MAE 0.029 to 0.041, right eye; blink F1 0.58 to 0.54), "
-    "so it waits for the avatar's look to be redone (issue 27)."
+    "so it waits for the avatar's look to be redone (issue 27). Its outline band is cleaned as a built one's is "
+    "(tools/avatar_texture.py, clean_edges)."
 )
 
 
@@ -383,7 +385,8 @@ def texture_provenance(args, contributions: list) -> str:
     return (f"the face square is the per-texel median over {len(contributions)} identities of each one's mean of its "
             f"{sum(map(len, contributions))} colour photos, unwrapped into the mean face's x, y and brought to one skin "
             "tone (tools/avatar_texture.py); the eye square is painted (a dark brown iris with fibres, a limbal ring, "
-            "a pupil, an off-white sclera). No photo is stored.")
+            "a pupil, an off-white sclera); the face's outline band is filled from further in (clean_edges). No photo is "
+            "stored.")
 
 
 def write_provenance(args, wheel: Path, avatar: Avatar, identities: int, found: int, total: int, tessellation: int,
