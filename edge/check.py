@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from edge.config import Config
+from edge.config import Config, RenderBackend
 from edge.errors import DmaskError
 
 
@@ -71,7 +71,7 @@ def stage_choices(config: Config) -> list[Finding]:
 
     models = InferenceModels.load(config)
     renderer = make_renderer(config.render)
-    render = f"cuda ({renderer.launcher.name})" if renderer.name == "cuda" else renderer.name
+    render = renderer.name.value + (f" ({renderer.launcher.name})" if renderer.name is RenderBackend.CUDA else "")
     return [Finding("inference", models.label), Finding("render", render)]
 
 

@@ -183,8 +183,8 @@ class MaskPipeline:
 
     def _leave_the_gpu(self) -> None:
         """After a failure, a GPU renderer is replaced by the CPU one for good."""
-        if self.renderer.name != "cpu":
-            log.warning("leaving the %s renderer after a failure; rendering on the CPU", self.renderer.name)
+        if self.renderer.name is not RenderBackend.CPU:
+            log.warning("leaving the %s renderer after a failure; rendering on the CPU", self.renderer.name.value)
             self.renderer = make_renderer(replace(self.config.render, backend=RenderBackend.CPU))
 
     def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:

@@ -103,7 +103,7 @@ class Daemon:
             f"started: version {__version__}; source {self.capture.description}; "
             f"publishing {self.config.publish.encoding.value} frames on {', '.join(self.publisher.endpoints)} "
             f"(CURVE {'on' if self.publisher.curve else 'off'}); "
-            f"inference {self.pipeline.models.inference.label}; render {self.pipeline.renderer.name}"
+            f"inference {self.pipeline.models.inference.label}; render {self.pipeline.renderer.name.value}"
         )
 
     def start(self) -> None:
@@ -141,8 +141,7 @@ class Daemon:
     def _outage_frame(self) -> MaskedFrame:
         """A blank frame saying the source is down, at the last frame's size (VGA before any)."""
         height, width = self.pipeline.last_size or (480, 640)
-        image = np.full((height, width, 3), self.config.render.background, np.uint8)
-        return MaskedFrame(image, -1, time.time(), FrameStatus.SOURCE_DOWN)
+        return MaskedFrame(self.pipeline.blank(height, width), -1, time.time(), FrameStatus.SOURCE_DOWN)
 
     def _publish_loop(self) -> None:
         next_status = time.monotonic()

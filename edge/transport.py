@@ -29,7 +29,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from edge.config import PublishConfig
+from edge.config import FrameEncoding, PublishConfig
 from edge.config_setting import endpoint_problem, tcp_host
 from edge.errors import ConfigError, DmaskError, StageError
 from edge.records import MaskedFrame
@@ -164,7 +164,7 @@ class Publisher:
         self._send([Topic.STATUS.wire, _json({"v": WIRE_VERSION, **status})])
 
     def _encode(self, image: np.ndarray) -> bytes:
-        if self.encoding == "bgr":
+        if self.encoding == FrameEncoding.BGR:
             return np.ascontiguousarray(image, dtype=np.uint8).tobytes()
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
@@ -274,7 +274,7 @@ def decode_frame(message: Message) -> np.ndarray:
     if message.topic != Topic.FRAME or message.payload is None:
         raise StageError(f"not a frame message (topic {message.topic.value!r})")
     shape = (header["height"], header["width"], 3)
-    if header["encoding"] == "bgr":
+    if header["encoding"] == FrameEncoding.BGR.value:
         return np.frombuffer(message.payload, dtype=np.uint8).reshape(shape)
     image = cv2.imdecode(np.frombuffer(message.payload, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.shape != shape:

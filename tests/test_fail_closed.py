@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edge.clinical import BlinkEvent
+from edge.config import RenderBackend
 from edge.media import VideoReader, read_photo
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, FrameStatus
@@ -72,7 +73,7 @@ def test_faces_beyond_the_maximum_are_not_drawn(shared_data, config, models):
 class BrokenGpuRenderer:
     """Stands in for a GPU renderer whose device fails mid-run."""
 
-    name = "cuda"
+    name = RenderBackend.CUDA
 
     def render(self, *args, **kwargs):
         raise RuntimeError("an illegal memory access was encountered")

@@ -11,29 +11,39 @@ its output in place; `--verify` re-hashes every output against it.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from edge.errors import OutputError
 
 
-# A file's status in the audit. SHORT: masked and written, but from damaged input that decoded fewer frames
-# than its container lists (reason says how many); masked again on the next run, like a failed one.
-DONE, SHORT, FAILED = "done", "short", "failed"
-REFUSED = "refused"  # not read at all (a link out of SRC_DIR): reason says why
-WRITTEN = (DONE, SHORT)  # the statuses that have an output
+class FileStatus(str, enum.Enum):
+    """A file's status in the audit. SHORT: masked and written, but from damaged input that decoded fewer frames
+    than its container lists (reason says how many); masked again on the next run, like a failed one. REFUSED:
+    not read at all (a link out of SRC_DIR); reason says why."""
+
+    DONE = "done"
+    SHORT = "short"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+    @property
+    def written(self) -> bool:
+        """Whether a file of this status has an output."""
+        return self in (FileStatus.DONE, FileStatus.SHORT)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One file's outcome. status: DONE, SHORT or FAILED (reason then says why, in one line); times in UTC ISO 8601."""
+    """One file's outcome (reason says why a file is not DONE, in one line); times in UTC ISO 8601."""
 
     source: str
     source_sha256: str
     source_bytes: int
-    status: str
+    status: FileStatus
     reason: str = ""
     output: str = ""
     output_sha256: str = ""
@@ -83,7 +93,8 @@ class Audit:
         found = []
         for line in lines:
             try:
-                found.append(Entry(**json.loads(line)))
+                entry = Entry(**json.loads(line))
+                found.append(replace(entry, status=FileStatus(entry.status)))
             except (ValueError, TypeError):
                 continue
         return found

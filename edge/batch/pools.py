@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-from edge.batch.audit import FAILED, Entry
+from edge.batch.audit import Entry, FileStatus
 from edge.batch.worker import Outcome, Task, run_task
 from edge.errors import DmaskError, install_hint
 
@@ -89,5 +89,5 @@ class DaskPool:
 
 
 def _lost(task: Task) -> Outcome:
-    return Outcome(Entry(source=task.job.source, source_sha256="", source_bytes=0, status=FAILED,
+    return Outcome(Entry(source=task.job.source, source_sha256="", source_bytes=0, status=FileStatus.FAILED,
                          reason="the worker masking it died, and so did its retry"))

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from edge.batch.audit import DONE, FAILED, REFUSED, SHORT, WRITTEN, Audit, Entry
+from edge.batch.audit import Audit, Entry, FileStatus
 from edge.batch.lock import output_lock
 from edge.batch.plan import AUDIT_NAME, Job, plan_jobs
 from edge.batch.pools import DaskPool, LocalPool
@@ -54,7 +54,7 @@ class BatchSummary:
 
 
 def _already_done(entry: Entry | None, source: Path, dst: Path, key: str) -> bool:
-    return (entry is not None and entry.status == DONE and entry.config_sha256 == key
+    return (entry is not None and entry.status is FileStatus.DONE and entry.config_sha256 == key
             and (dst / entry.output).is_file() and sha256_file(source) == entry.source_sha256)
 
 
@@ -75,7 +75,7 @@ def _placed(outcome: Outcome, dst: Path) -> Entry:
     if outcome.output is None:
         return entry
     if hashlib.sha256(outcome.output).hexdigest() != entry.output_sha256:
-        return dataclasses.replace(entry, status=FAILED, reason="the output sent back does not match its hash")
+        return dataclasses.replace(entry, status=FileStatus.FAILED, reason="the output sent back does not match its hash")
     target = dst / entry.output
     target.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(target) as out:
@@ -113,12 +113,12 @@ def _run_locked(src: Path, dst: Path, jobs: list[Job], config: Config, workers: 
             for outcome in pool.run(tasks):
                 entry = _placed(outcome, dst)
                 audit.append(entry)
-                if entry.status in WRITTEN:
+                if entry.status.written:
                     done, frames, failed_closed = done + 1, frames + entry.frames, failed_closed + entry.failed_closed
-                if entry.status == SHORT:
+                if entry.status is FileStatus.SHORT:
                     short += 1
                     bar.write(one_line(f"dmask: {entry.source}: short: {entry.reason}"), file=sys.stderr)
-                elif entry.status == FAILED:
+                elif entry.status is FileStatus.FAILED:
                     failed += 1
                     bar.write(one_line(f"dmask: {entry.source}: failed: {entry.reason}"), file=sys.stderr)
                 bar.update(estimates[entry.source])
@@ -134,7 +134,7 @@ def _refuse(jobs: list[Job], audit: Audit) -> int:
     """Record each refused job in the audit and say so, one line each; how many."""
     for job in jobs:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-        audit.append(Entry(job.source, "", 0, REFUSED, job.refused, started=now, ended=now))
+        audit.append(Entry(job.source, "", 0, FileStatus.REFUSED, job.refused, started=now, ended=now))
         print(one_line(f"dmask: {job.source}: refused: {job.refused}"), file=sys.stderr)
     return len(jobs)
 
@@ -146,7 +146,7 @@ def verify(dst: Path) -> list[str]:
         return [f"{audit.path}: no audit here; give the DST_DIR of a dmask batch run"]
     problems = []
     for entry in audit.latest().values():
-        if entry.status not in WRITTEN:
+        if not entry.status.written:
             continue
         output = dst / entry.output
         if not output.is_file():

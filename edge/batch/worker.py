@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge import __version__
-from edge.batch.audit import DONE, FAILED, SHORT, WRITTEN, Entry
+from edge.batch.audit import Entry, FileStatus
 from edge.batch.plan import Job
 from edge.config import Config
 from edge.errors import DmaskError
@@ -55,7 +55,7 @@ def run_task(task: Task) -> Outcome:
         return Outcome(mask_one(task))
     with tempfile.TemporaryDirectory(prefix="dmask-batch-") as scratch:
         entry = mask_one(dataclasses.replace(task, dst=scratch))
-        return Outcome(entry, (Path(scratch) / entry.output).read_bytes() if entry.status in WRITTEN else None)
+        return Outcome(entry, (Path(scratch) / entry.output).read_bytes() if entry.status.written else None)
 
 
 def _now() -> str:
@@ -83,7 +83,7 @@ def mask_one(task: Task) -> Entry:
     try:
         digest, size = sha256_file(source), source.stat().st_size
     except OSError as error:
-        return Entry(**common, source_sha256="", source_bytes=0, status=FAILED,
+        return Entry(**common, source_sha256="", source_bytes=0, status=FileStatus.FAILED,
                      reason=f"cannot read it ({error.strerror})", ended=_now())
     try:
         check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
@@ -93,14 +93,14 @@ def mask_one(task: Task) -> Entry:
         masker.mask_file(source, output)
         summary = masker.summary()
     except DmaskError as error:
-        return Entry(**common, source_sha256=digest, source_bytes=size, status=FAILED,
+        return Entry(**common, source_sha256=digest, source_bytes=size, status=FileStatus.FAILED,
                      reason=_relative(str(error), task), ended=_now())
     except Exception as error:  # a bug: recorded for this file, and the batch goes on
         reason = _relative(f"{type(error).__name__}: {error}".splitlines()[0], task)
-        return Entry(**common, source_sha256=digest, source_bytes=size, status=FAILED,
+        return Entry(**common, source_sha256=digest, source_bytes=size, status=FileStatus.FAILED,
                      reason=f"{reason} (a bug; please report it)", ended=_now())
     codec = next(iter(summary.codecs)).value if summary.codecs else ""
-    status, reason = (SHORT, _relative(summary.short[0], task)) if summary.short else (DONE, "")
+    status, reason = (FileStatus.SHORT, _relative(summary.short[0], task)) if summary.short else (FileStatus.DONE, "")
     return Entry(**common, source_sha256=digest, source_bytes=size, status=status, reason=reason, output=job.output,
                  output_sha256=sha256_file(output), frames=summary.frames, faces=summary.faces,
                  failed_closed=summary.failed_closed, no_face=summary.no_face, codec=codec, ended=_now())

@@ -21,7 +21,7 @@ from edge.render.mesh import RenderMesh
 
 
 class Renderer(Protocol):
-    name: str
+    name: RenderBackend  # CPU or CUDA: the one that draws
 
     def render(self, mesh: RenderMesh, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray: ...
 

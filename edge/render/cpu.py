@@ -111,6 +111,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from edge.config import RenderBackend
 from edge.render import materials as _mat
 from edge.render.mesh import RenderMesh
 
@@ -441,7 +442,7 @@ class CpuRenderer:
     must not be used from two threads at once.
     """
 
-    name = "cpu"
+    name = RenderBackend.CPU
 
     def __init__(self, background=(96, 96, 96)) -> None:
         bg = np.asarray(background)

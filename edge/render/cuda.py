@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from edge.config import RenderBackend
 from edge.render import materials
 from edge.render.launchers import Launcher, find_launcher
 from edge.render.mesh import RenderMesh
@@ -39,7 +40,7 @@ class DeviceMesh(NamedTuple):
 class CudaRenderer:
     """Renders a RenderMesh on the GPU into a BGR8 frame."""
 
-    name = "cuda"
+    name = RenderBackend.CUDA
 
     def __init__(self, background=(96, 96, 96), launcher: Launcher | None = None) -> None:
         self.launcher = launcher or find_launcher()
