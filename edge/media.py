@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-FALLBACK_FPS = 30.0
+FALLBACK_FPS = 30.0  # where a file or source states no believable frame rate
+MAX_FPS = 1000.0  # above this a stated rate is a container's placeholder, not a camera's
 SIGNALS_SUFFIX = ".signals.jsonl"
 DEFAULT_MAX_MEGAPIXELS = 50.0  # config input.max_photo_megapixels
 DEFAULT_MAX_VIDEO_MEGAPIXELS = 8.9  # config input.max_video_megapixels: 4096 x 2160
@@ -181,7 +182,7 @@ class VideoReader:
             self.close()
             raise InputError(f"{self.path}: no frames could be decoded; check the file is a complete video")
         self.height, self.width = self._first.height, self._first.width
-        self.fps = _positive(float(stream.average_rate or stream.guessed_rate or 0), FALLBACK_FPS)
+        self.fps = believable_fps(float(stream.average_rate or stream.guessed_rate or 0))
         self.frame_count = int(stream.frames or 0)
         self._time_base = float(stream.time_base or 0)
         self._start = self._first.pts
@@ -248,8 +249,10 @@ def check_decodable(source: str | Path, max_megapixels: float = DEFAULT_MAX_MEGA
         VideoReader(source, max_video_megapixels).close()
 
 
-def _positive(value: float, fallback: float) -> float:
-    return value if math.isfinite(value) and value > 0 else fallback
+def believable_fps(stated: float) -> float:
+    """A file's or a source's stated frame rate, or FALLBACK_FPS where it is none, not positive, or over MAX_FPS:
+    the one rule for every reader of a rate."""
+    return stated if math.isfinite(stated) and 0 < stated <= MAX_FPS else FALLBACK_FPS
 
 
 def signals_path(video: Path) -> Path:

@@ -24,7 +24,7 @@ import cv2
 
 from edge.config import SourceConfig
 from edge.errors import ConfigError
-from edge.media import FALLBACK_FPS, VIDEO_SUFFIXES
+from edge.media import VIDEO_SUFFIXES, believable_fps
 from edge.records import Frame
 from edge.redaction import GST_PREFIX, scrubbed, shown_source
 from edge.slot import NewestSlot
@@ -301,10 +301,7 @@ class CaptureStage:
         if not capture.isOpened():
             capture.release()
             raise _SourceDown(f"cannot open {spec.kind.value} source {spec.display}")
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not (math.isfinite(fps) and 0 < fps <= 1000):
-            fps = FALLBACK_FPS
-        return capture, fps
+        return capture, believable_fps(capture.get(cv2.CAP_PROP_FPS))
 
     def _read_source(self) -> None:
         """Deliver frames from one open of the source (files: all loops of it).

@@ -18,6 +18,7 @@ from edge.media import (
     BackgroundSync,
     MediaKind,
     VideoReader,
+    believable_fps,
     input_kind,
     plan_outputs,
     read_photo,
@@ -346,3 +347,10 @@ def test_background_sync_never_makes_the_writer_wait(tmp_path, monkeypatch):
     release.set()
     syncer.close()
     assert synced == [str(first), str(first), str(second)]
+
+
+@pytest.mark.parametrize("stated, used", [(25.0, 25.0), (29.97, 29.97), (1000.0, 1000.0), (0.0, 30.0), (-5.0, 30.0),
+                                          (float("nan"), 30.0), (float("inf"), 30.0), (90000.0, 30.0)])
+def test_a_files_or_sources_frame_rate_is_believed_by_one_rule(stated, used):
+    """Files (PyAV) and sources (OpenCV) once had two rules; a 90 kHz time base read as a rate is a placeholder."""
+    assert believable_fps(stated) == used
