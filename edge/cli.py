@@ -29,7 +29,7 @@ import cv2
 
 from edge import __version__
 from edge.config import load_config, weakened
-from edge.cli_options import config_option, max_frames_option, no_progress_option, report_folder
+from edge.cli_options import config_option, max_frames_option, no_progress_option, overwrite_option, report_folder
 from edge.cli_services import archiver_for, batch, export_group, require_pacs_config, view_group
 from edge.errors import ConfigProblems, DmaskError, InputError
 from edge.media import os_error_line
@@ -63,7 +63,7 @@ def cli() -> None:
     help="Also write the per-frame signal CSV here (one file for all inputs).",
 )
 @config_option()
-@click.option("--overwrite", is_flag=True, help="Replace outputs and a signals file that already exist.")
+@overwrite_option("Replace outputs and a signals file that already exist.")
 @no_progress_option()
 def mask(
     inputs: tuple[Path, ...], output: Path, signals: Path | None, config_path: Path | None,

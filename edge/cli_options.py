@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
+
+from edge.media import refuse_existing
+
+
+def overwrite_option(help: str = "Replace what an earlier run left there."):
+    """--overwrite: the one overwrite rule (edge.media.refuse_existing) lets an output be replaced."""
+    return click.option("--overwrite", is_flag=True, help=help)
 
 
 def config_option(reads: str = ""):
@@ -14,9 +22,19 @@ def config_option(reads: str = ""):
 
 
 def report_folder(default: str):
-    """-o FOLDER for a command that writes a report, with its default folder."""
-    return click.option("-o", "--output", default=Path(default), show_default=True, type=click.Path(path_type=Path),
-                        help="Folder for report.md, results.json and the figures (made if missing).")
+    """-o FOLDER for a command that writes a report, with its default folder, and --overwrite: a folder that
+    already holds a report is refused before any work, unless --overwrite."""
+    def decorate(command):
+        @functools.wraps(command)
+        def checked(*args, overwrite: bool, **kwargs):
+            report = kwargs["output"] / "report.md"
+            refuse_existing([report] if report.exists() else [], "holds a report", overwrite)
+            return command(*args, **kwargs)
+
+        output = click.option("-o", "--output", default=Path(default), show_default=True, type=click.Path(path_type=Path),
+                              help="Folder for report.md, results.json and the figures (made if missing).")
+        return output(overwrite_option()(checked))
+    return decorate
 
 
 def no_progress_option():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli_options import config_option
+from edge.cli_options import config_option, no_progress_option, overwrite_option
 from edge.config import load_config
 from edge.errors import InputError, OutputError
 
@@ -30,10 +30,11 @@ def export_group() -> None:
 @click.option("--patient-id", help="The patient's pseudonym or worklist ID (overrides dicom.patient_id).")
 @click.option("--study-uid", help="The study to file into (overrides dicom.study_instance_uid; default a new study).")
 @config_option("dicom, pacs")
-@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@overwrite_option("Replace the DICOM files an earlier export left in the -o folder.")
+@no_progress_option()
 def export_dicom(
     videos: tuple[Path, ...], output: Path | None, pacs: bool, signals: Path | None, patient_id: str | None,
-    study_uid: str | None, config_path: Path | None, no_progress: bool,
+    study_uid: str | None, config_path: Path | None, overwrite: bool, no_progress: bool,
 ) -> None:
     """Masked videos (with their signals) as DICOM video, PDF summary and SR, in one study; with no
     videos and --pacs, deliver what waits in the spool."""
@@ -42,7 +43,7 @@ def export_dicom(
     require_pacs_config(pacs, config_path)
     config = load_config(config_path)
     identity = _identity(config, patient_id, study_uid) if videos else None
-    for line in run_export(list(videos), config, identity, signals, output, pacs, not no_progress).lines:
+    for line in run_export(list(videos), config, identity, signals, output, pacs, not no_progress, overwrite).lines:
         click.echo(line)
 
 
@@ -83,7 +84,7 @@ def archiver_for(config, key, patient_id: str | None, study_uid: str | None):
 @click.option("--send-back", is_flag=True, help="Workers send each output back to be written here (OUTPUT need not be shared with them).")
 @click.option("--verify", "verify_only", is_flag=True, help="Only re-hash the outputs of OUTPUT against its audit.")
 @config_option()
-@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@no_progress_option()
 def batch(src: Path | None, dst: Path, manifest: Path | None, workers: int | None, scheduler: str | None,
           send_back: bool, verify_only: bool, config_path: Path | None, no_progress: bool) -> None:
     """Mask a folder tree of photos and videos into OUTPUT, resumably, with an audit trail."""

@@ -314,6 +314,14 @@ def ensure_writable_dir(directory: Path) -> None:
         raise OutputError(f"{directory}: output directory is not writable; choose another output")
 
 
+def refuse_existing(found: list[Path], what: str, overwrite: bool) -> None:
+    """The one overwrite rule: what an earlier run left (`found`: it already `what`) is refused, naming the first,
+    unless overwrite is set. Callers check before any work starts."""
+    if found and not overwrite:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise OutputError(f"{found[0]}{more}: already {what}; pass --overwrite to replace it, or choose another name")
+
+
 def make_output_dir(directory: Path) -> None:
     """Create directory (and its parents) if missing; OutputError unless
     outputs can then be created in it."""

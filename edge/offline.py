@@ -17,7 +17,6 @@ from typing import Iterator, Protocol, Sequence
 from tqdm import tqdm
 
 from edge.config import Config, VideoCodec
-from edge.errors import OutputError
 from edge.media import (
     MediaKind,
     VideoReader,
@@ -26,6 +25,7 @@ from edge.media import (
     kind_of_suffix,
     plan_outputs,
     read_photo,
+    refuse_existing,
     write_photo_atomic,
 )
 from edge.overlap import ReadAhead, WriteBehind
@@ -200,8 +200,7 @@ def mask_inputs(
     """
     plan = plan_outputs(inputs, output)
     outputs = [destination for _, destination in plan] + ([Path(signals_path)] if signals_path else [])
-    if not overwrite:
-        _refuse_existing(outputs)
+    refuse_existing([path for path in outputs if path.exists()], "exists", overwrite)
     for source, _ in plan:
         check_decodable(source, config.input.max_photo_megapixels, config.input.max_video_megapixels)
     for written in outputs:
@@ -214,10 +213,3 @@ def mask_inputs(
             masker.mask_file(source, destination)
     return masker.summary()
 
-
-def _refuse_existing(paths: list[Path]) -> None:
-    """Results of an earlier run are not replaced silently."""
-    existing = [path for path in paths if path.exists()]
-    if existing:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]}{more}: already exists; pass --overwrite to replace it, or choose another name")

@@ -81,6 +81,18 @@ def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp
     assert sorted(p.name for p in out.glob("*.png")) == ["r1_eyes.png", "r1_spectrum.png"]
 
 
+def test_a_folder_holding_a_report_is_refused_before_any_work_and_replaced_with_overwrite(sidecar, tmp_path):
+    """One overwrite rule (issue 29): report -o replaced an earlier report silently, where mask refuses."""
+    out = tmp_path / "report"
+    assert dmask(tmp_path, "report", sidecar, "-o", out).returncode == 0
+    (out / "report.md").write_text("an earlier report")
+    assert_error(dmask(tmp_path, "report", sidecar, "-o", out),
+                 f"{out / 'report.md'}: already holds a report; pass --overwrite to replace it, or choose another name")
+    assert (out / "report.md").read_text() == "an earlier report"
+    assert dmask(tmp_path, "report", sidecar, "-o", out, "--overwrite").returncode == 0
+    assert (out / "report.md").read_text().startswith("# ")
+
+
 def test_the_frames_an_eye_looked_past_what_is_read_are_counted(tmp_path):
     sidecar = tmp_path / "aside.signals.jsonl"
     sidecar.write_text("".join(json.dumps(frame(i / FPS, aside=(5.0, 7.0))) + "\n" for i in range(int(SECONDS * FPS))))

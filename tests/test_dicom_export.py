@@ -179,6 +179,21 @@ def test_only_a_video_this_appliance_sealed_is_exported(shared_data, masked_visi
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_an_earlier_export_filled_is_refused_and_replaced_with_overwrite(exported, masked_visit):
+    """One overwrite rule (issue 29): a second export into the folder added a second study beside the first."""
+    video, signals = masked_visit
+    out = next(iter(exported[1].values())).parent
+    before = sorted(out.glob("*.dcm"))
+    again = ("export", "dicom", video, "--signals", signals, "-o", out, "--patient-id", "PSEUDO-0042")
+    assert_error(dmask(out, *again), f"{before[0]} (and 2 more): already holds DICOM files of an earlier export; "
+                                     "pass --overwrite to replace it, or choose another name")
+    assert sorted(out.glob("*.dcm")) == before
+    result = dmask(out, *again, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    after = sorted(out.glob("*.dcm"))
+    assert len(after) == 3 and not set(after) & set(before)
+
+
 def test_no_patient_id_and_a_bad_study_uid_are_one_line_each(masked_visit, tmp_path):
     video, signals = masked_visit
     result = dmask(tmp_path, "export", "dicom", video, "--signals", signals, "-o", tmp_path)

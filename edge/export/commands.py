@@ -22,7 +22,7 @@ from edge.errors import DeliveryError, InputError
 from edge.export.identity import StudyIdentity
 from edge.export.package import StudyExport
 from edge.export.spool import Spool, describe_delivery
-from edge.media import AtomicFile, make_output_dir, require_video
+from edge.media import AtomicFile, make_output_dir, refuse_existing, require_video
 from edge.wording import count
 
 
@@ -35,7 +35,7 @@ class ExportResult:
 
 
 def export_dicom(videos: list[Path], config: Config, identity: StudyIdentity | None, signals: Path | None,
-                 out_dir: Path | None, pacs: bool, progress: bool) -> ExportResult:
+                 out_dir: Path | None, pacs: bool, progress: bool, overwrite: bool = False) -> ExportResult:
     """Export videos (masked MP4s dmask wrote) into out_dir and/or the configured PACS.
 
     With no videos and pacs, only what waits in the spool is delivered (no identity needed).
@@ -48,6 +48,8 @@ def export_dicom(videos: list[Path], config: Config, identity: StudyIdentity | N
         raise InputError("--signals names one video's signals; give one video with it")
     for video in videos:
         require_video(video)
+    earlier = sorted(out_dir.glob("*.dcm")) if out_dir is not None and out_dir.is_dir() and videos else []
+    refuse_existing(earlier, "holds DICOM files of an earlier export", overwrite)
     made: list[tuple[Path, list[Dataset]]] = []
     lines = []
     if videos:
@@ -56,6 +58,8 @@ def export_dicom(videos: list[Path], config: Config, identity: StudyIdentity | N
         lines.append(f"study {identity.study_uid}, patient {identity.patient_id}: "
                      f"{count(sum(len(i) for _, i in made), 'instance')} from {count(len(videos), 'recording')}")
     if out_dir is not None and made:
+        for replaced in earlier:  # --overwrite: the folder holds this study alone, not two studies mixed
+            replaced.unlink(missing_ok=True)
         lines.append(f"wrote {count(len(_write_files(made, out_dir)), 'DICOM file')} to {out_dir}")
     if pacs:
         lines.append(_deliver(config, [ds for _, instances in made for ds in instances], progress))
