@@ -3,6 +3,7 @@ line `dmask: error: ...` on stderr, never a traceback, and leaves no output."""
 
 from __future__ import annotations
 
+import json
 import signal
 import struct
 import subprocess
@@ -14,7 +15,9 @@ import click
 import pytest
 
 from edge import cli
-from support import assert_error, dmask, dmask_command, dmask_env
+from edge.signals import SCHEMA, face_record
+from edge.transport import WIRE_VERSION
+from support import assert_error, dmask, dmask_command, dmask_env, mask_params
 
 @pytest.fixture
 def work(tmp_path):
@@ -309,6 +312,22 @@ def test_eval_without_the_eval_extra(monkeypatch, capsys, tmp_path, shared_data)
     error = capsys.readouterr().err
     assert error.startswith("dmask: error: matplotlib is not installed (") and error.count("\n") == 1
     assert error.endswith("; install the evaluation extra: pip install -c constraints.txt -e '.[eval]'\n")
+    assert not (tmp_path / "report").exists()
+
+
+def test_report_without_matplotlib_asks_for_the_report_extra_alone(monkeypatch, capsys, tmp_path):
+    """dmask report needs matplotlib and scipy only: its own extra, not the eval extra with dlib's research-only model."""
+    sidecar = tmp_path / "visit.signals.jsonl"
+    sidecar.write_text("".join(json.dumps({"v": WIRE_VERSION, "seq": seq, "capture_ts": seq / 30, "status": "ok",
+                                           "schema": SCHEMA, "faces": [face_record(mask_params())]}) + "\n"
+                               for seq in range(3)))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", str(sidecar), "-o", str(tmp_path / "report")])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("dmask: error: matplotlib is not installed (") and error.count("\n") == 1
+    assert error.endswith("; install the report extra: pip install -c constraints.txt -e '.[report]'\n")
     assert not (tmp_path / "report").exists()
 
 

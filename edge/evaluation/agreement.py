@@ -40,7 +40,7 @@ from tqdm import tqdm
 from edge.config import Config
 from edge.errors import EvaluationError, InputError
 from edge.evaluation.identification import probability_below
-from edge.evaluation.report import Report, pyplot, require, require_eval_extra
+from edge.evaluation.report import Report, pyplot, require, require_plotting
 from edge.evaluation.sign_readers import Sign, SignReader, score, sign_readers, sign_value
 from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.models import ModelSet
@@ -230,7 +230,7 @@ def evaluate_clinical(roots: Sequence[Path], out_dir: Path, config: Config, *, p
     """Mask every labelled photo, read both sides with both readers, and write the report folder."""
     started = time.perf_counter()
     photos = labelled_photos([Path(root) for root in roots])
-    require_eval_extra()
+    require_plotting()
     models = ModelSet.load(config)
     readers = sign_readers(config, models)
     report = Report(out_dir, "Clinical agreement evaluation")

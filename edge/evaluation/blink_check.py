@@ -32,7 +32,7 @@ import numpy as np
 from edge.config import Config
 from edge.errors import InputError
 from edge.evaluation.readers import Reader, reader_pairs
-from edge.evaluation.report import Report, require_eval_extra
+from edge.evaluation.report import Report, require_plotting
 from edge.evaluation.traces import Blink, blinks
 from edge.media import VideoReader
 from edge.models import ModelSet
@@ -152,7 +152,7 @@ def evaluate_blinks(labels_path: Path, videos: Path, out_dir: Path, config: Conf
     if missing:
         raise InputError(f"{videos / missing[0]}: no such video ({len(missing)} of the labelled videos missing); "
                          "give the folder the labels' videos are in")
-    require_eval_extra()
+    require_plotting()
     models = ModelSet.load(config)
     readings = []
     for video in dict.fromkeys(label.video for label in labels):

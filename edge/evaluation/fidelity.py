@@ -31,7 +31,7 @@ from edge.errors import EvaluationError
 from edge.evaluation.comparison import FidelityResult, SignalTraces, VideoFidelity, pooled, reading
 from edge.evaluation.fidelity_report import write_report
 from edge.evaluation.readers import Reader, reader_pairs
-from edge.evaluation.report import Report, require_eval_extra, thumbnail
+from edge.evaluation.report import Report, require_plotting, thumbnail
 from edge.media import VideoReader, check_decodable, require_video
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
@@ -60,7 +60,7 @@ def evaluate_fidelity(
     for video in videos:
         require_video(video)
         check_decodable(video)
-    require_eval_extra()
+    require_plotting()
     models = ModelSet.load(config)
     report = Report(out_dir, "Clinical fidelity evaluation")
     samples_each = math.ceil(CONTACT_SHEET_PAIRS / max(1, len(videos)))

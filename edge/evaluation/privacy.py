@@ -71,7 +71,7 @@ from edge.evaluation.recognisers import (
     Recogniser,
     load_recognisers,
 )
-from edge.evaluation.report import Report, pyplot, require_eval_extra, thumbnail
+from edge.evaluation.report import Report, pyplot, require_plotting, thumbnail
 from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
@@ -313,7 +313,7 @@ def evaluate_privacy(
 ) -> PrivacyResult:
     """Embed every photo of roots under every condition, compare, and write the report to out_dir."""
     identities = find_identities([Path(root) for root in roots], max_identities)
-    require_eval_extra()
+    require_plotting()
     embedder = PhotoEmbedder(config)
     report = Report(out_dir, "Privacy evaluation")
     embedded, sheet = embedder.embed_all(identities, progress)

@@ -36,22 +36,24 @@ RAW_FACES_WARNING = (
     "**This figure shows raw, identifiable faces.** It is written only by `dmask eval` on data you "
     "supplied, never by the daemon; keep this folder where the originals may be kept."
 )
-EXTRA_HINT = f"install the evaluation extra: {install_hint('eval')}"
+EXTRAS = {"eval": "the evaluation extra", "report": "the report extra"}  # what each names, for its install line
 
 
-def require(module: str, package: str) -> Any:
-    """Import an evaluation-only module, or fail with the one-line fix."""
+def require(module: str, package: str, extra: str = "eval") -> Any:
+    """Import a module of an optional extra (EXTRAS), or fail with the one-line fix."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise EvaluationError(f"{package} is not installed ({error}); {EXTRA_HINT}") from error
+        raise EvaluationError(f"{package} is not installed ({error}); install {EXTRAS[extra]}: "
+                              f"{install_hint(extra)}") from error
 
 
-def require_eval_extra() -> None:
-    """Fail before any work starts, not after it, when the eval extra is missing."""
-    require("scipy.signal", "scipy")
-    require("scipy.stats", "scipy")
-    pyplot()
+def require_plotting(extra: str = "eval") -> None:
+    """Fail before any work starts, not after it, when the extra's scipy or matplotlib is missing. `dmask report`
+    asks for the report extra (those two alone); the evaluations for the eval extra, which holds it."""
+    require("scipy.signal", "scipy", extra)
+    require("scipy.stats", "scipy", extra)
+    require("matplotlib", "matplotlib", extra)
 
 
 def pyplot() -> Any:

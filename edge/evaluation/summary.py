@@ -37,7 +37,7 @@ from edge.clinical import (
 from edge.config import ClinicalConfig
 from edge.evaluation.oscillation import FALSE_ALARM, MIN_HZ, find_oscillation, threshold, velocity_spectrum
 from edge.evaluation.recording import Recording, load_recording
-from edge.evaluation.report import Report, pyplot, require_eval_extra
+from edge.evaluation.report import Report, pyplot, require_plotting
 from edge.evaluation.traces import blinks, open_level
 from edge.signals import SCHEMA, SIDES
 
@@ -157,7 +157,7 @@ class ClinicalReport:
 def write_clinical_report(paths: list[Path], out_dir: Path) -> ClinicalReport:
     """Summarise each recording and write the report folder; no pixel is read or written."""
     recordings = [load_recording(Path(path)) for path in paths]
-    require_eval_extra()
+    require_plotting("report")
     report = Report(out_dir, "Clinical summary", context_in_appendix=True)
     report.paragraph(method_paragraph())
     summaries = []
