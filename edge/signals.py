@@ -242,6 +242,11 @@ def face_record(face: MaskParams) -> dict[str, float | int | None]:
     return record
 
 
+def face_values(face: MaskParams) -> dict[str, float]:
+    """One face's fields as floats, NaN where the record is empty: what the evaluations compute with."""
+    return {name: math.nan if value is None else float(value) for name, value in face_record(face).items()}
+
+
 def _csv_text(value: float | int | None) -> str:
     if value is None:
         return ""

@@ -46,7 +46,7 @@ from edge.media import PHOTO_SUFFIXES, read_photo
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, MaskParams
-from edge.signals import face_record
+from edge.signals import face_values
 
 LABELS = {"sign": True, "control": False}
 NAME_HINT = "name labelled photos SET__sign__NAME or SET__control__NAME, SET one of: " + ", ".join(s.value for s in Sign)
@@ -94,7 +94,7 @@ def published_score(sign: Sign, face: MaskParams | None) -> float:
     """The sign's score from the published signals alone (NaN without a face or an eye)."""
     if face is None:
         return math.nan
-    fields = {k: (math.nan if v is None else float(v)) for k, v in face_record(face).items()}
+    fields = face_values(face)
     if sign is Sign.STRABISMUS:
         return abs(fields["horizontal_deviation_pd"])
     return (abs(fields["right_mouth_corner_height_mm"] - fields["left_mouth_corner_height_mm"])

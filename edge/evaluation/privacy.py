@@ -78,7 +78,7 @@ from edge.pipeline import MaskPipeline
 from edge.records import Frame, MaskedFrame
 from edge.render import make_renderer
 from edge.render.mesh import RenderMesh
-from edge.signals import FACE_FIELDS, Role, face_record
+from edge.signals import FACE_FIELDS, Role, face_values
 
 MIN_SIDE = 256
 MAX_SIDE = 1280
@@ -436,8 +436,8 @@ class PhotoEmbedder:
         misses = np.array([variant_box is None for variant_box in found])
         signals = np.full(len(ATTACKED_FIELDS), np.nan)
         if masked.faces:
-            record = face_record(masked.faces[0])
-            signals = np.array([np.nan if record[name] is None else record[name] for name in ATTACKED_FIELDS])
+            values = face_values(masked.faces[0])
+            signals = np.array([values[name] for name in ATTACKED_FIELDS])
         return EmbeddedPhoto(identity, session, misses, vectors, signals), masked.image
 
     def mask(self, image: np.ndarray) -> MaskedFrame:

@@ -44,7 +44,7 @@ from edge.mesh_index import (
 )
 from edge.models import ModelSet
 from edge.records import Frame
-from edge.signals import FACE_FIELDS, SIDES, face_record
+from edge.signals import FACE_FIELDS, SIDES, face_values
 
 # dlib's HOG detector runs on every frame at this size, doubling nothing: it finds faces of 80 pixels and more.
 DLIB_MAX_SIDE = 480
@@ -131,8 +131,8 @@ class MediaPipeReader:
         if not result.faces:
             return np.full(len(self.signals), np.nan)
         face = result.faces[0]
-        record = face_record(self.fitter.fit(face, frame.timestamp))
-        fields = [np.nan if record[field] is None else record[field] for _, field, _ in _SCHEMA_SIGNALS]
+        values = face_values(self.fitter.fit(face, frame.timestamp))
+        fields = [values[field] for _, field, _ in _SCHEMA_SIGNALS]
         xy = face.landmarks[:, :2].astype(np.float64)
         points = FacePoints(xy[RIGHT_LIDS], xy[LEFT_LIDS], xy[RIGHT_BROW], xy[LEFT_BROW], xy[UPPER_LIP_MIDDLE],
                             xy[LOWER_LIP_MIDDLE], xy[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER]])

@@ -42,25 +42,21 @@ from edge.media import VideoReader, read_photo, require_video
 from edge.models import ModelSet
 from edge.pipeline import MaskPipeline
 from edge.records import Frame, MaskParams
-from edge.signals import SIDES, face_record
-
-
-def _value(record: dict, field: str) -> float:
-    return math.nan if record[field] is None else float(record[field])
+from edge.signals import SIDES, face_values
 
 
 def _per_eye(field: str) -> Callable[[dict], tuple[float, ...]]:
-    return lambda r: tuple(_value(r, f"{side}_{field}") for side in SIDES)
+    return lambda r: tuple(r[f"{side}_{field}"] for side in SIDES)
 
 
 def _right_minus_left(field: str) -> Callable[[dict], tuple[float, ...]]:
-    return lambda r: (_value(r, f"right_{field}") - _value(r, f"left_{field}"),)
+    return lambda r: (r[f"right_{field}"] - r[f"left_{field}"],)
 
 
-# Each measure of edge.clinical.UNCERTAINTY: its readings (one per eye, or one) from a face's signal record.
+# Each measure of edge.clinical.UNCERTAINTY: its readings (one per eye, or one) from a face's values (NaN: empty).
 MEASURES: dict[str, Callable[[dict], tuple[float, ...]]] = {
-    "horizontal_deviation": lambda r: (_value(r, "horizontal_deviation_pd"),),
-    "vertical_deviation": lambda r: (_value(r, "vertical_deviation_pd"),),
+    "horizontal_deviation": lambda r: (r["horizontal_deviation_pd"],),
+    "vertical_deviation": lambda r: (r["vertical_deviation_pd"],),
     "mrd1": _per_eye("mrd1_mm"),
     "mrd2": _per_eye("mrd2_mm"),
     "mouth_corner_difference": _right_minus_left("mouth_corner_height_mm"),
@@ -112,8 +108,8 @@ class RepeatabilityResult:
 
 
 def _readings(face: MaskParams | None) -> dict[str, tuple[float, ...]]:
-    record = face_record(face) if face is not None else None
-    return {name: (read(record) if record is not None else ()) for name, read in MEASURES.items()}
+    values = face_values(face) if face is not None else None
+    return {name: (read(values) if values is not None else ()) for name, read in MEASURES.items()}
 
 
 def photo_groups(identities: Sequence[Identity], config: Config, models: ModelSet, progress: bool) -> tuple[dict, int]:
