@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from edge.clinical import GAZE_ZERO_FIXATION_MM
 from edge.config_reader import TreeReader
 from edge.config_services import LOOPBACK, DatePolicy, DicomConfig, PacsConfig, PacsProtocol, ViewConfig
 from edge.config_setting import Weaker, endpoint_problem, setting
@@ -174,6 +175,12 @@ class ClinicalConfig:
     # cameras span about 55-78 degrees; against 65, that is -17 to +27 % on
     # the demand (about 2-3 prism dioptres at 50 cm)
     camera_fov_deg: float = setting(65.0, ge=10.0, le=170.0)
+    # where a photo's eyes fixated, mm, by the clinic's protocol (330 near, 6000
+    # distance): a photo is a crop of a camera nobody described, so its distance
+    # is not read from it; its deviation is the vergence beyond what this
+    # distance demands. The default is the gaze zero's (press photos, a camera
+    # some 2.5 m off); at 330 mm an orthophoric adult converges by about 19 PD
+    photo_fixation_mm: float = setting(GAZE_ZERO_FIXATION_MM, ge=200.0, le=100000.0)
     # a photo is one measurement, a video's resting level seconds of them:
     # a photo's asymmetry must exceed the thresholds above by this factor
     photo_margin: float = setting(1.25, ge=1.0, le=5.0, weaker=Weaker.BELOW)

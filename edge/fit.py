@@ -134,23 +134,26 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
     return EyeMeasure(upper, lower, float(dx), float(dy), float(diameter))
 
 
-def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float) -> dict[str, float]:
+def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float, photo_mm: float = math.nan) -> dict[str, float]:
     """MaskParams' fixation fields: the distance from the seen irises' size, the demand from the eyes' separation.
 
     None (NaN) without a focal length, a seen eye, or a believable distance (edge.clinical.NEAREST_FIXATION_MM).
+    A photo (photo_mm, config clinical.photo_fixation_mm) is a crop of a camera nobody described, so its
+    distance is not read from its frame: it is the protocol's, not a measurement, and only the demand of the
+    eyes' separation (scaled by the iris) at that distance is given.
     """
     eyes = [e for e, covered in zip((face.right_eye, face.left_eye), hidden) if not covered]
-    if not eyes or not math.isfinite(focal_px):
+    if not eyes or not (math.isfinite(focal_px) or math.isfinite(photo_mm)):
         return {}
-    diameter = np.mean([iris_diameter(e.iris) for e in eyes])
-    distance = float(focal_px * IRIS_DIAMETER_MM / max(diameter, 1e-6))
+    diameter = max(float(np.mean([iris_diameter(e.iris) for e in eyes])), 1e-6)
+    centres = [EyeLine.of(e.lids).middle for e in (face.right_eye, face.left_eye)]
+    separation = float(np.linalg.norm(centres[0] - centres[1]))
+    if math.isfinite(photo_mm):
+        return {"fixation_demand_deg": convergence_deg(separation * IRIS_DIAMETER_MM / diameter, photo_mm)}
+    distance = focal_px * IRIS_DIAMETER_MM / diameter
     if distance < NEAREST_FIXATION_MM:
         return {}
-    centres = [EyeLine.of(e.lids).middle for e in (face.right_eye, face.left_eye)]
-    return {
-        "fixation_distance_mm": distance,
-        "fixation_demand_deg": convergence_deg(float(np.linalg.norm(centres[0] - centres[1])), focal_px),
-    }
+    return {"fixation_distance_mm": distance, "fixation_demand_deg": convergence_deg(separation, focal_px)}
 
 
 # How far the iris model's iris moves between its own eye corners when the eye turns, over how far it
@@ -320,7 +323,7 @@ class Fitter:
         self.shut_below = PHOTO_SHUT_FRACTION if still else BLINK_COMPLETE_FRACTION  # openness
 
     def fit(self, face: FaceObservation, timestamp: float, focal_px: float = math.nan) -> MaskParams:
-        """The face's parameters; focal_px (the camera's focal length, pixels) places its fixation."""
+        """The face's parameters; focal_px (the camera's focal length, pixels) places a video's fixation."""
         avatar = self.avatar
         hidden = np.array([face.right_eye.occluded, face.left_eye.occluded])
         pose = fit_similarity(avatar.vertices[avatar.rigid], face.landmarks[avatar.rigid], self.rigid_weights)
@@ -354,7 +357,7 @@ class Fitter:
             confidence=face.confidence,
             right_blink=blinks[0],
             left_blink=blinks[1],
-            **fixation(face, hidden, focal_px),
+            **fixation(face, hidden, focal_px, self.clinical.photo_fixation_mm if self.still else math.nan),
             action_unit_movement=None if self.still else self._quantised(movement).astype(np.float32),
         )
 

@@ -175,8 +175,9 @@ class MaskParams:
         iris's size in pixels and the focal length (config
         clinical.camera_fov_deg); NaN where unknown.
     fixation_demand_deg: the convergence that fixating the camera demands,
-        the angle the eyes' centres subtend at it (edge.clinical); NaN where
-        unknown. The deviation is the vergence beyond it.
+        the angle the eyes' centres subtend at it (edge.clinical); in a photo,
+        at the protocol's distance (config clinical.photo_fixation_mm); NaN
+        where unknown. The deviation is the vergence beyond it.
     """
 
     track_id: int

@@ -90,7 +90,7 @@ def horizontal_vergence_deg(face: MaskParams) -> float:
 
 
 def horizontal_deviation_deg(face: MaskParams) -> float:
-    """The vergence beyond what fixating the camera demands (the gaze zero's where its distance is unknown)."""
+    """The vergence beyond what fixating the camera (a photo: the protocol's target) demands; the gaze zero's where unknown."""
     demand = face.fixation_demand_deg if math.isfinite(face.fixation_demand_deg) else GAZE_ZERO_VERGENCE_DEG
     return horizontal_vergence_deg(face) - demand
 
@@ -206,10 +206,11 @@ FACE_FIELDS: tuple[Field, ...] = (
           lambda f: prism_dioptres(horizontal_vergence_deg(f))),
     Field("fixation_distance_mm", "mm", "the eyes' distance from the camera, from the iris's size and the focal "
           "length (clinical.camera_fov_deg), the fixation taken to be the camera; empty where nearer than "
-          f"{NEAREST_FIXATION_MM:g} mm (a crop)", lambda f: f.fixation_distance_mm, Role.FRAMING),
+          f"{NEAREST_FIXATION_MM:g} mm (a crop), and in a photo (its distance is the protocol's, "
+          "clinical.photo_fixation_mm)", lambda f: f.fixation_distance_mm, Role.FRAMING),
     Field("horizontal_deviation_deg", "deg", "the vergence beyond what fixating the camera demands (the angle the "
-          "eyes subtend at it; where fixation_distance_mm is empty, beyond the gaze zero's); > 0 convergent (eso), "
-          "< 0 divergent (exo)", horizontal_deviation_deg),
+          "eyes subtend at it; in a photo, at clinical.photo_fixation_mm; where neither is known, beyond the gaze "
+          "zero's); > 0 convergent (eso), < 0 divergent (exo)", horizontal_deviation_deg),
     Field("horizontal_deviation_pd", "prism dioptres", PRISM_MEANING,
           lambda f: prism_dioptres(horizontal_deviation_deg(f))),
     Field("vertical_deviation_deg", "deg", "right minus left gaze pitch; > 0 the right eye is lower",

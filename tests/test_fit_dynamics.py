@@ -78,15 +78,16 @@ def run(avatar: Avatar, openness: np.ndarray, iris_dx: np.ndarray, resting: Rest
     return [fitter.fit(face, i / FPS) for i, face in enumerate(observations(avatar, openness, iris_dx))]
 
 
-def photo_params(avatar: Avatar, focal_px: float = float("nan"), **sign) -> MaskParams:
-    """One photo of the avatar with a sign (observations' keywords), fitted."""
+def photo_params(avatar: Avatar, focal_px: float = float("nan"), still: bool = True,
+                 clinical: ClinicalConfig = ClinicalConfig(), **sign) -> MaskParams:
+    """One photo (or a video's first frame) of the avatar with a sign (observations' keywords), fitted."""
     face = observations(avatar, np.ones(1), np.zeros(1), **sign)[0]
-    return Fitter(avatar, FitConfig(), ClinicalConfig(), still=True).fit(face, 0.0, focal_px)
+    return Fitter(avatar, FitConfig(), clinical, still=still).fit(face, 0.0, focal_px)
 
 
-def photo(avatar: Avatar, focal_px: float = float("nan"), **sign) -> dict:
+def photo(avatar: Avatar, focal_px: float = float("nan"), **keywords) -> dict:
     """The published fields of one photo of the avatar with a sign."""
-    return face_record(photo_params(avatar, focal_px, **sign))
+    return face_record(photo_params(avatar, focal_px, **keywords))
 
 
 def drawn_asymmetry(params: MaskParams, unit: str) -> float:
@@ -197,19 +198,43 @@ def test_an_iris_past_what_is_read_is_drawn_at_the_limit_and_flagged(avatar, dx)
     assert not within.right_eye.gaze_at_limit and np.degrees(within.right_eye.gaze_yaw) == pytest.approx(30.0, abs=0.5)
 
 
-def test_the_deviation_is_the_vergence_beyond_what_fixating_the_camera_demands(avatar):
-    """The avatar's eyes 300 px per canonical unit apart, seen through a 2000 px lens: the demand is their angle.
+def eye_centres_apart_mm(avatar: Avatar) -> float:
+    """The avatar's eyes' separation in iris-scaled mm, as the fit reads it from the observations."""
+    lids = [avatar.vertices[side[[0, 8]], :2].astype(np.float64) for side in (RIGHT_LIDS, LEFT_LIDS)]
+    width = np.linalg.norm(lids[0][1] - lids[0][0])
+    return float(np.linalg.norm(lids[0].mean(0) - lids[1].mean(0)) / (float(avatar.iris_diameter) * width) * IRIS_DIAMETER_MM)
 
-    A lens of 500 px would put them 150 mm from it: no such fixation is believed, so the distance is empty.
-    """
-    assert photo(avatar, focal_px=500.0)["fixation_distance_mm"] is None
+
+def test_the_deviation_is_the_vergence_beyond_what_fixating_the_camera_demands(avatar):
+    """A video frame of the avatar's eyes, 300 px per canonical unit apart, through a 2000 px lens: the demand is
+    their angle. A lens of 500 px would put them 150 mm from it: no such fixation is believed, so the distance is
+    empty."""
+    assert photo(avatar, focal_px=500.0, still=False)["fixation_distance_mm"] is None
     focal = 2000.0
-    face = photo(avatar, focal_px=focal)
+    face = photo(avatar, focal_px=focal, still=False)
     separation = SCALE * np.linalg.norm(avatar.vertices[RIGHT_LIDS[[0, 8]]].mean(0)[:2] - avatar.vertices[LEFT_LIDS[[0, 8]]].mean(0)[:2])
     demand = np.degrees(2 * np.arctan(0.5 * separation / focal))
     assert face["horizontal_deviation_deg"] == pytest.approx(GAZE_ZERO_VERGENCE_DEG - demand, abs=0.05)
     iris_px = SCALE * float(avatar.iris_diameter) * np.linalg.norm(avatar.vertices[RIGHT_LIDS[8], :2] - avatar.vertices[RIGHT_LIDS[0], :2])
     assert face["fixation_distance_mm"] == pytest.approx(focal * IRIS_DIAMETER_MM / iris_px, rel=0.01)  # the eyes differ by 0.3 %
+
+
+def test_a_photos_deviation_is_beyond_what_the_protocols_fixation_distance_demands(avatar):
+    """A photo is a crop: its distance is not read from the frame but taken from clinical.photo_fixation_mm.
+
+    Eyes converged as fixating a target 330 mm off read orthophoric when the protocol says 330 mm, and as a
+    convergent deviation of the difference at the default (the gaze zero's 2.5 m). The same photo through a
+    2000 px lens read a distance of its own before (about 480 mm, and 12 PD of demand).
+    """
+    near = np.degrees(2 * np.arctan(0.5 * eye_centres_apart_mm(avatar) / 330.0))
+    turn = np.sin(np.radians(near - GAZE_ZERO_VERGENCE_DEG)) * READ_PER_SIN  # the right eye takes up all of it
+    fitted = photo_params(avatar, focal_px=2000.0, right_dx=turn, clinical=ClinicalConfig(photo_fixation_mm=330.0))
+    assert fitted.fixation_demand_deg == pytest.approx(near, abs=0.05)
+    protocol = face_record(fitted)
+    assert protocol["fixation_distance_mm"] is None
+    assert abs(protocol["horizontal_deviation_deg"]) < 0.5
+    default = photo(avatar, focal_px=2000.0, right_dx=turn)
+    assert default["horizontal_deviation_deg"] == pytest.approx(near - GAZE_ZERO_VERGENCE_DEG, abs=0.5)
 
 
 def test_a_blink_is_an_event_on_the_stream_when_it_ends(avatar):
