@@ -71,7 +71,7 @@ def stage_choices(config: Config) -> list[Finding]:
 
     models = InferenceModels.load(config)
     renderer = make_renderer(config.render)
-    render = renderer.name.value + (f" ({renderer.launcher.name})" if renderer.name is RenderBackend.CUDA else "")
+    render = renderer.name.value + (f" ({renderer.backend.launcher.name})" if renderer.name is RenderBackend.CUDA else "")
     return [Finding("inference", models.label), Finding("render", render)]
 
 

@@ -5,7 +5,9 @@ of edge.backends: `cuda` (CUDA when a device and pycuda or CuPy are there and
 the kernels build, else the CPU with one warning), `auto` (the same, quietly
 where there is no GPU stack) or `cpu`. The renderer is compiled (or loaded
 from its cache) here, before any output is opened, so the first frame is not
-the one that pays for it.
+the one that pays for it. What it returns draws with that backend and then
+anti-aliases the outline on the host (edge.render.silhouette), so both
+backends' frames stay the same bytes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import numpy as np
 
 from edge.backends import preferred_or_cpu
 from edge.config import RenderBackend, RenderConfig
-from edge.render.cpu import CpuRenderer
+from edge.render.cpu import CpuRenderer, vertex_window
 from edge.render.mesh import RenderMesh
+from edge.render.silhouette import smooth_outline
 
 
 class Renderer(Protocol):
@@ -28,7 +31,25 @@ class Renderer(Protocol):
     def warmup(self) -> None: ...
 
 
-def make_renderer(config: RenderConfig) -> Renderer:
+class OutlinedRenderer:
+    """A backend's frames with an anti-aliased outline: what the product draws."""
+
+    def __init__(self, backend: Renderer, background: tuple[int, ...]) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.background = np.asarray(background, np.uint8)
+
+    def render(self, mesh: RenderMesh, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
+        image = self.backend.render(mesh, height, width, out)
+        drawn = vertex_window(mesh.positions, int(height), int(width)) if len(mesh.triangles) else None
+        smooth_outline(image, self.background, drawn)
+        return image
+
+    def warmup(self) -> None:
+        self.backend.warmup()
+
+
+def make_renderer(config: RenderConfig) -> OutlinedRenderer:
     background = tuple(config.background)
 
     def start(renderer: Renderer) -> Renderer:
@@ -41,4 +62,5 @@ def make_renderer(config: RenderConfig) -> Renderer:
         return start(CudaRenderer(background=background))
 
     cpu = lambda: start(CpuRenderer(background=background))  # noqa: E731
-    return preferred_or_cpu("render.backend", config.backend, RenderBackend.CUDA, cuda, cpu, "the CPU renderer")
+    backend = preferred_or_cpu("render.backend", config.backend, RenderBackend.CUDA, cuda, cpu, "the CPU renderer")
+    return OutlinedRenderer(backend, background)
