@@ -173,7 +173,8 @@ class MaskParams:
         if one did (edge.clinical.BlinkTracker; never for a photo).
     fixation_distance_mm: how far the eyes are from the camera, from the
         iris's size in pixels and the focal length (config
-        clinical.camera_fov_deg); NaN where unknown.
+        clinical.camera_fov_deg); NaN where unknown, and in a photo (whose
+        distance is the protocol's, not a measurement).
     fixation_demand_deg: the convergence that fixating the camera demands,
         the angle the eyes' centres subtend at it (edge.clinical); in a photo,
         at the protocol's distance (config clinical.photo_fixation_mm); NaN
