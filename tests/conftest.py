@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, load_config
+from dmask.config import Config, load_config
 from support import REPO_ROOT, missing
 
 
 @pytest.fixture(scope="session", autouse=True)
 def provenance_home(tmp_path_factory) -> Path:
-    """Where the run's provenance key is made (edge.provenance: $XDG_STATE_HOME/dmask), for this process and the
+    """Where the run's provenance key is made (dmask.provenance: $XDG_STATE_HOME/dmask), for this process and the
     dmask commands it starts: one key for the run, never the developer's own."""
     state = tmp_path_factory.mktemp("state")
     os.environ["XDG_STATE_HOME"] = str(state)
@@ -41,7 +41,7 @@ def config() -> Config:
 @pytest.fixture(scope="session")
 def models(config: Config):
     """The models and avatar from models/, loaded once for the whole run."""
-    from edge.models import ModelSet
+    from dmask.models import ModelSet
 
     return ModelSet.load(config)
 

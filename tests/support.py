@@ -20,15 +20,15 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.action_units import CHANNELS
-from edge.clinical import BLINK_COMPLETE_FRACTION, GAZE_ZERO_VERGENCE_DEG
-from edge.records import EyeParams, MaskParams
+from dmask.action_units import CHANNELS
+from dmask.clinical import BLINK_COMPLETE_FRACTION, GAZE_ZERO_VERGENCE_DEG
+from dmask.records import EyeParams, MaskParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def dmask_command(*args) -> list[str]:
-    return [sys.executable, "-m", "edge.cli", *map(str, args)]
+    return [sys.executable, "-m", "dmask.cli", *map(str, args)]
 
 
 def dmask_env() -> dict[str, str]:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.batch.audit import Audit
-from edge.batch.plan import AUDIT_NAME
-from edge.config import load_config
-from edge.media import sha256_file
-from edge.provenance import provenance_key, seal_problem
+from dmask.batch.audit import Audit
+from dmask.batch.plan import AUDIT_NAME
+from dmask.config import load_config
+from dmask.media import sha256_file
+from dmask.provenance import provenance_key, seal_problem
 from support import assert_error, damaged_copy, dmask, dmask_command, dmask_env
 
 pytestmark = pytest.mark.slow  # a Dask cluster: `pytest -m "not slow"` leaves it out
@@ -121,7 +121,7 @@ def test_a_run_killed_halfway_is_finished_by_the_rerun_without_remasking(tree, t
 
 def test_a_second_run_on_the_same_output_stops_in_one_line_and_touches_nothing(tree, tmp_path):
     """Run B deleted run A's in-flight output: it judged A's worker dead by its command line (issue 26)."""
-    from edge.batch.lock import output_lock
+    from dmask.batch.lock import output_lock
 
     dst = tmp_path / "dst"
     (dst / "clinic_a").mkdir(parents=True)
@@ -169,7 +169,7 @@ def test_verify_catches_an_output_changed_after_the_run(tree, tmp_path):
 
 def test_a_local_dask_cluster_writes_the_same_bytes_as_the_local_pool(tree, tmp_path, config):
     distributed = pytest.importorskip("dask.distributed", reason="the batch extra (dask[distributed]) is not installed")
-    from edge.batch.runner import run_batch
+    from dmask.batch.runner import run_batch
 
     (tree / "clinic_a/broken.mp4").unlink()
     local = run_batch(tree, tmp_path / "local", config, workers=2, progress=False)
@@ -219,7 +219,7 @@ def test_a_dask_worker_killed_mid_file_costs_only_that_file(tree, tmp_path, conf
     distributed = pytest.importorskip("dask.distributed", reason="the batch extra (dask[distributed]) is not installed")
     import threading
 
-    from edge.batch.runner import run_batch
+    from dmask.batch.runner import run_batch
 
     nine_good_files(tree)
     dst, result = tmp_path / "dst", {}

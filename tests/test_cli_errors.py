@@ -14,9 +14,9 @@ import zlib
 import click
 import pytest
 
-from edge import cli
-from edge.signals import SCHEMA, face_record
-from edge.transport import WIRE_VERSION
+from dmask import cli
+from dmask.signals import SCHEMA, face_record
+from dmask.transport import WIRE_VERSION
 from support import assert_error, dmask, dmask_command, dmask_env, mask_params
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_a_raised_limit_lets_a_large_header_through_to_the_decoder(work):
 def test_a_full_disk_names_the_output_not_its_hidden_partial(work, shared_data):
     """dmask mask on a full disk named `.out.partial-PID.mp4`, a file already gone (issue 26)."""
     script = work / "full.py"
-    script.write_text("import errno, sys\nfrom edge import cli, video_out\n"
+    script.write_text("import errno, sys\nfrom dmask import cli, video_out\n"
                       "def full(self, image, timestamp=None):\n"
                       "    raise OSError(errno.ENOSPC, 'No space left on device', str(self.temp_path))\n"
                       "video_out.AtomicVideoWriter.write = full\nsys.argv[0] = 'dmask'\ncli.main()\n")
@@ -126,8 +126,8 @@ def test_a_video_of_oversized_frames_is_refused_from_its_header_in_one_line(work
     """Photos had a size limit and videos none: 12 frames of 8192x8192 took 4.4 GB (issue 26)."""
     import numpy as np
 
-    from edge.config import VideoCodec
-    from edge.video_out import AtomicVideoWriter
+    from dmask.config import VideoCodec
+    from dmask.video_out import AtomicVideoWriter
 
     with AtomicVideoWriter(work / "wide.mp4", 25.0, 1280, 800, VideoCodec.H264) as writer:
         for _ in range(3):
@@ -337,7 +337,7 @@ def test_report_without_matplotlib_asks_for_the_report_extra_alone(monkeypatch, 
                          "or remove it to start a new key (older videos then no longer verify)"),
 ], ids=["readable by others", "not a key"])
 def test_a_provenance_key_that_cannot_be_used_stops_the_run_first(work, content, mode, problem):
-    """The key that seals every video (edge.provenance): one line naming the file and the fix, and nothing masked."""
+    """The key that seals every video (dmask.provenance): one line naming the file and the fix, and nothing masked."""
     import cv2
     import numpy as np
 

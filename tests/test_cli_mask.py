@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 
-from edge.config import load_config
-from edge.media import VideoReader, read_photo
-from edge.provenance import provenance_key, seal_problem
+from dmask.config import load_config
+from dmask.media import VideoReader, read_photo
+from dmask.provenance import provenance_key, seal_problem
 from support import damaged_copy, dmask, dmask_env, video_streams
 
 
@@ -157,7 +157,7 @@ def test_masking_needs_no_scipy(tmp_path, shared_data):
     """The appliance's install has no SciPy (only the eval and pacs extras bring it). numba compiled the
     action-unit fit's dot product to a BLAS call through SciPy: there every face failed closed, and a
     kernel cached where SciPy was installed aborted the process. Kernels compiled afresh, SciPy hidden."""
-    hide_scipy = "import sys; sys.modules['scipy'] = None; from edge.cli import main; main()"
+    hide_scipy = "import sys; sys.modules['scipy'] = None; from dmask.cli import main; main()"
     photo = shared_data / "identities/angelina_jolie/df_img7.jpg"
     result = subprocess.run([sys.executable, "-c", hide_scipy, "mask", photo, "-o", tmp_path / "masked.png"],
                             env={**dmask_env(), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}, cwd=tmp_path,

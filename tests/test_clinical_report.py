@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from edge.clinical import GAZE_READ_LIMIT_DEG, UNCERTAINTY
-from edge.fit import IRIS_MODEL_YAW_GAIN
-from edge.records import EyeParams
-from edge.signals import SCHEMA, face_record
+from dmask.clinical import GAZE_READ_LIMIT_DEG, UNCERTAINTY
+from dmask.fit import IRIS_MODEL_YAW_GAIN
+from dmask.records import EyeParams
+from dmask.signals import SCHEMA, face_record
 from support import assert_error, dmask, eye_params, mask_params
 
 FPS = 30.0
@@ -48,8 +48,8 @@ def sidecar(tmp_path):
 
 
 def test_report_reads_blinks_nystagmus_and_lids_from_the_signals(sidecar, tmp_path):
-    from edge.evaluation.recording import load_recording
-    from edge.evaluation.summary import summarise
+    from dmask.evaluation.recording import load_recording
+    from dmask.evaluation.summary import summarise
 
     summary = summarise(load_recording(sidecar))
     for side in ("right", "left"):
@@ -104,8 +104,8 @@ def test_the_frames_an_eye_looked_past_what_is_read_are_counted(tmp_path):
 
 def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_rhythm(tmp_path):
     """Dropped frames closed up as if they had never been would play the 4 Hz beat faster."""
-    from edge.evaluation.recording import load_recording
-    from edge.evaluation.summary import summarise
+    from dmask.evaluation.recording import load_recording
+    from dmask.evaluation.summary import summarise
 
     kept = [i for i in range(int(SECONDS * FPS)) if i % 7 not in (3, 4)]  # 2 of every 7 frames dropped
     path = tmp_path / "dropped.signals.jsonl"
@@ -147,9 +147,9 @@ def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
 
 
 def test_a_signals_csv_is_read_like_a_sidecar(tmp_path):
-    from edge.evaluation.recording import load_recording
-    from edge.records import FrameStatus, MaskedFrame
-    from edge.signals import SignalCsvWriter
+    from dmask.evaluation.recording import load_recording
+    from dmask.records import FrameStatus, MaskedFrame
+    from dmask.signals import SignalCsvWriter
 
     path = tmp_path / "signals.csv"
     with SignalCsvWriter(path) as writer:
@@ -175,14 +175,14 @@ def talking_head(shared_data, tmp_path_factory):
     directory = tmp_path_factory.mktemp("talking")
     run = dmask(directory, "mask", shared_data / "videos" / "lp_driving_d18.mp4", "-o", "masked.mp4", "--signals", "face.csv")
     assert run.returncode == 0, run.stderr
-    from edge.evaluation.recording import load_recording
+    from dmask.evaluation.recording import load_recording
 
     return load_recording(directory / "face.csv")
 
 
 def test_a_healthy_face_has_no_oscillation_and_an_added_3hz_nystagmus_is_found_at_its_size(talking_head):
     """The old single-eye position spectrum called 17 of 22 healthy videos nystagmus (issue 25)."""
-    from edge.evaluation.summary import summarise
+    from dmask.evaluation.summary import summarise
 
     healthy = summarise(talking_head)
     assert math.isnan(healthy["oscillation"]["horizontal"]["frequency_hz"])

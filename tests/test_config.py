@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config import DEFAULT_MODELS_DIR, Config, VideoCodec, load_config
-from edge.errors import ConfigError
+from dmask.config import DEFAULT_MODELS_DIR, Config, VideoCodec, load_config
+from dmask.errors import ConfigError
 
 
 def write(tmp_path, text):
@@ -137,7 +137,7 @@ def test_out_of_range_non_finite_and_disagreeing_values(tmp_path, text, expected
 
 def test_every_number_has_both_bounds():
     """A setting without an upper bound is how .inf or 10**9 got in: every int and float has both."""
-    from edge.config import settings
+    from dmask.config import settings
 
     for path, f, value in settings(Config()):
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -160,14 +160,14 @@ def test_a_setting_that_weakens_privacy_needs_an_acknowledgement(tmp_path, text,
     path = write(tmp_path, text)
     error = error_of(path)
     assert error.startswith(f"{path}:{line} {key}: ") and f"list {key} under acknowledge_weaker_privacy" in error
-    from edge.config import weakened
+    from dmask.config import weakened
 
     config = load_config(write(tmp_path, text + f"acknowledge_weaker_privacy: [{key}]\n"))
     assert [entry.split(" = ")[0] for entry in weakened(config)] == [key]
 
 
 def test_stronger_settings_need_no_acknowledgement_and_a_wrong_one_is_named(tmp_path):
-    from edge.config import weakened
+    from dmask.config import weakened
 
     assert weakened(load_config(write(tmp_path, "tracking:\n  presence_threshold: 0.8\n"))) == []
     path = write(tmp_path, "acknowledge_weaker_privacy: [tracking.max_faces]\n")

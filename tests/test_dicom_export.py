@@ -16,11 +16,11 @@ from pydicom import dcmread
 from pydicom.encaps import generate_fragments
 from pydicom.uid import MPEG4HP41, MPEG4HP422D, EncapsulatedPDFStorage, VideoPhotographicImageStorage
 
-from edge.errors import InputError
-from edge.export.document import read_pdf
-from edge.export.video import H264Stream, decode_frames, transfer_syntax
-from edge.provenance import ProvenanceKey, seal_file
-from edge.video_out import mark_masked
+from dmask.errors import InputError
+from dmask.export.document import read_pdf
+from dmask.export.video import H264Stream, decode_frames, transfer_syntax
+from dmask.provenance import ProvenanceKey, seal_file
+from dmask.video_out import mark_masked
 from support import assert_error, decoded_frames, dmask, missing
 
 STUDY = "1.2.826.0.1.3680043.10.999.1"

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from edge.config import InferenceEngine
-from edge.engines import EngineKey
-from edge.models import InferenceModels
+from dmask.config import InferenceEngine
+from dmask.engines import EngineKey
+from dmask.models import InferenceModels
 from support import dmask
 
 NO_GPU_STACK = not any(importlib.util.find_spec(m) for m in ("tensorrt", "pycuda", "cupy"))

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from edge.evaluation.agreement import agreement, best_threshold, cohen_kappa, separation_auc
-from edge.evaluation.sign_readers import Sign, SignPoints, deviation, score, side_difference
+from dmask.evaluation.agreement import agreement, best_threshold, cohen_kappa, separation_auc
+from dmask.evaluation.sign_readers import Sign, SignPoints, deviation, score, side_difference
 from support import assert_error, dmask
 
 

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import EvaluationError, InputError
-from edge.evaluation.comparison import TARGETS
-from edge.evaluation.fidelity import evaluate_fidelity
-from edge.evaluation.readers import DlibReader, MediaPipeReader
-from edge.evaluation.traces import agreement, band_coherence, detect_blinks, fill_gaps, match_events
+from dmask.errors import EvaluationError, InputError
+from dmask.evaluation.comparison import TARGETS
+from dmask.evaluation.fidelity import evaluate_fidelity
+from dmask.evaluation.readers import DlibReader, MediaPipeReader
+from dmask.evaluation.traces import agreement, band_coherence, detect_blinks, fill_gaps, match_events
 
 FPS = 30.0
 BLINK_FRAMES = (30, 90, 150)

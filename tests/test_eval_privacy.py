@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import EvaluationError, InputError
-from edge.evaluation import recognisers as recogniser_module
-from edge.evaluation.identification import rank1, roc_auc, roc_curve
-from edge.evaluation.obscure import blur_face, cover_box, pixelate_face
-from edge.evaluation.privacy import (
+from dmask.errors import EvaluationError, InputError
+from dmask.evaluation import recognisers as recogniser_module
+from dmask.evaluation.identification import rank1, roc_auc, roc_curve
+from dmask.evaluation.obscure import blur_face, cover_box, pixelate_face
+from dmask.evaluation.privacy import (
     PAIRINGS,
     evaluate_privacy,
     evaluation_sized,
@@ -21,8 +21,8 @@ from edge.evaluation.privacy import (
     find_identities,
     session_of,
 )
-from edge.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers
-from edge.media import read_photo
+from dmask.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers
+from dmask.media import read_photo
 
 # Two photos of one person and one of another, per data set.
 SAME_AND_OTHER = [
@@ -206,7 +206,7 @@ def test_the_contact_sheet_spreads_over_every_identity() -> None:
 
 
 def test_lda_learns_the_directions_that_separate_people_and_ignores_the_rest() -> None:
-    from edge.evaluation.attackers import lda_projection
+    from dmask.evaluation.attackers import lda_projection
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(6), 5)
@@ -219,7 +219,7 @@ def test_lda_learns_the_directions_that_separate_people_and_ignores_the_rest() -
 
 
 def test_a_split_restricted_to_some_identities_keeps_their_probes_and_renumbers_their_galleries() -> None:
-    from edge.evaluation.identification import GallerySplit
+    from dmask.evaluation.identification import GallerySplit
 
     identities = np.array([0, 1, 2, 0, 1, 2, 2])
     split = GallerySplit(np.array([0, 1, 2]), np.array([3, 4, 5, 6]), np.array([0, 1, 2, 2]), np.array([1, 0, 1, 0], bool))

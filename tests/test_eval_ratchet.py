@@ -58,7 +58,7 @@ def test_check_ratchet_flags_regressions_and_improvements():
 
 
 def test_privacy_has_not_regressed(ratchet, shared_data, config, tmp_path):
-    from edge.evaluation.privacy import evaluate_privacy
+    from dmask.evaluation.privacy import evaluate_privacy
 
     section = ratchet["privacy"]
     roots = [shared_data / root for root in section["roots"]]
@@ -67,7 +67,7 @@ def test_privacy_has_not_regressed(ratchet, shared_data, config, tmp_path):
 
 
 def test_clinical_agreement_has_not_regressed_and_names_no_photo(ratchet, shared_data, config, tmp_path):
-    from edge.evaluation.agreement import evaluate_clinical
+    from dmask.evaluation.agreement import evaluate_clinical
 
     section = ratchet["clinical"]
     roots = [shared_data / root for root in section["roots"]]
@@ -78,7 +78,7 @@ def test_clinical_agreement_has_not_regressed_and_names_no_photo(ratchet, shared
 
 
 def test_fidelity_has_not_regressed(ratchet, shared_data, config, tmp_path):
-    from edge.evaluation.fidelity import evaluate_fidelity
+    from dmask.evaluation.fidelity import evaluate_fidelity
 
     section = ratchet["fidelity"]
     videos = [shared_data / "videos" / name for name in section["videos"]]

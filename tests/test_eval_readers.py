@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from edge.evaluation.readers import DlibLandmarks, DlibReader, FacePoints, eye_aspect_ratio, face_geometry
-from edge.media import read_photo
-from edge.records import Frame
+from dmask.evaluation.readers import DlibLandmarks, DlibReader, FacePoints, eye_aspect_ratio, face_geometry
+from dmask.media import read_photo
+from dmask.records import Frame
 
 
 def test_the_eye_aspect_ratio_is_the_lid_gap_over_the_corners() -> None:

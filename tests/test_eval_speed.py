@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from edge.errors import EvaluationError
-from edge.evaluation.speed import CommandTiming, DefaceComparison, ToolSpeed, time_command
+from dmask.errors import EvaluationError
+from dmask.evaluation.speed import CommandTiming, DefaceComparison, ToolSpeed, time_command
 from support import assert_error, dmask
 
 pytestmark = pytest.mark.slow  # timed runs of dmask and its peers: `pytest -m "not slow"` leaves it out

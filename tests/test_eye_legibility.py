@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.fit import RestingPolicy
-from edge.media import VideoReader
-from edge.pipeline import MaskPipeline
-from edge.records import EyeParams, Frame, MaskParams
+from dmask.fit import RestingPolicy
+from dmask.media import VideoReader
+from dmask.pipeline import MaskPipeline
+from dmask.records import EyeParams, Frame, MaskParams
 from support import eye_params
 
 VIDEOS = ["lp_driving_d14.mp4", "lp_driving_d7.mp4"]
@@ -147,7 +147,7 @@ def test_an_open_eye_is_read_near_its_drawn_aperture(poses, config, models):
 
 def test_a_nystagmus_like_oscillation_survives_the_drawing(posed, config, models):
     """Both eyes beating at 4 Hz, 0.25 rad, drawn at 30 fps and read back frame by frame by a video pipeline."""
-    from edge.evaluation.traces import band_coherence
+    from dmask.evaluation.traces import band_coherence
 
     params, (height, width) = posed
     rest = models.avatar.resting_eye()

@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.clinical import BlinkEvent
-from edge.config import RenderBackend
-from edge.media import VideoReader, read_photo
-from edge.pipeline import MaskPipeline
-from edge.records import Frame, FrameStatus
+from dmask.clinical import BlinkEvent
+from dmask.config import RenderBackend
+from dmask.media import VideoReader, read_photo
+from dmask.pipeline import MaskPipeline
+from dmask.records import Frame, FrameStatus
 from support import mask_params
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.render import materials
-from edge.render.cpu import CpuRenderer
-from edge.render.cuda import COMPILE_OPTIONS
-from edge.render.mesh import Material, RenderMesh
+from dmask.render import materials
+from dmask.render.cpu import CpuRenderer
+from dmask.render.cuda import COMPILE_OPTIONS
+from dmask.render.mesh import Material, RenderMesh
 from support import eye_params, mask_params, missing, rotation
 
 KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"

@@ -9,11 +9,11 @@ import sys
 
 import numpy as np
 
-from edge.config import DEFAULT_MODELS_DIR, Config, CpuRuntime, CpuRuntimes
-from edge.inference import IRIS_FILE, OnnxModel
-from edge.litert import LiteRTModel
-from edge.media import VideoReader
-from edge.models import InferenceModels
+from dmask.config import DEFAULT_MODELS_DIR, Config, CpuRuntime, CpuRuntimes
+from dmask.inference import IRIS_FILE, OnnxModel
+from dmask.litert import LiteRTModel
+from dmask.media import VideoReader
+from dmask.models import InferenceModels
 
 
 def with_runtimes(config: Config, detector: CpuRuntime, mesh: CpuRuntime, iris: CpuRuntime) -> Config:

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.clinical import GAZE_READ_LIMIT_DEG, PRISM_SCALE_LIMIT_DEG, prism_dioptres
-from edge.media import PHOTO_SUFFIXES, VideoReader, read_photo
-from edge.pipeline import MaskPipeline
-from edge.records import Frame, FrameStatus, MaskedFrame
-from edge.signals import face_record
+from dmask.clinical import GAZE_READ_LIMIT_DEG, PRISM_SCALE_LIMIT_DEG, prism_dioptres
+from dmask.media import PHOTO_SUFFIXES, VideoReader, read_photo
+from dmask.pipeline import MaskPipeline
+from dmask.records import Frame, FrameStatus, MaskedFrame
+from dmask.signals import face_record
 
 
 def mask_photo(image: np.ndarray, config, models) -> MaskedFrame:
@@ -160,7 +160,7 @@ def test_a_gaze_read_past_the_limit_is_drawn_there_and_published_empty(looking_a
 def test_every_face_of_a_group_photo_is_drawn_where_an_independent_detector_finds_it(shared_data, config, models, name):
     """dlib's HOG detector, which shares nothing with the pipeline, finds each face of the original again on the mask,
     within half a face's width (measured 2026-12-02: 15 of 15 faces in these six photos)."""
-    from edge.evaluation.recognisers import FaceFinder
+    from dmask.evaluation.recognisers import FaceFinder
 
     finder = FaceFinder(max_side=1280)
     image = read_photo(shared_data / "multi_face" / name)

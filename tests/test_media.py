@@ -12,9 +12,9 @@ import av
 import numpy as np
 import pytest
 
-from edge.errors import InputError, OutputError, StageError
-from edge.config import VideoCodec
-from edge.media import (
+from dmask.errors import InputError, OutputError, StageError
+from dmask.config import VideoCodec
+from dmask.media import (
     BackgroundSync,
     MediaKind,
     VideoReader,
@@ -24,9 +24,9 @@ from edge.media import (
     read_photo,
     write_photo_atomic,
 )
-from edge.records import FrameStatus, MaskedFrame
-from edge.signals import SIGNAL_COLUMNS, SignalCsvWriter, euler_degrees
-from edge.video_out import AtomicVideoWriter
+from dmask.records import FrameStatus, MaskedFrame
+from dmask.signals import SIGNAL_COLUMNS, SignalCsvWriter, euler_degrees
+from dmask.video_out import AtomicVideoWriter
 from support import damaged_copy, mask_params, rotation
 
 

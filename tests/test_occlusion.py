@@ -1,7 +1,7 @@
 """The cover test: an eye hidden by a palm, a glare or a paddle is drawn covered, flagged, and never guessed.
 
 A real video from ../shared/data with an occluder composited over one eye
-for stretches of frames (edge.evaluation.cover), placed each frame where a
+for stretches of frames (dmask.evaluation.cover), placed each frame where a
 tracker on the uncovered frame finds that eye. The uncovered run is the
 reference for what each eye did.
 """
@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.evaluation.cover import Occluder, covered
-from edge.fit import IRIS_MODEL_YAW_GAIN
-from edge.media import VideoReader
-from edge.occlusion import lid_contrast
-from edge.pipeline import MaskPipeline
-from edge.records import EyeParams, Frame, MaskedFrame, MaskParams
-from edge.signals import SIDES, face_record
+from dmask.evaluation.cover import Occluder, covered
+from dmask.fit import IRIS_MODEL_YAW_GAIN
+from dmask.media import VideoReader
+from dmask.occlusion import lid_contrast
+from dmask.pipeline import MaskPipeline
+from dmask.records import EyeParams, Frame, MaskedFrame, MaskParams
+from dmask.signals import SIDES, face_record
 
 VIDEO = "lp_source_s29.mp4"
 # (eye, occluder, first frame, end frame): the cover is on for first..end-1.

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.media import VideoReader
-from edge.video_out import MASKED_TAG
+from dmask.media import VideoReader
+from dmask.video_out import MASKED_TAG
 from support import video_streams
 from support import dmask
 

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from edge.media import VideoReader
-from edge.offline import OfflineMasker
-from edge.video_out import AtomicVideoWriter
-from edge.overlap import ReadAhead, WriteBehind
-from edge.pipeline import MaskPipeline
+from dmask.media import VideoReader
+from dmask.offline import OfflineMasker
+from dmask.video_out import AtomicVideoWriter
+from dmask.overlap import ReadAhead, WriteBehind
+from dmask.pipeline import MaskPipeline
 
 
 def test_read_ahead_yields_everything_in_order():

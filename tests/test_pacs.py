@@ -17,14 +17,14 @@ from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 from pypdf import PdfReader
 
-from edge.config import load_config
-from edge.export.dimse import associate
-from edge.export.document import read_pdf
-from edge.export.identity import StudyIdentity
-from edge.export.package import StudyExport
-from edge.export.spool import Spool
-from edge.export.video import decode_frames
-from edge.provenance import provenance_key
+from dmask.config import load_config
+from dmask.export.dimse import associate
+from dmask.export.document import read_pdf
+from dmask.export.identity import StudyIdentity
+from dmask.export.package import StudyExport
+from dmask.export.spool import Spool
+from dmask.export.video import decode_frames
+from dmask.provenance import provenance_key
 from orthanc import AET, Orthanc
 from support import decoded_frames, dmask, dmask_command, dmask_env
 from test_recorder import publish_until, start_publisher

@@ -1,4 +1,4 @@
-"""Full-resolution refinement (edge.refine) against known truth: the avatar's own droop read back through the lip line."""
+"""Full-resolution refinement (dmask.refine) against known truth: the avatar's own droop read back through the lip line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from edge.action_units import CHANNEL_NAMES
-from edge.fit import Fitter
-from edge.media import read_photo
-from edge.pipeline import MaskPipeline
-from edge.records import Frame
-from edge.refine import fissure_drop
-from edge.render.cpu import CpuRenderer
+from dmask.action_units import CHANNEL_NAMES
+from dmask.fit import Fitter
+from dmask.media import read_photo
+from dmask.pipeline import MaskPipeline
+from dmask.records import Frame
+from dmask.refine import fissure_drop
+from dmask.render.cpu import CpuRenderer
 
 PHOTO = "identities/angelina_jolie/df_img7.jpg"  # frontal, a closed mouth
 

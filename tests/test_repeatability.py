@@ -1,4 +1,4 @@
-"""The uncertainty stated for each clinical measure (edge.clinical.UNCERTAINTY) is the one measured."""
+"""The uncertainty stated for each clinical measure (dmask.clinical.UNCERTAINTY) is the one measured."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from edge.clinical import UNCERTAINTY
-from edge.evaluation.repeatability import MEASURES, pooled_sd
+from dmask.clinical import UNCERTAINTY
+from dmask.evaluation.repeatability import MEASURES, pooled_sd
 
 # The talking heads the per-second figures were measured on (README, "Repeatability").
 VIDEOS = ("st_WDA_AlexandriaOcasioCortez_000.mp4", "fom_demo_old_00.mp4", "lp_source_s20.mp4", "lp_source_s32.mp4",
@@ -23,7 +23,7 @@ def test_groups_pool_their_spread_about_their_own_means():
 
 @pytest.mark.slow
 def test_the_stated_uncertainty_is_the_one_measured(shared_data, config, tmp_path):
-    from edge.evaluation.repeatability import evaluate_repeatability
+    from dmask.evaluation.repeatability import evaluate_repeatability
 
     result = evaluate_repeatability([shared_data / "identities"], [shared_data / "videos" / v for v in VIDEOS], tmp_path,
                                     config, progress=False)

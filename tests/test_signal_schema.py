@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.action_units import CHANNEL_NAMES
-from edge.clinical import (
+from dmask.action_units import CHANNEL_NAMES
+from dmask.clinical import (
     GAZE_READ_LIMIT_DEG,
     GAZE_ZERO_VERGENCE_DEG,
     asymmetry_index,
@@ -18,7 +18,7 @@ from edge.clinical import (
     prism_dioptres,
     resting_deviation,
 )
-from edge.signals import FACE_FIELDS, FIELD_NAMES, SCHEMA, face_record, schema_table
+from dmask.signals import FACE_FIELDS, FIELD_NAMES, SCHEMA, face_record, schema_table
 from support import eye_params, mask_params
 
 WIRE = Path(__file__).resolve().parents[1] / "docs" / "WIRE.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, RenderBackend, load_config
-from edge.transport import KEYS_HINT
+from dmask.config import Config, RenderBackend, load_config
+from dmask.transport import KEYS_HINT
 from support import dmask, missing
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
@@ -58,7 +58,7 @@ def test_example_config_is_the_defaults_but_for_what_an_install_must_set():
 
 def test_the_longest_status_interval_leaves_the_watchdog_two_spare_pings():
     """WATCHDOG=1 goes with each status message: its longest interval must fit WatchdogSec three times."""
-    from edge.config import PublishConfig
+    from dmask.config import PublishConfig
 
     unit = (SYSTEMD / "dmask.service").read_text()
     watchdog = float(re.search(r"^WatchdogSec=(\d+)$", unit, re.M).group(1))

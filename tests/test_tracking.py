@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.config import TrackingConfig
-from edge.inference import FACE_ROI_SCALE, Detection, MeshResult, Roi
-from edge.records import EyeObservation
-from edge.tracking import FaceTracker
+from dmask.config import TrackingConfig
+from dmask.inference import FACE_ROI_SCALE, Detection, MeshResult, Roi
+from dmask.records import EyeObservation
+from dmask.tracking import FaceTracker
 
 
 class StandIns:

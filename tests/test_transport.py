@@ -18,12 +18,12 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from edge.config import FrameEncoding, PublishConfig
-from edge.errors import ConfigError, DmaskError
-from edge.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
-from edge.action_units import CHANNEL_NAMES
-from edge.signals import FIELD_NAMES
-from edge.transport import KEYS_HINT, Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
+from dmask.config import FrameEncoding, PublishConfig
+from dmask.errors import ConfigError, DmaskError
+from dmask.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
+from dmask.action_units import CHANNEL_NAMES
+from dmask.signals import FIELD_NAMES
+from dmask.transport import KEYS_HINT, Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
 from support import mask_params, rotation
 
 JOIN_SECONDS = 2.0

@@ -20,12 +20,12 @@ import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
-from edge.config import FrameEncoding, PublishConfig
-from edge.records import FrameStatus, MaskedFrame
-from edge.transport import Publisher
-from edge.view.app import SESSION_COOKIE, ViewApp
-from edge.view.auth import Lockout, Sessions, Users
-from edge.view.relay import Relay
+from dmask.config import FrameEncoding, PublishConfig
+from dmask.records import FrameStatus, MaskedFrame
+from dmask.transport import Publisher
+from dmask.view.app import SESSION_COOKIE, ViewApp
+from dmask.view.auth import Lockout, Sessions, Users
+from dmask.view.relay import Relay
 from support import (assert_error, dmask, dmask_command, dmask_env, eye_params, free_port, make_certificate,
                      mask_params, missing)
 from test_recorder import masked, wait_until
@@ -188,7 +188,7 @@ def test_a_password_typed_into_the_user_field_is_not_logged(client, caplog):
 def test_logins_hash_off_the_event_loop_a_few_at_a_time_while_the_page_still_answers(users, jpeg_publisher, clock,
                                                                                         monkeypatch):
     """scrypt ran on the event loop: 64 failed logins took a live stream from 22 fps to 15 frames in 8 s (issue 26)."""
-    from edge.view.app import HASHES_AT_ONCE
+    from dmask.view.app import HASHES_AT_ONCE
 
     app = ViewApp(Relay(jpeg_publisher.endpoints[0], None, None), users, Sessions(60.0, clock),
                   Lockout(100, 300.0, clock), https=False)

@@ -24,9 +24,9 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.evaluation.report import cpu_model  # noqa: E402
+from dmask.evaluation.report import cpu_model  # noqa: E402
 
-DMASK = [sys.executable, "-m", "edge.cli"]
+DMASK = [sys.executable, "-m", "dmask.cli"]
 
 
 def frames(path: Path) -> int:

@@ -27,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.bench import BenchReport, bench_video  # noqa: E402
-from edge.config import load_config  # noqa: E402
-from edge.evaluation.report import cpu_model  # noqa: E402
-from edge.media import VideoReader  # noqa: E402
-from edge.models import ModelSet  # noqa: E402
+from dmask.bench import BenchReport, bench_video  # noqa: E402
+from dmask.config import load_config  # noqa: E402
+from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.media import VideoReader  # noqa: E402
+from dmask.models import ModelSet  # noqa: E402
 
 SIZE = (1280, 720)
 GRIDS = {1: (1, 1), 2: (2, 1), 4: (2, 2)}  # faces: (columns, rows)

@@ -17,11 +17,11 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from edge.config import load_config
-from edge.media import PHOTO_SUFFIXES, VIDEO_SUFFIXES, VideoReader, read_photo
-from edge.models import ModelSet
-from edge.pipeline import MaskPipeline
-from edge.records import Frame
+from dmask.config import load_config
+from dmask.media import PHOTO_SUFFIXES, VIDEO_SUFFIXES, VideoReader, read_photo
+from dmask.models import ModelSet
+from dmask.pipeline import MaskPipeline
+from dmask.records import Frame
 
 
 def main() -> None:

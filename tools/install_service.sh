@@ -11,7 +11,7 @@ id dmask >/dev/null 2>&1 || useradd --system --home-dir /var/cache/dmask --shell
 usermod -a -G video dmask
 
 install -d -m 0755 "$prefix"
-cp -r "$repo/edge" "$repo/models" "$repo/kernels" "$repo/pyproject.toml" "$repo/README.md" "$prefix/"
+cp -r "$repo/dmask" "$repo/models" "$repo/kernels" "$repo/pyproject.toml" "$repo/README.md" "$prefix/"
 python3 -m venv --system-site-packages "$prefix/venv"
 "$prefix/venv/bin/pip" install --quiet -e "$prefix"   # editable: models/ and kernels/ stay beside the package
 

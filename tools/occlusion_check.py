@@ -1,9 +1,9 @@
-"""How well the tracker tells a hidden eye from a seen one (edge.occlusion), on ../shared/data.
+"""How well the tracker tells a hidden eye from a seen one (dmask.occlusion), on ../shared/data.
 
 Two figures, both per eye-frame:
 - false covers: eyes flagged hidden in the videos as they are (no cover in
   any of them), over every face video;
-- caught covers: for each kind of occluder (edge.evaluation.cover)
+- caught covers: for each kind of occluder (dmask.evaluation.cover)
   composited over one eye of a video for COVER frames, the share of those
   frames flagged, the frames it took to flag the cover and to release it,
   and how far the other, uncovered eye's gaze moved from its reading without
@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.config import load_config  # noqa: E402
-from edge.evaluation.cover import Occluder, covered  # noqa: E402
-from edge.evaluation.report import cpu_model  # noqa: E402
-from edge.media import VideoReader  # noqa: E402
-from edge.models import ModelSet  # noqa: E402
-from edge.pipeline import MaskPipeline  # noqa: E402
+from dmask.config import load_config  # noqa: E402
+from dmask.evaluation.cover import Occluder, covered  # noqa: E402
+from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.media import VideoReader  # noqa: E402
+from dmask.models import ModelSet  # noqa: E402
+from dmask.pipeline import MaskPipeline  # noqa: E402
 
 COVER = (30, 60)  # frames first..end-1 under the cover, over the subject's right eye
 COVERED_VIDEOS = ("lp_driving_d10.mp4", "lp_driving_d14.mp4", "lp_driving_d7.mp4", "lp_source_s20.mp4",

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.evaluation.report import cpu_model  # noqa: E402
-from edge.transport import Subscriber  # noqa: E402
+from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.transport import Subscriber  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -56,7 +56,7 @@ def main() -> None:
         config = Path(tmp) / "dmask.yaml"
         config.write_text(f"source:\n  uri: '{args.video.resolve()}'\n  loop: true\n  pace: true\n"
                           f"publish:\n  endpoints: [{endpoint}]\n")
-        daemon = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+        daemon = subprocess.Popen([sys.executable, "-m", "dmask.cli", "run", "--config", str(config)],
                                   stderr=subprocess.DEVNULL)
         stop, counts = threading.Event(), [0]
         reader = threading.Thread(target=drain, args=(endpoint, stop, counts), daemon=True)

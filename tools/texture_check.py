@@ -33,12 +33,12 @@ sys.path.insert(0, str(REPO))
 from build_avatar import colour_faces, eye_openings_and_mouth  # noqa: E402  (tools/)
 
 from avatar_texture import FaceUnwrapper, atlas, average_face  # noqa: E402
-from edge.config import load_config  # noqa: E402
-from edge.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers  # noqa: E402
-from edge.models import ModelSet  # noqa: E402
-from edge.render.cpu import CpuRenderer  # noqa: E402
-from edge.render.scene import AvatarRig  # noqa: E402
-from edge.records import MaskParams  # noqa: E402
+from dmask.config import load_config  # noqa: E402
+from dmask.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers  # noqa: E402
+from dmask.models import ModelSet  # noqa: E402
+from dmask.render.cpu import CpuRenderer  # noqa: E402
+from dmask.render.scene import AvatarRig  # noqa: E402
+from dmask.records import MaskParams  # noqa: E402
 
 SIDE = 512
 

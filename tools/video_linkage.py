@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import Config
-from edge.evaluation.attackers import standardised
-from edge.evaluation.privacy import ATTACKED_FIELDS
-from edge.fit import Fitter, RestingPolicy
-from edge.media import VideoReader
-from edge.models import ModelSet
-from edge.signals import face_record
+from dmask.config import Config
+from dmask.evaluation.attackers import standardised
+from dmask.evaluation.privacy import ATTACKED_FIELDS
+from dmask.fit import Fitter, RestingPolicy
+from dmask.media import VideoReader
+from dmask.models import ModelSet
+from dmask.signals import face_record
 
 SAME_PERSON = (("3ddfa_obama.mp4", "fom_demo_old_00.mp4"),)
 VIDEOS = Path(os.environ.get("DMASK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "videos"

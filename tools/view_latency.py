@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.evaluation.report import cpu_model  # noqa: E402
-from edge.view.auth import Users  # noqa: E402
+from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.view.auth import Users  # noqa: E402
 
 USER, PASSWORD = "latency", "a password for the latency probe"
 
@@ -73,7 +73,7 @@ def main() -> None:
             f"source:\n  uri: {args.video.resolve()}\n  loop: true\n  pace: true\n"
             f"publish:\n  endpoints: ['tcp://127.0.0.1:{publish}']\n"
             f"view:\n  endpoint: tcp://127.0.0.1:{publish}\n  port: {port}\n  users_file: {directory / 'users.json'}\n")
-        command = [sys.executable, "-m", "edge.cli"]
+        command = [sys.executable, "-m", "dmask.cli"]
         processes = [subprocess.Popen([*command, "run", "--config", str(config)], cwd=REPO),
                      subprocess.Popen([*command, "view", "--config", str(config)], cwd=REPO)]
         driver = None
