@@ -218,10 +218,18 @@ class MouthDroop:
 
     A measured lip-line drop of d mm (dmask.refine) is drawn as a corner
     whose anchor sits d mm lower than the other (dmask.action_units.Heights),
-    up to about 8 mm (`drawn`). The avatar's own droop reads back through
+    up to about 11 mm (`drawn`). The avatar's own droop reads back through
     dmask.refine.fissure_drop at its drawn height (within 15 %,
     tests/test_refine.py), so the mask shows the drop that was measured.
+    The units within FACS-E reach about 7.3 mm, and 7 of the 40 palsies of
+    ../shared/data/clinical/palsy droop further (to 10.1 mm): every one was
+    drawn, and published, as 7.3 mm. So the lower side's depressor goes on
+    to DEPRESS_REACH times its FACS-E intensity, as the jaw does for a wide
+    mouth (MouthOpening.JAW_REACH): the droop of a paralysed side is a sag,
+    not a muscle's pull, and its field is the shape of one.
     """
+
+    DEPRESS_REACH = 2.0
 
     def __init__(self, heights: Heights) -> None:
         rows = [u.name for u in ACTION_UNITS]
@@ -240,17 +248,20 @@ class MouthDroop:
     def drawn(self, units: np.ndarray, drop_mm: float) -> np.ndarray:
         """units with the lower corner (drop_mm > 0: the right) drawn drop_mm below the other, as far as they reach.
 
-        In turn: the lower side's lip_corner_depress up, the other side's
-        lip_corner_pull up, the lower side's pull down (about 8 mm in all).
+        In turn: the lower side's lip_corner_depress up to FACS-E, the other
+        side's lip_corner_pull up, the lower side's pull down (7.3 mm in
+        all), then the depressor on to DEPRESS_REACH (11.3 mm).
         """
         out = units.copy()
         lower, upper = (0, 1) if drop_mm > 0 else (1, 0)
         to_go = abs(drop_mm)
-        for channel, sign in ((self.depress[lower], 1.0), (self.pull[upper], 1.0), (self.pull[lower], -1.0)):
+        steps = ((self.depress[lower], 1.0), (self.pull[upper], 1.0), (self.pull[lower], 0.0),
+                 (self.depress[lower], self.DEPRESS_REACH))
+        for channel, bound in steps:  # each towards its bound lowers the lower corner against the other
             mm = abs(self.lowers_right[channel])
-            step = min(1.0 - out[channel] if sign > 0 else out[channel], to_go / mm)
-            out[channel] += sign * step
-            to_go -= step * mm
+            step = float(np.clip(bound - out[channel], -to_go / mm, to_go / mm))
+            out[channel] += step
+            to_go -= abs(step) * mm
         return out
 
 
@@ -424,7 +435,7 @@ class Fitter:
             target = self.solver.solve(self.resting_field + sum(self.heights.one_sided(rest.units, heights, r) for r in signs))
         if abs(rest.drop_mm) > self.asymmetry_mm[Region.MOUTH]:  # NaN (never seen) is no sign
             target = self.droop.drawn(target, rest.drop_mm)
-        return self.opening.drawn(np.clip(target + movement, 0.0, 1.0), now.gap - rest.gap)
+        return self.opening.drawn(np.clip(target + movement, 0.0, np.maximum(target, 1.0)), now.gap - rest.gap)
 
     def _eyes(self, eyes: tuple[EyeMeasure, EyeMeasure], resting: np.ndarray, hidden: np.ndarray,
               openness: np.ndarray) -> tuple[EyeParams, EyeParams]:

@@ -162,7 +162,8 @@ class MaskParams:
     action_units: (C,) float32 intensities 0..1 in the order of
         dmask.action_units.CHANNELS (each unit's right side, then its left):
         what is drawn, the population's resting level plus this face's
-        movement; jaw_drop to dmask.fit.MouthOpening.JAW_REACH, as wide as the mouth opened.
+        movement; jaw_drop to dmask.fit.MouthOpening.JAW_REACH, as wide as the mouth opened,
+        and a drooping side's lip_corner_depress to dmask.fit.MouthDroop.DEPRESS_REACH.
     action_unit_movement: (C,) float32 the same channels' movement from this
         face's own resting intensity, -1..1: what the face does, and what is
         published. None in a photo, which has no rest of its own to move from.

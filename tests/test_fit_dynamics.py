@@ -148,6 +148,11 @@ def test_a_one_sided_lip_line_droop_passes_at_its_size_and_its_control_does_not(
     assert droop["au_right_lip_corner_depress"] is None  # a photo has no rest: no movement, the sign is in the mm
     large = photo(avatar, drop_mm=-7.0)  # more than one side's depress draws: the other side's pull makes up the rest
     assert large["right_mouth_corner_height_mm"] - large["left_mouth_corner_height_mm"] == pytest.approx(7.0, abs=0.1)
+    # the largest droop of ../shared/data/clinical/palsy, beyond what the units draw within FACS-E (7.3 mm)
+    largest = photo_params(avatar, drop_mm=10.1)
+    assert face_record(largest)["right_mouth_corner_height_mm"] - face_record(largest)["left_mouth_corner_height_mm"] \
+        == pytest.approx(-10.1, abs=0.1)
+    assert largest.action_units[CHANNEL_NAMES.index("right_lip_corner_depress")] > 1.0
     drawn = photo_params(avatar, vertices=with_units(avatar, right_lip_corner_depress=1.0, left_lip_corner_depress=1.0))
     control = face_record(drawn)
     assert abs(control["right_mouth_corner_height_mm"]) < 0.1 and abs(control["left_mouth_corner_height_mm"]) < 0.1
