@@ -23,8 +23,8 @@ from typing import Callable
 import numpy as np
 
 from dmask.config import Config, VideoCodec
-from dmask.inference import OnnxModel
-from dmask.media import VideoReader
+from dmask.measure.inference import OnnxModel
+from dmask.capture.media import VideoReader
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline, StageClock, instant
 from dmask.provenance import ProvenanceKey

@@ -67,7 +67,7 @@ def machine_findings() -> list[Finding]:
 
 def stage_choices(config: Config) -> list[Finding]:
     from dmask.models import InferenceModels
-    from dmask.render import make_renderer
+    from dmask.draw import make_renderer
 
     models = InferenceModels.load(config)
     renderer = make_renderer(config.render)
@@ -80,10 +80,10 @@ def config_problems(config: Config) -> list[str]:
 
     Each problem as one line naming the key (the publisher's first); starts nothing.
     """
-    from dmask.avatar import AVATAR_FILE, TEXTURE_FILE
-    from dmask.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
-    from dmask.sources import parse_source
-    from dmask.transport import check_publish
+    from dmask.draw.avatar import AVATAR_FILE, TEXTURE_FILE
+    from dmask.measure.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
+    from dmask.capture.sources import parse_source
+    from dmask.serve.transport import check_publish
 
     problems = []
     for check in (lambda: check_publish(config.publish), lambda: config.source.uri and parse_source(config.source.uri)):

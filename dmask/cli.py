@@ -32,7 +32,7 @@ from dmask.config import load_config, weakened
 from dmask.cli_options import config_option, max_frames_option, no_progress_option, overwrite_option, report_folder
 from dmask.cli_services import archiver_for, batch, export_group, require_pacs_config, view_group
 from dmask.errors import ConfigProblems, DmaskError, InputError
-from dmask.media import os_error_line
+from dmask.capture.media import os_error_line
 from dmask.wording import one_line
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def demo(output: Path, frames: int) -> None:
 @click.option("--publish", "endpoints", multiple=True, help="Overrides publish.endpoints (repeatable).")
 def run(config_path: Path | None, source: str | None, endpoints: tuple[str, ...]) -> None:
     """Run the daemon: mask a live source and publish only masked frames over ZeroMQ."""
-    from dmask.service import run_until_stopped
+    from dmask.serve.service import run_until_stopped
 
     logging.getLogger("dmask").setLevel(logging.INFO)  # the start line and source changes, for the journal
     config = load_config(config_path)
@@ -134,7 +134,7 @@ def bench(
     from dmask.bench import WARMUP_FRAMES, bench_video
     from dmask.evaluation import mediapipe_peer
     from dmask.evaluation.speed import INSTALL_HINT, compare_with_deface, locate_deface, write_bench_report
-    from dmask.media import require_video
+    from dmask.capture.media import require_video
     from dmask.models import ModelSet
 
     for video in videos:
@@ -291,7 +291,7 @@ def keys() -> None:
 @click.option("--name", default="dmask", show_default=True, help="Base name of the key files.")
 def keys_generate(directory: Path, name: str) -> None:
     """Write NAME.key (public) and NAME.key_secret (secret, mode 0600) into DIRECTORY."""
-    from dmask.transport import generate_keys
+    from dmask.serve.transport import generate_keys
 
     public, secret = generate_keys(directory, name)
     click.echo(f"wrote {public} (public: give it to the other side) and {secret} (secret: keep it here)")
@@ -324,7 +324,7 @@ def record(
     import threading
 
     from dmask.provenance import provenance_key
-    from dmask.recorder import Recorder
+    from dmask.serve.recorder import Recorder
 
     if not pacs and (patient_id or study_uid):
         raise InputError("--patient-id and --study-uid file the recording in a PACS: add --pacs")
@@ -379,7 +379,7 @@ def record(
 def status(endpoint: str, count: int, timeout: float, client_key: Path | None, server_key: Path | None,
            config_path: Path | None) -> None:
     """Print a daemon's next status reports, one readable line each (and the PACS spool's backlog)."""
-    from dmask.recorder import iter_status_lines
+    from dmask.serve.recorder import iter_status_lines
 
     spool_dir = Path(load_config(config_path).pacs.spool_dir)
     if spool_dir.is_dir():

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from dmask.media import refuse_existing
+from dmask.capture.media import refuse_existing
 
 
 def overwrite_option(help: str = "Replace what an earlier run left there."):
-    """--overwrite: the one overwrite rule (dmask.media.refuse_existing) lets an output be replaced."""
+    """--overwrite: the one overwrite rule (dmask.capture.media.refuse_existing) lets an output be replaced."""
     return click.option("--overwrite", is_flag=True, help=help)
 
 

@@ -57,7 +57,7 @@ def require_pacs_config(pacs: bool, config_path: Path | None) -> None:
 def _identity(config, patient_id: str | None, study_uid: str | None):
     """The study identity from config and CLI, the CLI's study UID checked like the config's."""
     from dmask.export.identity import StudyIdentity
-    from dmask.dicom_values import long_string_problem, uid_problem
+    from dmask.config.dicom_values import long_string_problem, uid_problem
 
     for option, value, check in (("--patient-id", patient_id, long_string_problem), ("--study-uid", study_uid, uid_problem)):
         if value is not None and (problem := check(value)):

@@ -28,15 +28,15 @@ import numpy as np
 
 from dmask.config import Config
 from dmask.errors import DmaskError, install_hint
-from dmask.media import make_output_dir, signals_path
+from dmask.capture.media import make_output_dir, signals_path
 from dmask.models import ModelSet
 from dmask.provenance import provenance_key
 from dmask.records import Frame
-from dmask.recorder import Recorder, RecordSummary
-from dmask.service import Daemon
-from dmask.slot import NewestSlot
-from dmask.sources import SourceState, SourceStatus
-from dmask.status import DaemonStatus
+from dmask.serve.recorder import Recorder, RecordSummary
+from dmask.serve.service import Daemon
+from dmask.serve.slot import NewestSlot
+from dmask.capture.sources import SourceState, SourceStatus
+from dmask.serve.status import DaemonStatus
 
 DEMO_FPS = 30.0
 VIDEO_NAME = "astronaut_masked.mp4"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dmask.avatar import Avatar
+from dmask.draw.avatar import Avatar
 from dmask.backends import preferred_or_cpu
 from dmask.config import Config, CpuRuntime, InferenceConfig, InferenceEngine
-from dmask.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
-from dmask.litert import LiteRTModel
-from dmask.render.scene import AvatarRig
-from dmask.tracking import FaceTracker
+from dmask.measure.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel
+from dmask.measure.litert import LiteRTModel
+from dmask.draw.scene import AvatarRig
+from dmask.measure.tracking import FaceTracker
 
 MODEL_FILES = (DETECTOR_FILE, LANDMARK_FILE, IRIS_FILE)
 
@@ -52,7 +52,7 @@ class InferenceModels:
 
 
 def _tensorrt_models(inference: InferenceConfig) -> InferenceModels:
-    from dmask.engines import TensorRTModel
+    from dmask.measure.engines import TensorRTModel
 
     networks = [TensorRTModel(inference.models_path / name, inference.engine_cache_path) for name in MODEL_FILES]
     return InferenceModels(*networks, engine=InferenceEngine.TENSORRT, label="TensorRT engines")

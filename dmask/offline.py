@@ -17,7 +17,7 @@ from typing import Iterator, Protocol, Sequence
 from tqdm import tqdm
 
 from dmask.config import Config, VideoCodec
-from dmask.media import (
+from dmask.capture.media import (
     MediaKind,
     VideoReader,
     check_decodable,

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dmask.clinical import focal_length_px
+from dmask.measure.clinical import focal_length_px
 from dmask.config import Config, RenderBackend
-from dmask.fit import Fitter, RestingPolicy
+from dmask.measure.fit import Fitter, RestingPolicy
 from dmask.models import ModelSet
 from dmask.records import Frame, FrameStatus, MaskedFrame, MaskParams
-from dmask.render import make_renderer
-from dmask.render.mesh import RenderMesh
+from dmask.draw import make_renderer
+from dmask.draw.mesh import RenderMesh
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class MaskPipeline:
     ) -> None:
         """models: loaded once by the caller (ModelSet.load) and shared between streams.
 
-        resting: RestingPolicy.OWN only for measuring instruments (dmask.fit).
+        resting: RestingPolicy.OWN only for measuring instruments (dmask.measure.fit).
         """
         self.config = config
         self.models = models

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmask.clinical import BlinkEvent
-from dmask.occlusion import SEEN, EyeEvidence
+from dmask.measure.clinical import BlinkEvent
+from dmask.measure.occlusion import SEEN, EyeEvidence
 
 
 class FrameStatus(str, enum.Enum):
@@ -50,7 +50,7 @@ class EyeObservation:
     lids: (16, 2) float32 lid contour: 0 outer corner, 1-7 lower lid,
         8 inner corner, 9-15 upper lid (outer to inner).
     iris: (5, 2) float32, centre first, then four points on the iris edge.
-    evidence: whether the crop shows an eye there at all (dmask.occlusion);
+    evidence: whether the crop shows an eye there at all (dmask.measure.occlusion);
         an occluded eye's lids and iris are the models' guesses.
     """
 
@@ -76,7 +76,7 @@ class FaceObservation:
     fissure_drop_px: how much lower the oral fissure sits near the right
         mouth corner than near the left, image pixels along the face's
         vertical (> 0: right lower), from the frame's full-resolution pixels
-        (dmask.refine); NaN where it was not found.
+        (dmask.measure.refine); NaN where it was not found.
     """
 
     landmarks: np.ndarray
@@ -97,21 +97,21 @@ class EyeParams:
         from the line between the eye corners, as a fraction of that eye's
         corner-to-corner width (0 = lid on the line).
     mrd1_mm, mrd2_mm: margin-reflex distances, mm: the upper / lower lid
-        margin's height above / below the iris centre (dmask.clinical).
-    occluded: the eye was hidden (dmask.occlusion); every value above is then
+        margin's height above / below the iris centre (dmask.measure.clinical).
+    occluded: the eye was hidden (dmask.measure.occlusion); every value above is then
         NaN: nothing is guessed from the other eye or from the past.
     openness: the lid opening over its resting opening (1 open as at rest,
         0 shut; NaN where hidden or unknown): the one measure blinks, their
-        completeness are judged by (dmask.clinical).
-    shut: the lid reads shut (dmask.fit: below BLINK_COMPLETE_FRACTION of its
+        completeness are judged by (dmask.measure.clinical).
+    shut: the lid reads shut (dmask.measure.fit: below BLINK_COMPLETE_FRACTION of its
         rest; in a photo, below PHOTO_SHUT_FRACTION of the population's): it
         shows too little iris to place it, so its gaze and MRDs are NaN.
-    gaze_at_limit: the gaze read beyond dmask.clinical.GAZE_READ_LIMIT_DEG
+    gaze_at_limit: the gaze read beyond dmask.measure.clinical.GAZE_READ_LIMIT_DEG
         (the iris at the edge of what the chain reads): gaze_yaw and
         gaze_pitch hold the limit on the side it read, to be drawn so, but
         measure nothing and are published empty, as are the MRDs.
     mrd1_normal, mrd2_normal: the resting level was within normal limits by
-        the clinical criteria (config `clinical`, dmask.clinical.resting_deviation),
+        the clinical criteria (config `clinical`, dmask.measure.clinical.resting_deviation),
         so the population's was drawn in its place: that MRD is then NaN, for
         the person's own level is withheld and the population's is no
         measurement of them.
@@ -152,32 +152,32 @@ class MaskParams:
     """The only input of the avatar, and the clinical signal stream.
 
     Holds no per-person shape or texture: pose, per-eye signals, and the
-    expression as per-side FACS action-unit intensities (dmask.action_units),
-    whose resting levels are the population's unless clinical (dmask.fit).
+    expression as per-side FACS action-unit intensities (dmask.measure.action_units),
+    whose resting levels are the population's unless clinical (dmask.measure.fit).
 
     rotation: (3, 3) float32 head rotation, head frame -> camera frame.
     translation: (3,) float32 camera-frame position of the canonical origin,
         x and y in image pixels, z in pixels of depth.
     scale: pixels per canonical unit.
     action_units: (C,) float32 intensities 0..1 in the order of
-        dmask.action_units.CHANNELS (each unit's right side, then its left):
+        dmask.measure.action_units.CHANNELS (each unit's right side, then its left):
         what is drawn, the population's resting level plus this face's
-        movement; jaw_drop to dmask.fit.MouthOpening.JAW_REACH, as wide as the mouth opened,
-        and a drooping side's lip_corner_depress to dmask.fit.MouthDroop.DEPRESS_REACH.
+        movement; jaw_drop to dmask.measure.fit.MouthOpening.JAW_REACH, as wide as the mouth opened,
+        and a drooping side's lip_corner_depress to dmask.measure.fit.MouthDroop.DEPRESS_REACH.
     action_unit_movement: (C,) float32 the same channels' movement from this
         face's own resting intensity, -1..1: what the face does, and what is
         published. None in a photo, which has no rest of its own to move from.
     brow_height_mm, mouth_corner_height_mm: (2,) float32 (right, left) how far
         the action units raise each brow / mouth corner above the
-        population's resting face, mm (dmask.action_units.Heights).
+        population's resting face, mm (dmask.measure.action_units.Heights).
     right_blink, left_blink: the blink of that eye that ended at this frame,
-        if one did (dmask.clinical.BlinkTracker; never for a photo).
+        if one did (dmask.measure.clinical.BlinkTracker; never for a photo).
     fixation_distance_mm: how far the eyes are from the camera, from the
         iris's size in pixels and the focal length (config
         clinical.camera_fov_deg); NaN where unknown, and in a photo (whose
         distance is the protocol's, not a measurement).
     fixation_demand_deg: the convergence that fixating the camera demands,
-        the angle the eyes' centres subtend at it (dmask.clinical); in a photo,
+        the angle the eyes' centres subtend at it (dmask.measure.clinical); in a photo,
         at the protocol's distance (config clinical.photo_fixation_mm); NaN
         where unknown. The deviation is the vergence beyond it.
     """

@@ -31,8 +31,8 @@ from typing import Callable
 
 import numpy as np
 
-from dmask.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
-from dmask.clinical import (
+from dmask.measure.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
+from dmask.measure.clinical import (
     ASYMMETRY_MIN_INTENSITY,
     BLINK_COMPLETE_FRACTION,
     GAZE_READ_LIMIT_DEG,
@@ -44,7 +44,7 @@ from dmask.clinical import (
     asymmetry_index,
     prism_dioptres,
 )
-from dmask.media import AtomicFile
+from dmask.capture.media import AtomicFile
 from dmask.records import EyeParams, MaskedFrame, MaskParams
 
 SCHEMA_VERSION = 9
@@ -85,7 +85,7 @@ def measured_gaze(eye: EyeParams) -> tuple[float, float]:
 
 
 def horizontal_vergence_deg(face: MaskParams) -> float:
-    """How far the eyes converge: right minus left gaze yaw, plus the gaze zero's own convergence (dmask.clinical)."""
+    """How far the eyes converge: right minus left gaze yaw, plus the gaze zero's own convergence (dmask.measure.clinical)."""
     return measured_gaze(face.right_eye)[0] - measured_gaze(face.left_eye)[0] + GAZE_ZERO_VERGENCE_DEG
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from dmask.config import VideoCodec
 from dmask.errors import OutputError, StageError
-from dmask.media import AtomicOutput
+from dmask.capture.media import AtomicOutput
 from dmask.provenance import SEALED_SUFFIXES, ProvenanceKey, seal_file
 
 log = logging.getLogger(__name__)

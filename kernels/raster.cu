@@ -1,7 +1,7 @@
-// Mesh rasterisation for the digital mask: the CUDA port of dmask/render/cpu.py.
+// Mesh rasterisation for the digital mask: the CUDA port of dmask/draw/cpu.py.
 //
 // The algorithm, the float32 operation order and every rule are those of the
-// CPU reference (see the docstring of dmask/render/cpu.py); the two must give
+// CPU reference (see the docstring of dmask/draw/cpu.py); the two must give
 // the same bytes. Build with --fmad=false (no multiply-add contraction) and
 // the default -prec-div=true -prec-sqrt=true -ftz=false.
 //

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask.action_units import CHANNELS
-from dmask.clinical import BLINK_COMPLETE_FRACTION, GAZE_ZERO_VERGENCE_DEG
+from dmask.measure.action_units import CHANNELS
+from dmask.measure.clinical import BLINK_COMPLETE_FRACTION, GAZE_ZERO_VERGENCE_DEG
 from dmask.records import EyeParams, MaskParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

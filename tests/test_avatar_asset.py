@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask.action_units import CHANNEL_NAMES, build_basis, mirror_indices
+from dmask.measure.action_units import CHANNEL_NAMES, build_basis, mirror_indices
 
-from dmask.avatar import Avatar
+from dmask.draw.avatar import Avatar
 from dmask.config import DEFAULT_MODELS_DIR
-from dmask.fit import fit_similarity
-from dmask.mesh_index import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS
-from dmask.render.cpu import CpuRenderer
-from dmask.render.scene import AvatarRig
+from dmask.measure.fit import fit_similarity
+from dmask.measure.mesh_index import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS
+from dmask.draw.cpu import CpuRenderer
+from dmask.draw.scene import AvatarRig
 from support import mask_params, rotation
 
 
@@ -98,7 +98,7 @@ def test_regions_and_statistics_are_sane():
 
 
 def test_the_action_units_are_the_ones_authored_on_this_face():
-    """The asset's basis is dmask.action_units' definitions laid on its own mean face, and each
+    """The asset's basis is dmask.measure.action_units' definitions laid on its own mean face, and each
     side's field is the other's mirror image."""
     avatar = load()
     basis = build_basis(avatar.vertices, avatar.mm_per_unit)

@@ -15,7 +15,7 @@ import pytest
 from dmask.batch.audit import Audit
 from dmask.batch.plan import AUDIT_NAME
 from dmask.config import load_config
-from dmask.media import sha256_file
+from dmask.capture.media import sha256_file
 from dmask.provenance import provenance_key, seal_problem
 from support import assert_error, damaged_copy, dmask, dmask_command, dmask_env
 

@@ -16,7 +16,7 @@ import pytest
 
 from dmask import cli
 from dmask.signals import SCHEMA, face_record
-from dmask.transport import WIRE_VERSION
+from dmask.serve.transport import WIRE_VERSION
 from support import assert_error, dmask, dmask_command, dmask_env, mask_params
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from dmask.config import load_config
-from dmask.media import VideoReader, read_photo
+from dmask.capture.media import VideoReader, read_photo
 from dmask.provenance import provenance_key, seal_problem
 from support import damaged_copy, dmask, dmask_env, video_streams
 

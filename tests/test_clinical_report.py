@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from dmask.clinical import GAZE_READ_LIMIT_DEG, UNCERTAINTY
-from dmask.fit import IRIS_MODEL_YAW_GAIN
+from dmask.measure.clinical import GAZE_READ_LIMIT_DEG, UNCERTAINTY
+from dmask.measure.fit import IRIS_MODEL_YAW_GAIN
 from dmask.records import EyeParams
 from dmask.signals import SCHEMA, face_record
 from support import assert_error, dmask, eye_params, mask_params

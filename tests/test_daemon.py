@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from dmask import __version__
-from dmask.media import VideoReader
-from dmask.transport import Subscriber, Topic
+from dmask.capture.media import VideoReader
+from dmask.serve.transport import Subscriber, Topic
 from support import assert_error, dmask, dmask_command, dmask_env, free_port
 
 pytestmark = pytest.mark.slow  # daemons in subprocesses: `pytest -m "not slow"` leaves it out
@@ -189,7 +189,7 @@ def drain(sock: socket.socket) -> list[str]:
 
 def test_watchdog_stops_when_the_pipeline_is_wedged(tmp_path, shared_data, monkeypatch, models):
     from dmask.config import load_config
-    from dmask.service import Daemon
+    from dmask.serve.service import Daemon
 
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify"))
@@ -260,7 +260,7 @@ def test_a_video_file_that_does_not_exist_is_a_mistake_not_an_outage(tmp_path):
 def test_a_source_that_comes_back_is_reported_up_with_no_error(tmp_path, shared_data, models):
     """A file that appears once the daemon runs (as a camera that is plugged in): from down to up."""
     from dmask.config import load_config
-    from dmask.service import Daemon
+    from dmask.serve.service import Daemon
 
     source, endpoint = tmp_path / "later.mp4", f"ipc://{tmp_path / 'pub'}"
     daemon = Daemon(load_config(write_config(tmp_path / "dmask.yaml", source, endpoint)), models)
@@ -307,7 +307,7 @@ def test_a_camera_password_never_reaches_the_status_topic_or_dmask_status(tmp_pa
 
 def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shared_data, monkeypatch, models):
     from dmask.config import load_config
-    from dmask.service import Daemon
+    from dmask.serve.service import Daemon
 
     endpoint = f"ipc://{tmp_path / 'pub'}"
     config = load_config(write_config(tmp_path / "dmask.yaml", shared_data / "videos/lp_driving_d1.mp4", endpoint))
@@ -384,7 +384,7 @@ def test_a_subscriber_that_stops_reading_does_not_stall_the_daemon(tmp_path, sha
 
 
 def test_curve_daemon_serves_only_allowed_keys(tmp_path, shared_data):
-    from dmask.transport import generate_keys
+    from dmask.serve.transport import generate_keys
 
     _, server_secret = generate_keys(tmp_path / "server", "server")
     allowed_public, allowed_secret = generate_keys(tmp_path / "allowed", "client")

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from dmask.config import InferenceEngine
-from dmask.engines import EngineKey
+from dmask.measure.engines import EngineKey
 from dmask.models import InferenceModels
 from support import dmask
 

@@ -22,7 +22,7 @@ from dmask.evaluation.privacy import (
     session_of,
 )
 from dmask.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers
-from dmask.media import read_photo
+from dmask.capture.media import read_photo
 
 # Two photos of one person and one of another, per data set.
 SAME_AND_OTHER = [

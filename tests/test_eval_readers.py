@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dmask.evaluation.readers import DlibLandmarks, DlibReader, FacePoints, eye_aspect_ratio, face_geometry
-from dmask.media import read_photo
+from dmask.capture.media import read_photo
 from dmask.records import Frame
 
 

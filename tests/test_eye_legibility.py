@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dmask.fit import RestingPolicy
-from dmask.media import VideoReader
+from dmask.measure.fit import RestingPolicy
+from dmask.capture.media import VideoReader
 from dmask.pipeline import MaskPipeline
 from dmask.records import EyeParams, Frame, MaskParams
 from support import eye_params

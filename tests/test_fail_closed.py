@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dmask.clinical import BlinkEvent
+from dmask.measure.clinical import BlinkEvent
 from dmask.config import RenderBackend
-from dmask.media import VideoReader, read_photo
+from dmask.capture.media import VideoReader, read_photo
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, FrameStatus
 from support import mask_params

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask.transport import Subscriber, Topic
+from dmask.serve.transport import Subscriber, Topic
 from support import dmask_command, dmask_env
 
 pytestmark = pytest.mark.slow  # a daemon per fault: `pytest -m "not slow"` leaves it out

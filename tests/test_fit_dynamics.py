@@ -12,19 +12,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmask.action_units import CHANNEL_NAMES, lip_gap
-from dmask.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from dmask.clinical import GAZE_READ_LIMIT_DEG, GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
+from dmask.measure.action_units import CHANNEL_NAMES, lip_gap
+from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.clinical import GAZE_READ_LIMIT_DEG, GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from dmask.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
-from dmask.fit import IRIS_MODEL_YAW_GAIN, Fitter, RestingPolicy
-from dmask.mesh_index import LEFT_LIDS, RIGHT_LIDS
+from dmask.measure.fit import IRIS_MODEL_YAW_GAIN, Fitter, RestingPolicy
+from dmask.measure.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from dmask.records import EyeObservation, FaceObservation, MaskParams
 from dmask.signals import face_record
 
 FPS = 30.0
 SCALE, ORIGIN = 300.0, np.array([320.0, 240.0, 0.0])
 # The observations stand for the iris model's output: an eye turned by an angle moves the iris it reports
-# by READ_PER_SIN times the angle's sine, in eye widths (dmask.fit.IRIS_MODEL_YAW_GAIN).
+# by READ_PER_SIN times the angle's sine, in eye widths (dmask.measure.fit.IRIS_MODEL_YAW_GAIN).
 READ_PER_SIN = IRIS_MODEL_YAW_GAIN * EYEBALL_RADIUS_FRACTION
 
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from dmask.avatar import EYEBALL_RADIUS_FRACTION
-from dmask.fit import IRIS_MODEL_YAW_GAIN, EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
-from dmask.geometry import EyeLine
+from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION
+from dmask.measure.fit import IRIS_MODEL_YAW_GAIN, EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
+from dmask.measure.geometry import EyeLine
 from dmask.records import EyeObservation, EyeParams
-from dmask.render.scene import DRAWN_EYEBALL_FRACTION, EyeRig
+from dmask.draw.scene import DRAWN_EYEBALL_FRACTION, EyeRig
 from support import eye_params, rotation
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmask.render import materials
-from dmask.render.cpu import CpuRenderer
-from dmask.render.cuda import COMPILE_OPTIONS
-from dmask.render.mesh import Material, RenderMesh
+from dmask.draw import materials
+from dmask.draw.cpu import CpuRenderer
+from dmask.draw.cuda import COMPILE_OPTIONS
+from dmask.draw.mesh import Material, RenderMesh
 from support import eye_params, mask_params, missing, rotation
 
 KERNEL = Path(__file__).resolve().parents[1] / "kernels" / "raster.cu"

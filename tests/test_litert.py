@@ -10,9 +10,9 @@ import sys
 import numpy as np
 
 from dmask.config import DEFAULT_MODELS_DIR, Config, CpuRuntime, CpuRuntimes
-from dmask.inference import IRIS_FILE, OnnxModel
-from dmask.litert import LiteRTModel
-from dmask.media import VideoReader
+from dmask.measure.inference import IRIS_FILE, OnnxModel
+from dmask.measure.litert import LiteRTModel
+from dmask.capture.media import VideoReader
 from dmask.models import InferenceModels
 
 

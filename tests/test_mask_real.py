@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask.clinical import GAZE_READ_LIMIT_DEG, PRISM_SCALE_LIMIT_DEG, prism_dioptres
-from dmask.media import PHOTO_SUFFIXES, VideoReader, read_photo
+from dmask.measure.clinical import GAZE_READ_LIMIT_DEG, PRISM_SCALE_LIMIT_DEG, prism_dioptres
+from dmask.capture.media import PHOTO_SUFFIXES, VideoReader, read_photo
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, FrameStatus, MaskedFrame
 from dmask.signals import face_record

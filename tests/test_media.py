@@ -14,7 +14,7 @@ import pytest
 
 from dmask.errors import InputError, OutputError, StageError
 from dmask.config import VideoCodec
-from dmask.media import (
+from dmask.capture.media import (
     BackgroundSync,
     MediaKind,
     VideoReader,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dmask.media import sha256_file
+from dmask.capture.media import sha256_file
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MANIFEST = MODELS_DIR / "manifest.json"

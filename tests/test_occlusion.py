@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from dmask.evaluation.cover import Occluder, covered
-from dmask.fit import IRIS_MODEL_YAW_GAIN
-from dmask.media import VideoReader
-from dmask.occlusion import lid_contrast
+from dmask.measure.fit import IRIS_MODEL_YAW_GAIN
+from dmask.capture.media import VideoReader
+from dmask.measure.occlusion import lid_contrast
 from dmask.pipeline import MaskPipeline
 from dmask.records import EyeParams, Frame, MaskedFrame, MaskParams
 from dmask.signals import SIDES, face_record

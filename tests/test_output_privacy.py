@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dmask.media import VideoReader
+from dmask.capture.media import VideoReader
 from dmask.video_out import MASKED_TAG
 from support import video_streams
 from support import dmask

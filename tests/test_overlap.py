@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from dmask.media import VideoReader
+from dmask.capture.media import VideoReader
 from dmask.offline import OfflineMasker
 from dmask.video_out import AtomicVideoWriter
 from dmask.overlap import ReadAhead, WriteBehind

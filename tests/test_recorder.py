@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask import recorder as recorder_module
+from dmask.serve import recorder as recorder_module
 from dmask.config import FrameEncoding, PublishConfig
 from dmask.provenance import ProvenanceKey, seal_problem
 from dmask.records import FrameStatus, MaskedFrame
-from dmask.recorder import Recorder, RecordSummary, iter_status_lines
-from dmask.status import DaemonStatus
-from dmask.transport import Publisher
+from dmask.serve.recorder import Recorder, RecordSummary, iter_status_lines
+from dmask.serve.status import DaemonStatus
+from dmask.serve.transport import Publisher
 from support import dmask, dmask_command, dmask_env, free_port, video_streams
 
 WAIT_SECONDS = 20.0
@@ -482,7 +482,7 @@ def test_a_full_disk_keeps_what_was_recorded_and_the_next_run_recovers_it(publis
 def dead_recorders_partial(output: Path, cut: int = 0) -> None:
     """What a recorder of output killed after 75 frames left (its last cut bytes lost with it)."""
     from dmask.config import VideoCodec
-    from dmask.media import partial_path
+    from dmask.capture.media import partial_path
     from dmask.video_out import AtomicVideoWriter
 
     writer = AtomicVideoWriter(output, 30.0, 64, 48, VideoCodec.H264, fragmented=True, seal=ProvenanceKey.generate())
@@ -499,7 +499,7 @@ def dead_recorders_partial(output: Path, cut: int = 0) -> None:
 
 def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
     """A disk that filled mid-write cuts the last packet: copied on, it was a damaged frame in the recovered file."""
-    from dmask.recovery import recover_partials
+    from dmask.serve.recovery import recover_partials
 
     output = tmp_path / "visit.mp4"
     dead_recorders_partial(output, cut=700)  # into the last fragment's last picture
@@ -518,7 +518,7 @@ def test_recovery_stops_before_a_packet_the_stop_cut_short(tmp_path):
 
 def test_a_recovery_in_a_folder_others_can_write_is_not_sealed(tmp_path):
     """Anyone who can write there could have left a file under a partial name: sealing it would vouch for it."""
-    from dmask.recovery import recover_partials
+    from dmask.serve.recovery import recover_partials
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -1,4 +1,4 @@
-"""Full-resolution refinement (dmask.refine) against known truth: the avatar's own droop read back through the lip line."""
+"""Full-resolution refinement (dmask.measure.refine) against known truth: the avatar's own droop read back through the lip line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from dmask.action_units import CHANNEL_NAMES
-from dmask.fit import Fitter
-from dmask.media import read_photo
+from dmask.measure.action_units import CHANNEL_NAMES
+from dmask.measure.fit import Fitter
+from dmask.capture.media import read_photo
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame
-from dmask.refine import fissure_drop
-from dmask.render.cpu import CpuRenderer
+from dmask.measure.refine import fissure_drop
+from dmask.draw.cpu import CpuRenderer
 
 PHOTO = "identities/angelina_jolie/df_img7.jpg"  # frontal, a closed mouth
 

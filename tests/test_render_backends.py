@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from dmask.config import RenderBackend, RenderConfig
-from dmask.render import make_renderer
+from dmask.draw import make_renderer
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) for m in ("cupy", "pycuda")), reason="these check machines without CuPy and pycuda"

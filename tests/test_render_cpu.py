@@ -1,4 +1,4 @@
-"""Tests of the CPU reference rasteriser (dmask/render/cpu.py).
+"""Tests of the CPU reference rasteriser (dmask/draw/cpu.py).
 
 The module also holds a pure-numpy float32 implementation of both passes
 (``ref_rasterize`` / ``ref_shade``), written straight from the algorithm in
@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from dmask.render import materials as mat
-from dmask.render.cpu import CpuRenderer, rasterize_visibility, shade_pixels, shade_values, whole_image
-from dmask.render.mesh import Material, RenderMesh
+from dmask.draw import materials as mat
+from dmask.draw.cpu import CpuRenderer, rasterize_visibility, shade_pixels, shade_values, whole_image
+from dmask.draw.mesh import Material, RenderMesh
 
 F = np.float32
 BG = (96, 96, 96)

@@ -1,7 +1,7 @@
 """The drawn face's outline is anti-aliased (issue 27): it approaches the same face drawn at 4x and averaged down.
 
 The backends rasterise one sample a pixel (their exactness is tests/test_render_cpu.py's); what the product
-draws (dmask.render.make_renderer) smooths the outline afterwards from the bytes alone.
+draws (dmask.draw.make_renderer) smooths the outline afterwards from the bytes alone.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dmask.render import make_renderer
-from dmask.render.cpu import CpuRenderer
-from dmask.render.mesh import RenderMesh
+from dmask.draw import make_renderer
+from dmask.draw.cpu import CpuRenderer
+from dmask.draw.mesh import RenderMesh
 from support import mask_params, rotation
 
 HEIGHT, WIDTH = 720, 1280

@@ -1,4 +1,4 @@
-"""The uncertainty stated for each clinical measure (dmask.clinical.UNCERTAINTY) is the one measured."""
+"""The uncertainty stated for each clinical measure (dmask.measure.clinical.UNCERTAINTY) is the one measured."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dmask.clinical import UNCERTAINTY
+from dmask.measure.clinical import UNCERTAINTY
 from dmask.evaluation.repeatability import MEASURES, pooled_sd
 
 # The talking heads the per-second figures were measured on (README, "Repeatability").

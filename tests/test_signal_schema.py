@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmask.action_units import CHANNEL_NAMES
-from dmask.clinical import (
+from dmask.measure.action_units import CHANNEL_NAMES
+from dmask.measure.clinical import (
     GAZE_READ_LIMIT_DEG,
     GAZE_ZERO_VERGENCE_DEG,
     asymmetry_index,

@@ -13,9 +13,9 @@ import pytest
 from dmask.config import SourceConfig
 from dmask.errors import ConfigError
 from dmask.records import Frame
-from dmask.redaction import scrubbed
-from dmask.slot import NewestSlot
-from dmask.sources import CaptureStage, SourceKind, SourceSpec, SourceState, parse_source
+from dmask.serve.redaction import scrubbed
+from dmask.serve.slot import NewestSlot
+from dmask.capture.sources import CaptureStage, SourceKind, SourceSpec, SourceState, parse_source
 
 CLIP = "lp_driving_d1.mp4"  # 16 frames, 30 fps, 512x512
 CLIP_FRAMES = 16
@@ -270,7 +270,7 @@ def test_undecodable_file_is_reported_and_retried(tmp_path):
 
 
 def test_open_capture_backends():
-    from dmask.sources import open_capture
+    from dmask.capture.sources import open_capture
 
     # nothing exists at these, so they do not open; the call must still return a capture
     capture = open_capture(SourceSpec(SourceKind.FILE, "/nonexistent/x.mp4"))

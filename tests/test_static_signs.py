@@ -15,7 +15,7 @@ published and as read back; a 15 PD esotropia reads 12-18 PD beyond its
 control; a lid drawn at MRD1 1 mm reads within 0.5 mm of it. Where the chain
 cannot yet reach one, the test is marked xfail (strict, so it fails the day
 it passes) with what was measured. The mouth reads at its size since the
-droop is read from the lip line at full resolution (dmask.refine) instead of
+droop is read from the lip line at full resolution (dmask.measure.refine) instead of
 the face mesh, which symmetrises it (it moved the fitted corner of a 5 mm
 edit by 0.8 mm). The iris's offset is taken from the iris model's eye
 corners, which follow the iris part of the way: a 15 PD turn still reads at
@@ -33,18 +33,18 @@ import math
 import numpy as np
 import pytest
 
-from dmask.action_units import CHANNEL_NAMES
-from dmask.avatar import EYEBALL_RADIUS_FRACTION
-from dmask.clinical import IRIS_DIAMETER_MM, degrees_of_prism
+from dmask.measure.action_units import CHANNEL_NAMES
+from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION
+from dmask.measure.clinical import IRIS_DIAMETER_MM, degrees_of_prism
 from dmask.evaluation.readers import DlibLandmarks
 from dmask.evaluation.sign_readers import DLIB_PHOTO_UPSAMPLE, DlibSignReader
-from dmask.fit import Fitter, RestingPolicy
-from dmask.geometry import face_axes, iris_diameter
-from dmask.media import VideoReader, read_photo
-from dmask.mesh_index import RIGHT_MOUTH_CORNER
+from dmask.measure.fit import Fitter, RestingPolicy
+from dmask.measure.geometry import face_axes, iris_diameter
+from dmask.capture.media import VideoReader, read_photo
+from dmask.measure.mesh_index import RIGHT_MOUTH_CORNER
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, FrameStatus, MaskParams
-from dmask.render.cpu import CpuRenderer
+from dmask.draw.cpu import CpuRenderer
 from dmask.signals import face_record
 from support import local_shift
 
@@ -98,7 +98,7 @@ def avatar_control(posed, config, models):
 CORNERS_FOLLOW_THE_IRIS = pytest.mark.xfail(strict=True, reason=(
     "a 15 PD turn reads 10.0 PD published and 7.1 PD read back on the posed avatar, 8.6 and 3.7 PD on the photo: "
     "the iris model's eye corners follow the turned iris part of the way, more for small turns than "
-    "dmask.fit.IRIS_MODEL_YAW_GAIN (measured over 10 to 20 degrees) makes up"))
+    "dmask.measure.fit.IRIS_MODEL_YAW_GAIN (measured over 10 to 20 degrees) makes up"))
 
 
 def mouth_drop(fields: dict) -> float:
@@ -147,7 +147,7 @@ def test_a_ptotic_lid_on_the_posed_avatar(posed, config, models, avatar_control)
 
 
 def test_a_drawn_gaze_reads_back_at_its_size(posed, config, models):
-    """Known truth for dmask.fit.IRIS_MODEL_YAW_GAIN: both eyes drawn 20 degrees either way read back at 0.8-1.2 of
+    """Known truth for dmask.measure.fit.IRIS_MODEL_YAW_GAIN: both eyes drawn 20 degrees either way read back at 0.8-1.2 of
     the 40 degrees between (the iris model's own offsets: about two thirds of it)."""
     rest = models.avatar.resting_eye()
     read = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dmask.config import Config, RenderBackend, load_config
-from dmask.transport import KEYS_HINT
+from dmask.serve.transport import KEYS_HINT
 from support import dmask, missing
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"

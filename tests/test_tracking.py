@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from dmask.config import TrackingConfig
-from dmask.inference import FACE_ROI_SCALE, Detection, MeshResult, Roi
+from dmask.measure.inference import FACE_ROI_SCALE, Detection, MeshResult, Roi
 from dmask.records import EyeObservation
-from dmask.tracking import FaceTracker
+from dmask.measure.tracking import FaceTracker
 
 
 class StandIns:

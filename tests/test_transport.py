@@ -21,9 +21,9 @@ import pytest
 from dmask.config import FrameEncoding, PublishConfig
 from dmask.errors import ConfigError, DmaskError
 from dmask.records import EyeParams, FrameStatus, MaskedFrame, MaskParams
-from dmask.action_units import CHANNEL_NAMES
+from dmask.measure.action_units import CHANNEL_NAMES
 from dmask.signals import FIELD_NAMES
-from dmask.transport import KEYS_HINT, Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
+from dmask.serve.transport import KEYS_HINT, Message, Publisher, Subscriber, decode_frame, generate_keys, read_key
 from support import mask_params, rotation
 
 JOIN_SECONDS = 2.0

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from dmask.config import FrameEncoding, PublishConfig
 from dmask.records import FrameStatus, MaskedFrame
-from dmask.transport import Publisher
+from dmask.serve.transport import Publisher
 from dmask.view.app import SESSION_COOKIE, ViewApp
 from dmask.view.auth import Lockout, Sessions, Users
 from dmask.view.relay import Relay

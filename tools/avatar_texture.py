@@ -1,6 +1,6 @@
 """The avatar's one texture: many people's faces averaged in its UV space, and a synthetic eye.
 
-Used by tools/build_avatar.py; the layout is dmask.avatar's (TEXTURE_SHAPE,
+Used by tools/build_avatar.py; the layout is dmask.draw.avatar's (TEXTURE_SHAPE,
 the face square, the eye square).
 
 Face. The face square holds the mean face's canonical x, y, scaled to fit
@@ -30,7 +30,7 @@ those texels, so cleaning a cleaned texture changes nothing (build_avatar.py
 cleans a kept texture too).
 
 Eye. The eye square is painted, not photographed: radius is the angle from
-the gaze axis, direction the direction round it (dmask.render.scene.eyeball_uv).
+the gaze axis, direction the direction round it (dmask.draw.scene.eyeball_uv).
 A near-black pupil, a dark brown iris with radial fibres and a lighter
 collarette, a dark limbal ring, an off-white sclera; edges smoothed over a
 degree so a small drawn eye does not alias.
@@ -43,7 +43,7 @@ import warnings
 import cv2
 import numpy as np
 
-from dmask.avatar import (
+from dmask.draw.avatar import (
     EYE_ATLAS_CENTRE,
     EYE_ATLAS_DEGREES,
     EYE_ATLAS_RADIUS,

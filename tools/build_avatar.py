@@ -16,7 +16,7 @@ landmark model itself outputs them, so it belongs to nobody:
    the same person. Triangles come from MediaPipe's face-mesh tessellation
    (edges listed in the mediapipe wheel, triangles recovered as the mesh's
    3-cliques), with the eye openings and the mouth opened as holes.
-5. The action units (dmask/action_units.py) are laid on the mean face; the
+5. The action units (dmask/measure/action_units.py) are laid on the mean face; the
    population's resting intensities, lid apertures, iris rest position, iris
    size and MRD calibration are medians over the identities; what is drawn
    at rest (the intensities, the iris's place) is made mirror-symmetric.
@@ -46,14 +46,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dmask.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis, lip_gap  # noqa: E402
-from dmask.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
-from dmask.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
+from dmask.measure.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis, lip_gap  # noqa: E402
+from dmask.draw.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
+from dmask.measure.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from dmask.config import load_config  # noqa: E402
-from dmask.fit import Similarity, fit_similarity, measure_eye  # noqa: E402
-from dmask.geometry import EyeLine  # noqa: E402
-from dmask.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
-from dmask.mesh_index import (  # noqa: E402
+from dmask.measure.fit import Similarity, fit_similarity, measure_eye  # noqa: E402
+from dmask.measure.geometry import EyeLine  # noqa: E402
+from dmask.capture.media import PHOTO_SUFFIXES, read_photo  # noqa: E402
+from dmask.measure.mesh_index import (  # noqa: E402
     INNER_CORNER,
     LEFT_BROW,
     LEFT_EYE_OUTER,
@@ -68,7 +68,7 @@ from dmask.mesh_index import (  # noqa: E402
     UPPER,
 )
 from dmask.models import InferenceModels  # noqa: E402
-from dmask.tracking import FaceTracker  # noqa: E402
+from dmask.measure.tracking import FaceTracker  # noqa: E402
 
 from avatar_texture import FaceUnwrapper, atlas, average_face, clean_edges, face_uv  # noqa: E402  (tools/, beside this script)
 
@@ -264,7 +264,7 @@ class EyeStatistics:
     iris_rest: np.ndarray  # (2, 2) right, left x (dx, dy), from the iris model's corners
     iris_rest_mesh: np.ndarray  # (2, 2) the same from the mesh's corners, mirror-symmetric (drawn)
     iris_diameter: float  # over eye width
-    mrd_offset_mm: np.ndarray  # (2,) calibration of MRD1, MRD2 (dmask.clinical)
+    mrd_offset_mm: np.ndarray  # (2,) calibration of MRD1, MRD2 (dmask.measure.clinical)
 
 
 def iris_from_mesh_corners(face, pose: Similarity, lids: np.ndarray, eye) -> np.ndarray:
@@ -405,10 +405,10 @@ Built by `python tools/build_avatar.py {' '.join(str(r) for r in args.roots)}{f'
   `FACEMESH_TESSELATION` (listed edge by edge, three edges a triangle) in `{TESSELATION_PATH}` inside `{wheel.name}`
   (sha256 {sha(wheel)}, Apache-2.0), minus the eye openings and the mouth:
   {len(avatar.triangles)} skin triangles ({len(avatar.lip_triangles)} lips, {len(avatar.brow_triangles)} brows).
-- Drawn with its lips closed: at the population's resting intensities the mean face's inner lips are {lip_gap(avatar.expressed(avatar.action_unit_rest)) * avatar.mm_per_unit:.1f} mm apart (press photos, many smiling), so `Avatar.drawn` adds the field of `dmask.action_units.lip_closure` that brings them together on their meeting line (computed at load from this asset, not stored); `dmask.fit.MouthOpening` opens the drawn mouth from there as far as the measured one opened from its rest.
+- Drawn with its lips closed: at the population's resting intensities the mean face's inner lips are {lip_gap(avatar.expressed(avatar.action_unit_rest)) * avatar.mm_per_unit:.1f} mm apart (press photos, many smiling), so `Avatar.drawn` adds the field of `dmask.measure.action_units.lip_closure` that brings them together on their meeting line (computed at load from this asset, not stored); `dmask.measure.fit.MouthOpening` opens the drawn mouth from there as far as the measured one opened from its rest.
 - Rigid vertices: the {len(avatar.rigid)} vertices that moved least between photos of the same person.
 - Action units: {len(avatar.action_unit_basis)} channels (12 FACS units x 2 sides) authored in
-  `dmask/action_units.py` on this mean face ({avatar.mm_per_unit:.1f} mm per canonical unit, from the iris).
+  `dmask/measure/action_units.py` on this mean face ({avatar.mm_per_unit:.1f} mm per canonical unit, from the iris).
   Population resting intensities (median over identities of each one's median face, each unit's two sides averaged):
   {dict(zip(CHANNEL_NAMES, np.round(avatar.action_unit_rest.astype(float), 3).tolist()))}.
 - Iris rest position (dx, dy over eye width from the corners' midpoint; right eye, left eye):

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from dmask.config import load_config
-from dmask.media import PHOTO_SUFFIXES, VIDEO_SUFFIXES, VideoReader, read_photo
+from dmask.capture.media import PHOTO_SUFFIXES, VIDEO_SUFFIXES, VideoReader, read_photo
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame

@@ -32,13 +32,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dmask.config import InferenceEngine, load_config  # noqa: E402
-from dmask.media import VideoReader  # noqa: E402
+from dmask.capture.media import VideoReader  # noqa: E402
 from dmask.models import ModelSet  # noqa: E402
 from dmask.pipeline import MaskPipeline  # noqa: E402
-from dmask.render.cpu import CpuRenderer  # noqa: E402
-from dmask.render.cuda import CudaRenderer  # noqa: E402
-from dmask.render.launchers import CupyLauncher  # noqa: E402
-from dmask.render.mesh import RenderMesh  # noqa: E402
+from dmask.draw.cpu import CpuRenderer  # noqa: E402
+from dmask.draw.cuda import CudaRenderer  # noqa: E402
+from dmask.draw.launchers import CupyLauncher  # noqa: E402
+from dmask.draw.mesh import RenderMesh  # noqa: E402
 
 RESOLUTIONS = {"720p": (720, 1280), "1080p": (1080, 1920), "4K": (2160, 3840)}
 

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmask.transport import Subscriber  # noqa: E402
+from dmask.serve.transport import Subscriber  # noqa: E402
 
 
 def main() -> None:

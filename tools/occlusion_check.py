@@ -1,4 +1,4 @@
-"""How well the tracker tells a hidden eye from a seen one (dmask.occlusion), on ../shared/data.
+"""How well the tracker tells a hidden eye from a seen one (dmask.measure.occlusion), on ../shared/data.
 
 Two figures, both per eye-frame:
 - false covers: eyes flagged hidden in the videos as they are (no cover in
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dmask.config import load_config  # noqa: E402
 from dmask.evaluation.cover import Occluder, covered  # noqa: E402
 from dmask.evaluation.report import cpu_model  # noqa: E402
-from dmask.media import VideoReader  # noqa: E402
+from dmask.capture.media import VideoReader  # noqa: E402
 from dmask.models import ModelSet  # noqa: E402
 from dmask.pipeline import MaskPipeline  # noqa: E402
 

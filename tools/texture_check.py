@@ -36,8 +36,8 @@ from avatar_texture import FaceUnwrapper, atlas, average_face  # noqa: E402
 from dmask.config import load_config  # noqa: E402
 from dmask.evaluation.recognisers import FaceBox, FaceFinder, load_recognisers  # noqa: E402
 from dmask.models import ModelSet  # noqa: E402
-from dmask.render.cpu import CpuRenderer  # noqa: E402
-from dmask.render.scene import AvatarRig  # noqa: E402
+from dmask.draw.cpu import CpuRenderer  # noqa: E402
+from dmask.draw.scene import AvatarRig  # noqa: E402
 from dmask.records import MaskParams  # noqa: E402
 
 SIDE = 512

@@ -32,8 +32,8 @@ import numpy as np
 from dmask.config import Config
 from dmask.evaluation.attackers import standardised
 from dmask.evaluation.privacy import ATTACKED_FIELDS
-from dmask.fit import Fitter, RestingPolicy
-from dmask.media import VideoReader
+from dmask.measure.fit import Fitter, RestingPolicy
+from dmask.capture.media import VideoReader
 from dmask.models import ModelSet
 from dmask.signals import face_record
 

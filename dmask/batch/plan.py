@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmask.errors import InputError
-from dmask.media import MediaKind, kind_of_suffix
+from dmask.capture.media import MediaKind, kind_of_suffix
 
 AUDIT_NAME = "dmask-audit.jsonl"
 

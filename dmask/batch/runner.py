@@ -27,7 +27,7 @@ from dmask.batch.plan import AUDIT_NAME, Job, plan_jobs
 from dmask.batch.pools import DaskPool, LocalPool
 from dmask.batch.worker import Outcome, Task
 from dmask.config import Config
-from dmask.media import AtomicFile, MediaKind, drop_dead_partials, make_output_dir, sha256_file
+from dmask.capture.media import AtomicFile, MediaKind, drop_dead_partials, make_output_dir, sha256_file
 from dmask.provenance import config_hash, provenance_key
 from dmask.wording import count, one_line
 

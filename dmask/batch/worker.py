@@ -22,7 +22,7 @@ from dmask.batch.audit import Entry, FileStatus
 from dmask.batch.plan import Job
 from dmask.config import Config
 from dmask.errors import DmaskError
-from dmask.media import check_decodable, ensure_writable_dir, sha256_file
+from dmask.capture.media import check_decodable, ensure_writable_dir, sha256_file
 from dmask.provenance import config_hash, source_commit
 
 _MODELS: dict[str, object] = {}  # this process's models, by config hash

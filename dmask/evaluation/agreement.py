@@ -42,7 +42,7 @@ from dmask.errors import EvaluationError, InputError
 from dmask.evaluation.identification import probability_below
 from dmask.evaluation.report import Report, pyplot, require, require_plotting
 from dmask.evaluation.sign_readers import Sign, SignReader, score, sign_readers, sign_value
-from dmask.media import PHOTO_SUFFIXES, read_photo
+from dmask.capture.media import PHOTO_SUFFIXES, read_photo
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, MaskParams

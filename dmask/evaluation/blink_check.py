@@ -8,13 +8,13 @@ glance, the open eye of a wink). Each video is read by both readers of
 `dmask eval fidelity` (dmask.evaluation.readers: the product's chain, and
 dlib's 68 points; they share no model), and each eye's aperture trace is cut
 into blinks by dmask.evaluation.traces.blinks, the rule the report and the
-fidelity evaluation use (dmask.clinical's thresholds). A label is matched by
+fidelity evaluation use (dmask.measure.clinical's thresholds). A label is matched by
 the blink whose frames hold it, one frame either side.
 
 Figures per reader: for each seen class, how the reader read it (a complete
 blink, a partial one, none) and the depths of the blinks found; the
 agreement is the share of labels read as seen. This is how
-dmask.clinical.BLINK_COMPLETE_FRACTION was set, and the check that keeps it
+dmask.measure.clinical.BLINK_COMPLETE_FRACTION was set, and the check that keeps it
 honest.
 """
 
@@ -34,7 +34,7 @@ from dmask.errors import InputError
 from dmask.evaluation.readers import Reader, reader_pairs
 from dmask.evaluation.report import Report, require_plotting
 from dmask.evaluation.traces import Blink, blinks
-from dmask.media import VideoReader
+from dmask.capture.media import VideoReader
 from dmask.models import ModelSet
 from dmask.signals import SIDES
 

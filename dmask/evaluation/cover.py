@@ -17,7 +17,7 @@ import enum
 import cv2
 import numpy as np
 
-from dmask.mesh_index import CHEEKS, LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+from dmask.measure.mesh_index import CHEEKS, LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from dmask.signals import SIDES
 
 # The occluder's radii, in eye widths (corner to corner), and its soft edge.

@@ -32,7 +32,7 @@ from dmask.evaluation.comparison import FidelityResult, SignalTraces, VideoFidel
 from dmask.evaluation.fidelity_report import write_report
 from dmask.evaluation.readers import Reader, reader_pairs
 from dmask.evaluation.report import Report, require_plotting, thumbnail
-from dmask.media import VideoReader, check_decodable, require_video
+from dmask.capture.media import VideoReader, check_decodable, require_video
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame

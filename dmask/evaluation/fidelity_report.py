@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dmask.clinical import BLINK_CLOSED_FRACTION, BLINK_REOPEN_FRACTION
+from dmask.measure.clinical import BLINK_CLOSED_FRACTION, BLINK_REOPEN_FRACTION
 from dmask.evaluation.comparison import TARGETS, Fidelity, FidelityResult, VideoFidelity
 from dmask.evaluation.readers import DLIB_MAX_SIDE
 from dmask.evaluation.report import Report, pyplot

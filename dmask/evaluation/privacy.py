@@ -72,12 +72,12 @@ from dmask.evaluation.recognisers import (
     load_recognisers,
 )
 from dmask.evaluation.report import Report, pyplot, require_plotting, thumbnail
-from dmask.media import PHOTO_SUFFIXES, read_photo
+from dmask.capture.media import PHOTO_SUFFIXES, read_photo
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, MaskedFrame
-from dmask.render import make_renderer
-from dmask.render.mesh import RenderMesh
+from dmask.draw import make_renderer
+from dmask.draw.mesh import RenderMesh
 from dmask.signals import FACE_FIELDS, Role, face_values
 
 MIN_SIDE = 256

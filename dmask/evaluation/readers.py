@@ -30,9 +30,9 @@ import numpy as np
 from dmask.config import Config
 from dmask.evaluation.recognisers import FaceFinder, model_file
 from dmask.evaluation.report import require
-from dmask.fit import Fitter, RestingPolicy
-from dmask.geometry import face_axes
-from dmask.mesh_index import (
+from dmask.measure.fit import Fitter, RestingPolicy
+from dmask.measure.geometry import face_axes
+from dmask.measure.mesh_index import (
     LEFT_BROW,
     LEFT_EYE_OUTER,
     LEFT_LIDS,

@@ -3,7 +3,7 @@
 A clinician reading "horizontal deviation 12 PD" or "MRD1 2.1 mm" needs to
 know how much of it one photo, or one second of video, can get wrong. This
 measures it on faces that carry no sign, as the chain reads them (resting
-levels as measured, dmask.fit.RestingPolicy.OWN, not withheld):
+levels as measured, dmask.measure.fit.RestingPolicy.OWN, not withheld):
 
 - per photo: the pooled within-person standard deviation over people with
   two or more photos (one folder each), so what differs from one photo of a
@@ -15,7 +15,7 @@ levels as measured, dmask.fit.RestingPolicy.OWN, not withheld):
 Both hold the person's own changes as well as the chain's noise: they are
 upper bounds on the chain's own, the spread a clinician should allow a
 reading of a face without the sign. Each measure pools both eyes where it is
-per eye. dmask.clinical.UNCERTAINTY carries the figures measured on
+per eye. dmask.measure.clinical.UNCERTAINTY carries the figures measured on
 ../shared/data; a slow test re-measures them.
 """
 
@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dmask.clinical import UNCERTAINTY
+from dmask.measure.clinical import UNCERTAINTY
 from dmask.config import Config
 from dmask.evaluation.privacy import Identity, find_identities
 from dmask.evaluation.report import Report
-from dmask.fit import RestingPolicy
-from dmask.media import VideoReader, read_photo, require_video
+from dmask.measure.fit import RestingPolicy
+from dmask.capture.media import VideoReader, read_photo, require_video
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline
 from dmask.records import Frame, MaskParams
@@ -53,7 +53,7 @@ def _right_minus_left(field: str) -> Callable[[dict], tuple[float, ...]]:
     return lambda r: (r[f"right_{field}"] - r[f"left_{field}"],)
 
 
-# Each measure of dmask.clinical.UNCERTAINTY: its readings (one per eye, or one) from a face's values (NaN: empty).
+# Each measure of dmask.measure.clinical.UNCERTAINTY: its readings (one per eye, or one) from a face's values (NaN: empty).
 MEASURES: dict[str, Callable[[dict], tuple[float, ...]]] = {
     "horizontal_deviation": lambda r: (r["horizontal_deviation_pd"],),
     "vertical_deviation": lambda r: (r["vertical_deviation_pd"],),

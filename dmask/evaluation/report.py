@@ -30,7 +30,7 @@ import numpy as np
 
 from dmask.errors import EvaluationError, install_hint
 from dmask.provenance import source_commit
-from dmask.media import AtomicFile, make_output_dir
+from dmask.capture.media import AtomicFile, make_output_dir
 
 RAW_FACES_WARNING = (
     "**This figure shows raw, identifiable faces.** It is written only by `dmask eval` on data you "

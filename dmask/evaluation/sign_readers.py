@@ -34,8 +34,8 @@ import numpy as np
 from dmask.config import Config
 from dmask.evaluation.privacy import evaluation_sized
 from dmask.evaluation.readers import DlibLandmarks
-from dmask.geometry import face_axes
-from dmask.mesh_index import INNER_CORNER, LEFT_BROW, LEFT_MOUTH_CORNER, OUTER_CORNER, RIGHT_BROW, RIGHT_MOUTH_CORNER
+from dmask.measure.geometry import face_axes
+from dmask.measure.mesh_index import INNER_CORNER, LEFT_BROW, LEFT_MOUTH_CORNER, OUTER_CORNER, RIGHT_BROW, RIGHT_MOUTH_CORNER
 from dmask.models import ModelSet
 
 DARKEST_FRACTION = 25.0  # percent of the eye outline's pixels the pupil centroid is taken over

@@ -34,7 +34,7 @@ from dmask.errors import EvaluationError
 from dmask.evaluation.mediapipe_peer import TARGET_RATIO as MEDIAPIPE_TARGET
 from dmask.evaluation.mediapipe_peer import MediaPipeComparison
 from dmask.evaluation.report import Report, pyplot
-from dmask.media import VideoReader
+from dmask.capture.media import VideoReader
 
 REPO_DEFACE = Path(__file__).resolve().parents[2] / ".venv-deface" / "bin" / "deface"
 INSTALL_HINT = "run tools/install_deface.sh or pass --deface PATH"

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dmask.action_units import ACTION_UNITS
-from dmask.clinical import (
+from dmask.measure.action_units import ACTION_UNITS
+from dmask.measure.clinical import (
     BLINK_CLOSED_FRACTION,
     BLINK_COMPLETE_FRACTION,
     BLINK_REOPEN_FRACTION,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmask.clinical import (
+from dmask.measure.clinical import (
     BLINK_CLOSED_FRACTION,
     BLINK_COMPLETE_FRACTION,
     BLINK_REOPEN_FRACTION,

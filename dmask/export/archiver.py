@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmask.config_services import PacsConfig
+from dmask.config.services import PacsConfig
 from dmask.errors import DmaskError
 from dmask.export.package import StudyExport
 from dmask.export.spool import Delivery, Spool, describe_delivery

@@ -22,7 +22,7 @@ from dmask.errors import DeliveryError, InputError
 from dmask.export.identity import StudyIdentity
 from dmask.export.package import StudyExport
 from dmask.export.spool import Spool, describe_delivery
-from dmask.media import AtomicFile, make_output_dir, refuse_existing, require_video
+from dmask.capture.media import AtomicFile, make_output_dir, refuse_existing, require_video
 from dmask.wording import count
 
 

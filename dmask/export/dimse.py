@@ -16,7 +16,7 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu import A_ASSOCIATE_RJ, P_DATA_TF
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
-from dmask.config_services import PacsConfig
+from dmask.config.services import PacsConfig
 from dmask.errors import DeliveryError, RefusedError
 from dmask.export.link import Progress, describe, tls_context
 

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, generate_uid
 
 from dmask import __version__
-from dmask.config_services import DatePolicy, DicomConfig
+from dmask.config.services import DatePolicy, DicomConfig
 from dmask.errors import ConfigError
 
 # DCM codes of CID 7050 (De-identification Method) that apply to every export:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pydicom.dataset import Dataset
 
-from dmask.config_services import PacsConfig, PacsProtocol
+from dmask.config.services import PacsConfig, PacsProtocol
 from dmask.errors import DeliveryError
 
 # pynetdicom and dicomweb-client log every refused connection themselves;

@@ -20,7 +20,7 @@ from dmask.export.document import pdf_instance, summary_pdf
 from dmask.export.identity import Series, StudyIdentity
 from dmask.export.report_sr import measurement_report
 from dmask.export.video import video_instance
-from dmask.media import signals_path
+from dmask.capture.media import signals_path
 from dmask.provenance import ProvenanceKey
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dmask.config_services import PacsConfig, PacsProtocol
+from dmask.config.services import PacsConfig, PacsProtocol
 from dmask.export.dimse import associate
 from dmask.export.link import Link, Progress
 from dmask.export.stow import StowLink

@@ -1,6 +1,6 @@
 """The spool: DICOM instances wait here, on disk, until the PACS holds them.
 
-Every instance is written atomically (dmask.media: a hidden partial, synced,
+Every instance is written atomically (dmask.capture.media: a hidden partial, synced,
 renamed) as `<SOP Instance UID>.dcm`, before any attempt to send it, so a
 PACS that is down, refuses, or dies mid-send loses nothing, and neither does
 a power cut. A delivery round asks the PACS whether it already holds each
@@ -26,11 +26,11 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 
-from dmask.config_services import PacsConfig
+from dmask.config.services import PacsConfig
 from dmask.errors import DeliveryError, OutputError, RefusedError
 from dmask.export.link import Progress, describe
 from dmask.export.pacs import open_link
-from dmask.media import AtomicFile, drop_dead_partials, ensure_writable_dir
+from dmask.capture.media import AtomicFile, drop_dead_partials, ensure_writable_dir
 from dmask.wording import count
 
 log = logging.getLogger(__name__)

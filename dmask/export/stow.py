@@ -6,7 +6,7 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 
-from dmask.config_services import PacsConfig
+from dmask.config.services import PacsConfig
 from dmask.errors import DeliveryError, RefusedError
 from dmask.export.link import describe
 

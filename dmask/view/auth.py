@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmask.errors import ConfigError, InputError
-from dmask.media import AtomicFile
+from dmask.capture.media import AtomicFile
 
 MIN_PASSWORD = 12
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 
 from dmask.errors import DmaskError
-from dmask.transport import WIRE_VERSION, Message, Topic, decode_frame, subscribe
+from dmask.serve.transport import WIRE_VERSION, Message, Topic, decode_frame, subscribe
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from dmask.config_setting import Weaker, endpoint_problem, setting
-from dmask.dicom_values import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
+from dmask.config.setting import Weaker, endpoint_problem, setting
+from dmask.config.dicom_values import ae_problem, long_string_problem, short_string_problem, uid_problem, uid_root_problem
 
 
 class DatePolicy(str, enum.Enum):

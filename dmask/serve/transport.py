@@ -30,7 +30,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from dmask.config import FrameEncoding, PublishConfig
-from dmask.config_setting import endpoint_problem, tcp_host
+from dmask.config.setting import endpoint_problem, tcp_host
 from dmask.errors import ConfigError, DmaskError, StageError
 from dmask.records import MaskedFrame
 from dmask.signals import SCHEMA, face_record

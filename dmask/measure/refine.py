@@ -25,8 +25,8 @@ import math
 import cv2
 import numpy as np
 
-from dmask.geometry import face_axes
-from dmask.mesh_index import LEFT_EYE_OUTER, LEFT_MOUTH_CORNER, LIPS_INNER, RIGHT_EYE_OUTER, RIGHT_MOUTH_CORNER
+from dmask.measure.geometry import face_axes
+from dmask.measure.mesh_index import LEFT_EYE_OUTER, LEFT_MOUTH_CORNER, LIPS_INNER, RIGHT_EYE_OUTER, RIGHT_MOUTH_CORNER
 
 FISSURE_PX = 160  # strip pixels per mouth width
 FISSURE_BAND = (0.02, 0.12)  # mouth widths in from each corner

@@ -15,9 +15,9 @@ from typing import NamedTuple
 import numpy as np
 
 from dmask.config import RenderBackend
-from dmask.render import materials
-from dmask.render.launchers import Launcher, find_launcher
-from dmask.render.mesh import RenderMesh
+from dmask.draw import materials
+from dmask.draw.launchers import Launcher, find_launcher
+from dmask.draw.mesh import RenderMesh
 
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "kernels" / "raster.cu"
 COMPILE_OPTIONS = ("--fmad=false",)

@@ -31,14 +31,14 @@ import numpy as np
 from dmask import __version__
 from dmask.config import Config, weakened
 from dmask.errors import InputError
-from dmask.notify import Notifier
+from dmask.serve.notify import Notifier
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline, StageTimes
 from dmask.records import Frame, FrameStatus, MaskedFrame
-from dmask.slot import NewestSlot
-from dmask.sources import CaptureStage, SourceState, SourceStatus, parse_source
-from dmask.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
-from dmask.transport import Publisher
+from dmask.serve.slot import NewestSlot
+from dmask.capture.sources import CaptureStage, SourceState, SourceStatus, parse_source
+from dmask.serve.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
+from dmask.serve.transport import Publisher
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmask.mesh_index import INNER_CORNER, LOWER_MIDDLE, OUTER_CORNER, UPPER_MIDDLE
+from dmask.measure.mesh_index import INNER_CORNER, LOWER_MIDDLE, OUTER_CORNER, UPPER_MIDDLE
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What a recorder killed mid-file left behind, finished on the next start.
 
 A recorder writes each video and its signals sidecar under hidden partial
-names (dmask.media.partial_path) and renames them when it stops cleanly. Killed
+names (dmask.capture.media.partial_path) and renames them when it stops cleanly. Killed
 (SIGKILL, a power cut, an out-of-memory kill), it leaves them. The video is
 fragmented MP4 (dmask.video_out), so it holds every fragment but the last;
 the sidecar holds every line but the last. The next `dmask record` into the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import av
 
-from dmask.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, PARTIAL_NAME, signals_path, writer_running
+from dmask.capture.media import VIDEO_SUFFIXES, AtomicFile, AtomicOutput, PARTIAL_NAME, signals_path, writer_running
 from dmask.provenance import ProvenanceKey, seal_file
 from dmask.video_out import is_masked, mark_masked
 

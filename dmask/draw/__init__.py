@@ -1,4 +1,5 @@
-"""Renderers: MaskParams-built RenderMesh to BGR pixels, one interface.
+"""Draw: the identity-free face (avatar.py), posed from MaskParams (scene.py), and the renderers that turn its
+RenderMesh into BGR pixels through one interface (cpu.py, cuda.py; the outline: silhouette.py).
 
 `make_renderer` picks the backend named by `render.backend` by the one rule
 of dmask.backends: `cuda` (CUDA when a device and pycuda or CuPy are there and
@@ -6,7 +7,7 @@ the kernels build, else the CPU with one warning), `auto` (the same, quietly
 where there is no GPU stack) or `cpu`. The renderer is compiled (or loaded
 from its cache) here, before any output is opened, so the first frame is not
 the one that pays for it. What it returns draws with that backend and then
-anti-aliases the outline on the host (dmask.render.silhouette), so both
+anti-aliases the outline on the host (dmask.draw.silhouette), so both
 backends' frames stay the same bytes.
 """
 
@@ -18,9 +19,9 @@ import numpy as np
 
 from dmask.backends import preferred_or_cpu
 from dmask.config import RenderBackend, RenderConfig
-from dmask.render.cpu import CpuRenderer, vertex_window
-from dmask.render.mesh import RenderMesh
-from dmask.render.silhouette import smooth_outline
+from dmask.draw.cpu import CpuRenderer, vertex_window
+from dmask.draw.mesh import RenderMesh
+from dmask.draw.silhouette import smooth_outline
 
 
 class Renderer(Protocol):
@@ -57,7 +58,7 @@ def make_renderer(config: RenderConfig) -> OutlinedRenderer:
         return renderer
 
     def cuda() -> Renderer:
-        from dmask.render.cuda import CudaRenderer
+        from dmask.draw.cuda import CudaRenderer
 
         return start(CudaRenderer(background=background))
 

@@ -2,10 +2,10 @@
 
 The recorder is a subscriber: it only ever sees masked frames and their
 signals (docs/WIRE.md), and writes them to MP4 files with a JSON-lines signal
-sidecar beside each. Every file is written atomically (dmask.media): stopping
+sidecar beside each. Every file is written atomically (dmask.capture.media): stopping
 cleanly commits them under their final names; an exception removes them. A
 recorder killed outright leaves its partial files, fragmented MP4 synced every
-second; the next recorder into the same output finishes them (dmask.recovery).
+second; the next recorder into the same output finishes them (dmask.serve.recovery).
 
 File names, for output `out.mp4`:
 
@@ -44,12 +44,12 @@ from pathlib import Path
 
 from dmask.config import VideoCodec
 from dmask.errors import DmaskError, OutputError, StageError
-from dmask.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writable_dir, signals_path
+from dmask.capture.media import VIDEO_SUFFIXES, AtomicFile, BackgroundSync, ensure_writable_dir, signals_path
 from dmask.provenance import ProvenanceKey
 from dmask.records import FrameStatus
-from dmask.recovery import recover_partials
-from dmask.status import DaemonStatus
-from dmask.transport import WIRE_VERSION, Message, Subscriber, Topic, decode_frame, subscribe
+from dmask.serve.recovery import recover_partials
+from dmask.serve.status import DaemonStatus
+from dmask.serve.transport import WIRE_VERSION, Message, Subscriber, Topic, decode_frame, subscribe
 from dmask.video_out import AtomicVideoWriter
 from dmask.wording import count
 
@@ -112,7 +112,7 @@ def describe_statuses(statuses: dict[str, int]) -> str:
 class _Segment:
     """One video file and its signals sidecar, both atomic; fragmented and synced
     to disk every second of frames (by a helper thread, so that a slow disk does
-    not hold up receiving), so a killed recorder loses about 2 s (dmask.recovery)."""
+    not hold up receiving), so a killed recorder loses about 2 s (dmask.serve.recovery)."""
 
     def __init__(self, path: Path, fps: float, width: int, height: int, codec: VideoCodec, syncer: BackgroundSync,
                  seal: ProvenanceKey | None) -> None:
@@ -142,7 +142,7 @@ class _Segment:
             self.syncer.request((self.video.temp_path, self.signals.temp_path))
 
     def commit(self) -> None:
-        """Both files under their final names; on a failure (a full disk) both are kept for dmask.recovery."""
+        """Both files under their final names; on a failure (a full disk) both are kept for dmask.serve.recovery."""
         try:
             self.video.commit(keep_on_failure=True)
         except BaseException:
@@ -155,7 +155,7 @@ class _Segment:
         self.signals.abort()
 
     def keep(self) -> None:
-        """Leave both files as far as they got, under their partial names, for dmask.recovery."""
+        """Leave both files as far as they got, under their partial names, for dmask.serve.recovery."""
         self.video.keep()
         self.signals.keep()
 

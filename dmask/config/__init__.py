@@ -21,13 +21,13 @@ from typing import Any
 
 import yaml
 
-from dmask.clinical import GAZE_ZERO_FIXATION_MM
-from dmask.config_reader import TreeReader
-from dmask.config_services import LOOPBACK, DatePolicy, DicomConfig, PacsConfig, PacsProtocol, ViewConfig
-from dmask.config_setting import Weaker, endpoint_problem, setting
+from dmask.measure.clinical import GAZE_ZERO_FIXATION_MM
+from dmask.config.reader import TreeReader
+from dmask.config.services import LOOPBACK, DatePolicy, DicomConfig, PacsConfig, PacsProtocol, ViewConfig
+from dmask.config.setting import Weaker, endpoint_problem, setting
 from dmask.errors import ConfigError, ConfigProblems
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 class InferenceEngine(str, enum.Enum):
@@ -145,8 +145,8 @@ class ClinicalConfig:
     """When a person's resting level passes to the mask instead of the population's.
 
     Resting action-unit intensities and lid levels are the population's unless
-    one of these criteria is met (dmask.clinical.resting_deviation); movement
-    from the resting level always passes. mm are iris-scaled (dmask.clinical).
+    one of these criteria is met (dmask.measure.clinical.resting_deviation); movement
+    from the resting level always passes. mm are iris-scaled (dmask.measure.clinical).
     """
 
     # MRD1 at or below this is a ptosis (functional-ptosis criterion, MRD1 <= 2 mm)
@@ -167,7 +167,7 @@ class ClinicalConfig:
     brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
     midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
     # how much lower the lip line sits near one mouth corner than near the
-    # other (dmask.refine, full resolution), mm, beyond which it is a droop
+    # other (dmask.measure.refine, full resolution), mm, beyond which it is a droop
     mouth_asymmetry_mm: float = setting(2.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
     # the camera's horizontal field of view over the frame as given (a crop:
     # the crop's), degrees: with the frame's width it is the focal length the
@@ -204,10 +204,10 @@ class RenderConfig:
 @dataclass(frozen=True)
 class InputConfig:
     # photos whose header claims more pixels than this are refused before
-    # decoding (a 20000x20000 PNG takes 5.5 GB); dmask.media.DEFAULT_MAX_MEGAPIXELS
+    # decoding (a 20000x20000 PNG takes 5.5 GB); dmask.capture.media.DEFAULT_MAX_MEGAPIXELS
     max_photo_megapixels: float = setting(50.0, ge=1.0, le=250.0)
     # videos whose frames are larger than this are refused from the header, before decoding (a 12-frame
-    # 8192x8192 video took 4.4 GB); 8.9 is 4096x2160. dmask.media.DEFAULT_MAX_VIDEO_MEGAPIXELS
+    # 8192x8192 video took 4.4 GB); 8.9 is 4096x2160. dmask.capture.media.DEFAULT_MAX_VIDEO_MEGAPIXELS
     max_video_megapixels: float = setting(8.9, ge=0.3, le=50.0)
 
 

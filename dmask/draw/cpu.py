@@ -18,7 +18,7 @@ Arithmetic rules (both backends)
 * Pixel centres are at integer coordinates (x right, y down). Integer pixel
   coordinates are converted exactly to float32.
 * Constants (light, half vector, the material table) are the float32
-  values in ``dmask.render.materials``; the GPU is handed those exact values.
+  values in ``dmask.draw.materials``; the GPU is handed those exact values.
 
 Both passes visit a window of the image: the renderer gives them the box of
 the finite vertices (``vertex_window``), outside which no triangle reaches, and
@@ -112,8 +112,8 @@ import numpy as np
 from numba import njit
 
 from dmask.config import RenderBackend
-from dmask.render import materials as _mat
-from dmask.render.mesh import RenderMesh
+from dmask.draw import materials as _mat
+from dmask.draw.mesh import RenderMesh
 
 __all__ = ["CpuRenderer", "rasterize_visibility", "shade_pixels", "shade_values", "vertex_window", "whole_image"]
 

@@ -1,6 +1,6 @@
 """How a config field says which values it accepts (`setting`), and the endpoint rules several sections share.
 
-The loader (config_reader.py) is driven by these fields' metadata only.
+The loader (reader.py) is driven by these fields' metadata only.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The asset (models/avatar.npz) is the mean of many people's pose-normalised
 face meshes, built by tools/build_avatar.py; see models/AVATAR.md. It belongs
 to no single person. Its vertices are in MediaPipe's landmark order, so the
-named points of dmask.mesh_index pick them too. Canonical units: the outer eye
+named points of dmask.measure.mesh_index pick them too. Canonical units: the outer eye
 corners are 1.0 apart; x towards the subject's left, y down, z away from the
 camera.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dmask.action_units import lip_closure
-from dmask.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
+from dmask.measure.action_units import lip_closure
+from dmask.measure.clinical import IRIS_DIAMETER_MM, margin_reflex_mm
 from dmask.errors import ModelError
-from dmask.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+from dmask.measure.mesh_index import RIGHT_EYE_INNER, RIGHT_EYE_OUTER
 from dmask.records import EyeParams, MaskParams
 
 AVATAR_FILE = "avatar.npz"
@@ -30,14 +30,14 @@ TEXTURE_FILE = "avatar_texture.png"
 # left square (Avatar.uv: its canonical x, y scaled into it), the eyeball into
 # the square to its right, as angle from the gaze axis (radius, reaching
 # EYE_ATLAS_DEGREES at EYE_ATLAS_RADIUS; beyond it, sclera) and direction
-# round it (dmask.render.scene.eyeball_uv).
+# round it (dmask.draw.scene.eyeball_uv).
 TEXTURE_SHAPE = (512, 768)
 FACE_ATLAS_SIDE = 512
 EYE_ATLAS_CENTRE = (640.0, 128.0)
 EYE_ATLAS_RADIUS = 120.0
 EYE_ATLAS_DEGREES = 60.0
 # The drawn iris and pupil, as angles from the gaze axis on the drawn eyeball
-# (dmask.render.scene.DRAWN_EYEBALL_FRACTION = 0.62 eye widths): a 20 deg disc
+# (dmask.draw.scene.DRAWN_EYEBALL_FRACTION = 0.62 eye widths): a 20 deg disc
 # is 0.42 eye widths across, a human iris (11.7 mm) in a 28 mm lid opening,
 # so enough sclera shows either side to judge a squint by.
 IRIS_DEGREES = 20.0
@@ -55,8 +55,8 @@ class Avatar:
     brow_triangles: (B,) int32 indices into triangles drawn with the brow material.
     rigid: (R,) int32 vertices that move least with expression; pose is fitted on them.
     action_unit_basis: (C, 468, 3) float32 displacement per unit intensity of
-        each action-unit channel (dmask.action_units.CHANNELS), canonical units;
-        built from the mean face by dmask.action_units.build_basis.
+        each action-unit channel (dmask.measure.action_units.CHANNELS), canonical units;
+        built from the mean face by dmask.measure.action_units.build_basis.
     action_unit_rest: (C,) float32 the population's resting intensities (the
         median over identities of the intensities fitted to each one's
         median face, the two sides of each unit averaged): what a person's
@@ -65,9 +65,9 @@ class Avatar:
     eye_aperture_mean: (2,) float32 population mean (upper, lower) lid
         aperture, fractions of eye width.
     iris_diameter: float32 the population's median visible iris diameter
-        over eye width: with 11.7 mm, the eye's width in mm (dmask.clinical).
+        over eye width: with 11.7 mm, the eye's width in mm (dmask.measure.clinical).
     mrd_offset_mm: (2,) float32 calibration added to measured (MRD1, MRD2)
-        so the population's median reads as the normative value (dmask.clinical).
+        so the population's median reads as the normative value (dmask.measure.clinical).
     iris_rest: (2, 2) float32 (right eye, left eye) x (dx, dy): where the iris
         centre sits, relative to the midpoint of the eye corners and over eye
         width, when people look straight ahead (into the camera). Gaze angles
@@ -151,7 +151,7 @@ class Avatar:
         resting intensity closes them, so a closed, neutral mouth was drawn
         open (issue 27). The lips are closed once, at the population's resting
         intensities; the drawn opening is then the units' lip_gap from that
-        rest (dmask.fit.MouthOpening sets it to the measured one).
+        rest (dmask.measure.fit.MouthOpening sets it to the measured one).
         """
         return self.expressed(intensities) + self._lip_closure
 
@@ -168,13 +168,13 @@ _ARRAYS = tuple(name for name in Avatar.__dataclass_fields__ if name != "texture
 
 
 def mm_per_canonical_unit(vertices: np.ndarray, iris_diameter: float) -> float:
-    """mm per canonical unit of a face whose iris is iris_diameter eye widths across (dmask.clinical)."""
+    """mm per canonical unit of a face whose iris is iris_diameter eye widths across (dmask.measure.clinical)."""
     width = np.linalg.norm(vertices[RIGHT_EYE_OUTER] - vertices[RIGHT_EYE_INNER])
     return float(IRIS_DIAMETER_MM / (iris_diameter * width))
 
 
 # Eyeball radius as a fraction of the eye's corner-to-corner width. The fit
 # turns iris offsets into rotations with it (after removing the iris model's
-# gain, dmask.fit.IRIS_MODEL_YAW_GAIN) and the renderer turns them back, so
+# gain, dmask.measure.fit.IRIS_MODEL_YAW_GAIN) and the renderer turns them back, so
 # the drawn iris sits where the eye's is, whatever the true anatomy.
 EYEBALL_RADIUS_FRACTION = 0.42

@@ -354,7 +354,7 @@ class AtomicOutput:
         """Close the temp file, flush it to disk and rename it into place.
 
         On failure the temp file is deleted, or with keep_on_failure kept
-        under its partial name for dmask.recovery (a recording).
+        under its partial name for dmask.serve.recovery (a recording).
         """
         try:
             self._close()
@@ -379,7 +379,7 @@ class AtomicOutput:
         self.temp_path.unlink(missing_ok=True)
 
     def keep(self) -> None:
-        """Close the temp file as far as it got and leave it under its partial name, for dmask.recovery
+        """Close the temp file as far as it got and leave it under its partial name, for dmask.serve.recovery
         (a full disk: what was written is worth more than a clean name)."""
         with contextlib.suppress(OSError):
             self._release()

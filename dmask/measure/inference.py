@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from dmask.errors import ModelError
-from dmask.geometry import box_iou
-from dmask.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_LIDS, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, RIGHT_LIDS
-from dmask.occlusion import eye_evidence
+from dmask.measure.geometry import box_iou
+from dmask.measure.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_LIDS, RIGHT_EYE_INNER, RIGHT_EYE_OUTER, RIGHT_LIDS
+from dmask.measure.occlusion import eye_evidence
 from dmask.records import EyeObservation
 
 DETECTOR_FILE = "face_detection_short_range.onnx"
@@ -331,7 +331,7 @@ class FaceMesh:
 
 
 class IrisModel:
-    """Eye contour and iris of both eyes in one batched call, and whether each is seen (dmask.occlusion)."""
+    """Eye contour and iris of both eyes in one batched call, and whether each is seen (dmask.measure.occlusion)."""
 
     def __init__(self, model: Network) -> None:
         self.model = model

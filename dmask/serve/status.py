@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from dmask.sources import SourceState, SourceStatus
+from dmask.capture.sources import SourceState, SourceStatus
 
 
 @dataclass(frozen=True)

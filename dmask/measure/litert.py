@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from dmask.backends import BackendUnavailable
-from dmask.inference import require_model_file
+from dmask.measure.inference import require_model_file
 
 
 class LiteRTModel:

@@ -10,7 +10,7 @@ smooth side weight, so the two sides of one unit sum to the bilateral action.
 
 Intensities run 0..1; intensity 1 moves the unit's first anchor by its
 first pull's `move` in mm (about FACS intensity E). The eyes have their own channels (per-eye
-gaze and lids, dmask.fit), so the lid margins and the lid skin rings take no
+gaze and lids, dmask.measure.fit), so the lid margins and the lid skin rings take no
 part in any unit.
 
 Fitting is a bounded, regularised least-squares solve of the landmarks'
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from dmask.mesh_index import (
+from dmask.measure.mesh_index import (
     LEFT_BROW,
     LEFT_EYE_INNER,
     LEFT_LID_RING,

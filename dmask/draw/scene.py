@@ -4,7 +4,7 @@ The topology (face skin, lash lines, mouth cavity, two eyeballs, two eye
 covers) is fixed per avatar and built once by AvatarRig; each frame only
 moves vertices and turns the eyeballs' texture coordinates with the gaze, so a
 GPU backend uploads triangles, materials and the texture once. An eye cover is
-drawn only over an occluded eye (dmask.occlusion); otherwise its vertices all
+drawn only over an occluded eye (dmask.measure.occlusion); otherwise its vertices all
 sit on one point, and the rasteriser skips its triangles as degenerate.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dmask.avatar import EYE_ATLAS_CENTRE, EYE_ATLAS_DEGREES, EYE_ATLAS_RADIUS, EYEBALL_RADIUS_FRACTION, Avatar
-from dmask.geometry import EyeLine
-from dmask.mesh_index import (
+from dmask.draw.avatar import EYE_ATLAS_CENTRE, EYE_ATLAS_DEGREES, EYE_ATLAS_RADIUS, EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.geometry import EyeLine
+from dmask.measure.mesh_index import (
     INNER_CORNER,
     LEFT_LID_RING,
     LEFT_LIDS,
@@ -32,7 +32,7 @@ from dmask.mesh_index import (
     UPPER,
 )
 from dmask.records import EyeParams, MaskParams
-from dmask.render.mesh import Material, RenderMesh
+from dmask.draw.mesh import Material, RenderMesh
 
 # The drawn eyeball is larger than the anatomical one the fit assumes, so it
 # fills the whole lid opening; the gaze is remapped so the iris lands where

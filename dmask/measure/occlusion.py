@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dmask.mesh_index import INNER_CORNER, OUTER_CORNER
+from dmask.measure.mesh_index import INNER_CORNER, OUTER_CORNER
 
 # Thresholds, set on ../shared/data (module docstring).
 NO_CONTRAST = 0.025

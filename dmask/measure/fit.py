@@ -4,24 +4,24 @@ The identity policy lives here. What reaches the avatar:
 - pose (rotation, translation, scale) from a weighted similarity Procrustes
   fit of the canonical face to the landmarks' rigid points;
 - per eye, gaze as an eyeball rotation and the lids as apertures over that
-  eye's own width, with their margin-reflex distances in mm (dmask.clinical);
-- the expression as per-side FACS action-unit intensities (dmask.action_units),
+  eye's own width, with their margin-reflex distances in mm (dmask.measure.clinical);
+- the expression as per-side FACS action-unit intensities (dmask.measure.action_units),
   fitted to the landmarks each frame; no displacement of the person's own
   vertices reaches the renderer or the wire.
 Resting levels (a slow per-track baseline; for a photo, all of it) are the
 population's: the action units' and each lid's resting level are replaced
 unless a clinical criterion of config `clinical` is met (a ptosis, a lid
 retraction, a side-to-side difference beyond the normal asymmetry;
-dmask.clinical.resting_deviation). The mouth's side-to-side difference is
+dmask.measure.clinical.resting_deviation). The mouth's side-to-side difference is
 read from the lip line at full resolution (FaceObservation.fissure_drop_px,
-dmask.refine), not from the mesh, which symmetrises it; a droop beyond the
+dmask.measure.refine), not from the mesh, which symmetrises it; a droop beyond the
 criterion is drawn so the drawn lip line drops as much (MouthDroop). Movement from the resting level passes
 unchanged: a blink, a smile, a saccade. A lid's resting level is changed by a
 scale, so a closed lid stays closed and a half-blink stays half.
 No smoothing is applied anywhere, so blinks and fast eye movements survive.
-An eye the tracker found hidden (dmask.occlusion) has no values that frame:
+An eye the tracker found hidden (dmask.measure.occlusion) has no values that frame:
 not the other eye's, not its last ones; its resting level waits for it. An
-eye that reads shut (opened less than dmask.clinical.BLINK_COMPLETE_FRACTION of
+eye that reads shut (opened less than dmask.measure.clinical.BLINK_COMPLETE_FRACTION of
 its resting opening) has lids but no gaze and no MRDs: the iris a landmark
 model places under a shut lid is a guess, and read as gaze it made spikes of
 60 prism dioptres and nystagmus out of blinks (issue 25). A photo has no rest
@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmask.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region, lip_gap
-from dmask.avatar import EYEBALL_RADIUS_FRACTION, Avatar
-from dmask.clinical import (
+from dmask.measure.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region, lip_gap
+from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.clinical import (
     BLINK_COMPLETE_FRACTION,
     GAZE_READ_LIMIT_DEG,
     IRIS_DIAMETER_MM,
@@ -52,8 +52,8 @@ from dmask.clinical import (
     resting_deviation,
 )
 from dmask.config import ClinicalConfig, FitConfig
-from dmask.geometry import EyeLine, iris_diameter, uncrossed
-from dmask.mesh_index import LEFT_LIDS, RIGHT_LIDS
+from dmask.measure.geometry import EyeLine, iris_diameter, uncrossed
+from dmask.measure.mesh_index import LEFT_LIDS, RIGHT_LIDS
 from dmask.records import EyeObservation, EyeParams, FaceObservation, MaskParams
 
 
@@ -137,7 +137,7 @@ def measure_eye(eye: EyeObservation, lid_depth: np.ndarray, pose: Similarity) ->
 def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float, photo_mm: float = math.nan) -> dict[str, float]:
     """MaskParams' fixation fields: the distance from the seen irises' size, the demand from the eyes' separation.
 
-    None (NaN) without a focal length, a seen eye, or a believable distance (dmask.clinical.NEAREST_FIXATION_MM).
+    None (NaN) without a focal length, a seen eye, or a believable distance (dmask.measure.clinical.NEAREST_FIXATION_MM).
     A photo (photo_mm, config clinical.photo_fixation_mm) is a crop of a camera nobody described, so its
     distance is not read from its frame: it is the protocol's, not a measurement, and only the demand of the
     eyes' separation (scaled by the iris) at that distance is given.
@@ -216,10 +216,10 @@ class Resting:
 class MouthDroop:
     """A drooping mouth corner drawn with the action units, at the size the lip line showed it.
 
-    A measured lip-line drop of d mm (dmask.refine) is drawn as a corner
-    whose anchor sits d mm lower than the other (dmask.action_units.Heights),
+    A measured lip-line drop of d mm (dmask.measure.refine) is drawn as a corner
+    whose anchor sits d mm lower than the other (dmask.measure.action_units.Heights),
     up to about 11 mm (`drawn`). The avatar's own droop reads back through
-    dmask.refine.fissure_drop at its drawn height (within 15 %,
+    dmask.measure.refine.fissure_drop at its drawn height (within 15 %,
     tests/test_refine.py), so the mask shows the drop that was measured.
     The units within FACS-E reach about 7.3 mm, and 7 of the 40 palsies of
     ../shared/data/clinical/palsy droop further (to 10.1 mm): every one was
@@ -269,7 +269,7 @@ class MouthOpening:
     """The jaw drawn so the lips part from closed as far as the mouth opened from its rest.
 
     The opening is measured directly, the inner lips' middles apart on the
-    canonical face (dmask.action_units.lip_gap), against the track's resting
+    canonical face (dmask.measure.action_units.lip_gap), against the track's resting
     gap: the least the mouth has been open lately (Fitter's baseline, which
     follows a closing mouth at once, within REST_FALL_SECONDS, and rises
     over baseline_seconds). A mouth that rests closed is drawn closed and opens as
@@ -462,7 +462,7 @@ class Fitter:
 
     def _eye(self, measure: EyeMeasure, rest: np.ndarray, gain: np.ndarray, openness: float, normal: np.ndarray) -> EyeParams:
         """One eye's published parameters; its MRDs on the population's scale, none while shut, with the gaze read
-        past dmask.clinical.GAZE_READ_LIMIT_DEG (drawn at it, flagged), or where the resting level was within
+        past dmask.measure.clinical.GAZE_READ_LIMIT_DEG (drawn at it, flagged), or where the resting level was within
         normal limits (normal: MRD1, MRD2)."""
         shut = bool(openness < self.shut_below)
         gaze = np.array((math.nan, math.nan) if shut else gaze_angles(measure, rest))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmask.config import TrackingConfig
-from dmask.geometry import box_area, box_overlap_of_smaller
-from dmask.inference import (
+from dmask.measure.geometry import box_area, box_overlap_of_smaller
+from dmask.measure.inference import (
     FACE_ROI_SCALE,
     Detection,
     FaceDetector,
@@ -26,9 +26,9 @@ from dmask.inference import (
     roi_from_axis,
     shrunk,
 )
-from dmask.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from dmask.measure.mesh_index import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from dmask.records import EyeObservation, FaceObservation
-from dmask.refine import fissure_drop
+from dmask.measure.refine import fissure_drop
 
 WORKING_MAX_SIDE = 1280
 # Two face boxes sharing more than this fraction of the smaller one are one face:
@@ -42,7 +42,7 @@ class _Track:
     track_id: int
     landmarks: np.ndarray  # (468, 3) working-image pixels, last frame
     presence: float
-    eye_seen: bool = False  # an eye of it has been seen (dmask.occlusion): till then it is no face
+    eye_seen: bool = False  # an eye of it has been seen (dmask.measure.occlusion): till then it is no face
 
     def roi(self) -> Roi:
         """The next frame's face crop, its x axis along the line through the outer eye corners."""

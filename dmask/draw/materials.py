@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dmask.render.mesh import Material
+from dmask.draw.mesh import Material
 
 # --- surface materials ------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Both renderers sample one point per pixel, so the face's outline against the
 background is a staircase (issue 27: stair steps along the jaw, a ragged
-forehead). The rasterisers stay exact twins (dmask.render.cpu's rules); the
+forehead). The rasterisers stay exact twins (dmask.draw.cpu's rules); the
 outline is smoothed afterwards, on the host, from the drawn bytes alone, so
 whatever the backend, the same bytes come out.
 
@@ -32,7 +32,7 @@ def smooth_outline(image: np.ndarray, background: np.ndarray, window: np.ndarray
     """In place: image (H, W, 3) uint8 BGR's outline pixels blended by their coverage.
 
     background: (3,) uint8, the colour of what no face covers; window:
-    (x0, y0, x1, y1) the box the faces were drawn in (dmask.render.cpu.
+    (x0, y0, x1, y1) the box the faces were drawn in (dmask.draw.cpu.
     vertex_window), None for none.
     """
     if window is None:

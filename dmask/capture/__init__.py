@@ -1,0 +1,1 @@
+"""Capture: where frames come from. Photo and video files (media.py) and the daemon's live sources (sources.py)."""
