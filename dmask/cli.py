@@ -264,7 +264,7 @@ def report(recordings: tuple[Path, ...], output: Path) -> None:
 
 
 def _summarise(recordings: list[Path], output: Path) -> None:
-    from dmask.evaluation.summary import write_clinical_report
+    from dmask.clinical.report import write_clinical_report
 
     result = write_clinical_report(recordings, output)
     for line in result.lines():

@@ -48,23 +48,23 @@ def sidecar(tmp_path):
 
 
 def test_report_reads_blinks_nystagmus_and_lids_from_the_signals(sidecar, tmp_path):
-    from dmask.evaluation.recording import load_recording
-    from dmask.evaluation.summary import summarise
+    from dmask.clinical.recording import load_recording
+    from dmask.clinical.summary import summarise
 
     summary = summarise(load_recording(sidecar))
     for side in ("right", "left"):
-        eye = summary["eyes"][side]
-        assert eye["blinks"]["count"] == 4
-        assert eye["blinks"]["per_minute"] == pytest.approx(4 / (SECONDS - 1 / FPS) * 60, rel=1e-3)
-        assert eye["blinks"]["median_duration_ms"] == pytest.approx(100.0, abs=1000 / FPS + 1)
-        assert eye["blinks"]["complete_fraction"] == 1.0
-        assert eye["oscillation_yaw"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
-        assert eye["oscillation_yaw"]["amplitude_deg"] == pytest.approx(NYSTAGMUS_PP_DEG, rel=0.1)
-        assert math.isnan(eye["oscillation_pitch"]["frequency_hz"])
-    assert summary["eyes"]["left"]["covered"] == {"episodes": 2, "seconds": pytest.approx(2.5, abs=1.5 / FPS)}
-    assert summary["eyes"]["right"]["covered"] == {"episodes": 0, "seconds": 0.0}
-    assert summary["eyes"]["right"]["lids_mm"]["mrd1"] == 1.0
-    assert summary["lid_asymmetry_mm"]["mrd1"] == pytest.approx(-3.5)
+        eye = summary.eyes.of(side)
+        assert eye.blinks.count == 4
+        assert eye.blinks.per_minute == pytest.approx(4 / (SECONDS - 1 / FPS) * 60, rel=1e-3)
+        assert eye.blinks.median_duration_ms == pytest.approx(100.0, abs=1000 / FPS + 1)
+        assert eye.blinks.complete_fraction == 1.0
+        assert eye.oscillation_yaw.frequency_hz == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
+        assert eye.oscillation_yaw.amplitude_deg == pytest.approx(NYSTAGMUS_PP_DEG, rel=0.1)
+        assert math.isnan(eye.oscillation_pitch.frequency_hz)
+    assert (summary.eyes.left.covered.episodes, summary.eyes.left.covered.seconds) == (2, pytest.approx(2.5, abs=1.5 / FPS))
+    assert (summary.eyes.right.covered.episodes, summary.eyes.right.covered.seconds) == (0, 0.0)
+    assert summary.eyes.right.lids_mm.mrd1 == 1.0
+    assert summary.lid_asymmetry_mm.mrd1 == pytest.approx(-3.5)
 
 
 def test_dmask_report_writes_markdown_plots_and_json_without_pixels(sidecar, tmp_path):
@@ -104,8 +104,8 @@ def test_the_frames_an_eye_looked_past_what_is_read_are_counted(tmp_path):
 
 def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_rhythm(tmp_path):
     """Dropped frames closed up as if they had never been would play the 4 Hz beat faster."""
-    from dmask.evaluation.recording import load_recording
-    from dmask.evaluation.summary import summarise
+    from dmask.clinical.recording import load_recording
+    from dmask.clinical.summary import summarise
 
     kept = [i for i in range(int(SECONDS * FPS)) if i % 7 not in (3, 4)]  # 2 of every 7 frames dropped
     path = tmp_path / "dropped.signals.jsonl"
@@ -115,8 +115,8 @@ def test_frames_the_daemon_dropped_are_gaps_in_time_and_the_nystagmus_keeps_its_
     assert (len(recording.seconds), recording.dropped) == (rows, rows - len(kept))
     assert np.isnan(recording["right_gaze_yaw_deg"][3]) and recording.seconds[3] == pytest.approx(100.0 + 3 / FPS)
     summary = summarise(recording)
-    assert summary["fps"] == pytest.approx(FPS) and summary["dropped_frames"] == recording.dropped
-    assert summary["oscillation"]["horizontal"]["frequency_hz"] == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
+    assert summary.fps == pytest.approx(FPS) and summary.dropped_frames == recording.dropped
+    assert summary.oscillation.horizontal.frequency_hz == pytest.approx(NYSTAGMUS_HZ, abs=0.1)
 
 
 def test_a_withheld_normal_lid_reads_within_normal_limits_beside_its_range_and_a_low_one_is_flagged(tmp_path):
@@ -147,7 +147,7 @@ def test_a_file_that_is_not_a_sidecar_is_named(tmp_path):
 
 
 def test_a_signals_csv_is_read_like_a_sidecar(tmp_path):
-    from dmask.evaluation.recording import load_recording
+    from dmask.clinical.recording import load_recording
     from dmask.records import FrameStatus, MaskedFrame
     from dmask.signals import SignalCsvWriter
 
@@ -175,18 +175,18 @@ def talking_head(shared_data, tmp_path_factory):
     directory = tmp_path_factory.mktemp("talking")
     run = dmask(directory, "mask", shared_data / "videos" / "lp_driving_d18.mp4", "-o", "masked.mp4", "--signals", "face.csv")
     assert run.returncode == 0, run.stderr
-    from dmask.evaluation.recording import load_recording
+    from dmask.clinical.recording import load_recording
 
     return load_recording(directory / "face.csv")
 
 
 def test_a_healthy_face_has_no_oscillation_and_an_added_3hz_nystagmus_is_found_at_its_size(talking_head):
     """The old single-eye position spectrum called 17 of 22 healthy videos nystagmus (issue 25)."""
-    from dmask.evaluation.summary import summarise
+    from dmask.clinical.summary import summarise
 
     healthy = summarise(talking_head)
-    assert math.isnan(healthy["oscillation"]["horizontal"]["frequency_hz"])
-    assert math.isnan(healthy["oscillation"]["vertical"]["frequency_hz"])
+    assert math.isnan(healthy.oscillation.horizontal.frequency_hz)
+    assert math.isnan(healthy.oscillation.vertical.frequency_hz)
     frames = np.arange(len(talking_head.seconds))
     size = 2.0 / IRIS_MODEL_YAW_GAIN  # 3 deg peak to peak: the iris model reads it, and the head's own movement, at 2/3
     for phase in (0.0, 1.6, 3.1):
@@ -194,7 +194,7 @@ def test_a_healthy_face_has_no_oscillation_and_an_added_3hz_nystagmus_is_found_a
         fields = dict(talking_head.fields)
         for side in ("right", "left"):
             fields[f"{side}_gaze_yaw_deg"] = talking_head[f"{side}_gaze_yaw_deg"] + beat
-        found = summarise(dataclasses.replace(talking_head, fields=fields))["oscillation"]
-        assert found["horizontal"]["frequency_hz"] == pytest.approx(3.0, rel=0.1)
-        assert found["horizontal"]["amplitude_deg"] == pytest.approx(size, rel=0.1)
-        assert math.isnan(found["vertical"]["frequency_hz"])
+        found = summarise(dataclasses.replace(talking_head, fields=fields)).oscillation
+        assert found.horizontal.frequency_hz == pytest.approx(3.0, rel=0.1)
+        assert found.horizontal.amplitude_deg == pytest.approx(size, rel=0.1)
+        assert math.isnan(found.vertical.frequency_hz)

@@ -3,7 +3,7 @@
 For each signals CSV (`dmask mask VIDEO --signals X.csv`): what `dmask report`
 finds in the gaze as recorded (healthy faces: it should find nothing), and
 what it finds once a 3 Hz horizontal sine of 2 and of 4 degrees peak to peak
-is added to both eyes' yaw (dmask.evaluation.oscillation). Prints a Markdown
+is added to both eyes' yaw (dmask.clinical.oscillation). Prints a Markdown
 table.
 
     python tools/oscillation_check.py signals/*.csv
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from dmask.errors import InputError
-from dmask.evaluation.oscillation import Oscillation, find_oscillation
-from dmask.evaluation.recording import load_recording
+from dmask.clinical.oscillation import Oscillation, find_oscillation
+from dmask.clinical.recording import load_recording
 
 HZ = 3.0
 PEAK_TO_PEAK_DEG = (2.0, 4.0)

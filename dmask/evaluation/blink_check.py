@@ -33,7 +33,7 @@ from dmask.config import Config
 from dmask.errors import InputError
 from dmask.evaluation.readers import Reader, reader_pairs
 from dmask.evaluation.report import Report, require_plotting
-from dmask.evaluation.traces import Blink, blinks
+from dmask.clinical.blinks import Blink, blinks
 from dmask.capture.media import VideoReader
 from dmask.models import ModelSet
 from dmask.signals import SIDES

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dmask.evaluation.readers import Signal
+from dmask.clinical.blinks import eyes_open
 from dmask.evaluation.traces import (
     Agreement,
     Coherence,
@@ -25,7 +26,6 @@ from dmask.evaluation.traces import (
     agreement,
     band_coherence,
     detect_blinks,
-    eyes_open,
     match_events,
 )
 from dmask.signals import SIDES

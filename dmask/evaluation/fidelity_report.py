@@ -12,7 +12,8 @@ from dmask.measure.clinical import BLINK_CLOSED_FRACTION, BLINK_REOPEN_FRACTION
 from dmask.evaluation.comparison import TARGETS, Fidelity, FidelityResult, VideoFidelity
 from dmask.evaluation.readers import DLIB_MAX_SIDE
 from dmask.evaluation.report import Report, pyplot
-from dmask.evaluation.traces import BLINK_OPEN_PERCENTILE, BLINK_TOLERANCE_FRAMES, COHERENCE_BAND_HZ
+from dmask.clinical.blinks import BLINK_OPEN_PERCENTILE
+from dmask.evaluation.traces import BLINK_TOLERANCE_FRAMES, COHERENCE_BAND_HZ
 from dmask.signals import SIDES
 
 TRACED = (("gaze_yaw", "deg"), ("gaze_pitch", "deg"), ("aperture", "eye width"))

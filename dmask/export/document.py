@@ -1,7 +1,7 @@
 """The recording's clinical summary as a PDF, filed as Encapsulated PDF Storage (PS3.3 A.45.1).
 
 The PDF holds what `dmask report` writes for the recording (the same
-sections, from dmask.evaluation.summary), laid out by matplotlib: text pages,
+sections, from dmask.clinical.report), laid out by matplotlib: text pages,
 then the plots. It is made from the signals alone, so it holds no pixel of
 the camera, and it names the recording only as "segment N" (a file name may
 hold a patient's name). Its PDF metadata carries no creation date.
@@ -9,6 +9,7 @@ hold a patient's name). Its PDF metadata carries no creation date.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import textwrap
@@ -18,9 +19,10 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
-from dmask.evaluation.recording import Recording
+from dmask.clinical.recording import Recording
+from dmask.clinical.report import method_paragraph, write_recording
+from dmask.clinical.summary import ClinicalSummary
 from dmask.evaluation.report import cell, pyplot
-from dmask.evaluation.summary import method_paragraph, write_recording
 from dmask.export.identity import Series, StudyIdentity, new_instance
 
 TITLE = "Clinical summary of a masked recording"
@@ -77,7 +79,7 @@ class PdfLayout:
         return buffer.getvalue()
 
 
-def summary_pdf(recording: Recording | None, summary: dict[str, Any] | None, label: str) -> bytes:
+def summary_pdf(recording: Recording | None, summary: ClinicalSummary | None, label: str) -> bytes:
     """The clinical summary (summarise's) of one recording's signals as PDF bytes; None: no face was tracked."""
     pages = PdfLayout(TITLE)
     pages.paragraph(method_paragraph())
@@ -85,7 +87,7 @@ def summary_pdf(recording: Recording | None, summary: dict[str, Any] | None, lab
         pages.heading(label)
         pages.paragraph("No face was tracked in this recording, so there is nothing to measure.")
     else:
-        write_recording(pages, recording, {**summary, "recording": label}, "")
+        write_recording(pages, recording, dataclasses.replace(summary, recording=label), "")
     return pages.render()
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from dmask.errors import InputError
-from dmask.evaluation.recording import NoFaceTracked, load_recording
-from dmask.evaluation.summary import summarise
+from dmask.clinical.recording import NoFaceTracked, load_recording
+from dmask.clinical.summary import summarise
 from dmask.export.document import pdf_instance, summary_pdf
 from dmask.export.identity import Series, StudyIdentity
 from dmask.export.report_sr import measurement_report

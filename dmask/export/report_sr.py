@@ -3,7 +3,7 @@
 A Comprehensive 3D SR whose Measurement Report holds one measurement group
 per finding site (right eye, left eye, both eyes, right and left side of the
 face), each referencing the video instance it was measured on. The numbers
-are the clinical summary's (dmask.evaluation.summary), so the PDF and the SR
+are the clinical summary's (dmask.clinical.summary), so the PDF and the SR
 agree. Our measurements have no standard codes (there is none for MRD1 or a
 blink rate), so they are coded in the private scheme 99DMASK (PS3.16 8.2:
 private schemes start with 99) with plain meanings; sites and lateralities
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
-
 import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
+from dmask.clinical.summary import ClinicalSummary, EyeSummary
 from dmask.export.identity import MANUFACTURER, Series, StudyIdentity
 
 SCHEME = "99DMASK"
@@ -56,45 +55,44 @@ _LIDS = (("mrd1", "MRD1", "Margin reflex distance 1"), ("mrd2", "MRD2", "Margin 
 _WITHIN_NORMAL = ("WNL", "Within normal limits")
 
 
-def _within_normal(eye: dict[str, Any]) -> list[hd.sr.QualitativeEvaluation]:
-    """A lid level withheld as within normal limits (dmask.evaluation.summary) is said so, not measured."""
+def _within_normal(eye: EyeSummary) -> list[hd.sr.QualitativeEvaluation]:
+    """A lid level withheld as within normal limits (dmask.clinical.summary) is said so, not measured."""
     return [hd.sr.QualitativeEvaluation(_code(code, meaning), _code(*_WITHIN_NORMAL))
-            for name, code, meaning in _LIDS if eye["lids_within_normal"][name]]
+            for name, code, meaning in _LIDS if eye.lids_within_normal.of(name)]
 
 
-def _eye(eye: dict[str, Any]) -> list[tuple[str, str, float, str]]:
-    low, high = eye["gaze_yaw_range_deg"]
+def _eye(eye: EyeSummary) -> list[tuple[str, str, float, str]]:
+    low, high = eye.gaze_yaw_range_deg
     return [
-        ("BLINK-RATE", "Blink rate", eye["blinks"]["per_minute"], "/min"),
-        *((code, meaning, eye["lids_mm"][name], "mm") for name, code, meaning in _LIDS),
+        ("BLINK-RATE", "Blink rate", eye.blinks.per_minute, "/min"),
+        *((code, meaning, eye.lids_mm.of(name), "mm") for name, code, meaning in _LIDS),
         ("GAZE-H-RANGE", "Horizontal gaze range, 5th to 95th percentile", high - low, "deg"),
-        ("OSC-H-FREQ", "Horizontal oscillation frequency", eye["oscillation_yaw"]["frequency_hz"], "Hz"),
-        ("OSC-H-AMP", "Horizontal oscillation amplitude, peak to peak", eye["oscillation_yaw"]["amplitude_deg"], "deg"),
-        ("OSC-V-FREQ", "Vertical oscillation frequency", eye["oscillation_pitch"]["frequency_hz"], "Hz"),
-        ("OSC-V-AMP", "Vertical oscillation amplitude, peak to peak", eye["oscillation_pitch"]["amplitude_deg"], "deg"),
+        ("OSC-H-FREQ", "Horizontal oscillation frequency", eye.oscillation_yaw.frequency_hz, "Hz"),
+        ("OSC-H-AMP", "Horizontal oscillation amplitude, peak to peak", eye.oscillation_yaw.amplitude_deg, "deg"),
+        ("OSC-V-FREQ", "Vertical oscillation frequency", eye.oscillation_pitch.frequency_hz, "Hz"),
+        ("OSC-V-AMP", "Vertical oscillation amplitude, peak to peak", eye.oscillation_pitch.amplitude_deg, "deg"),
     ]
 
 
 _Group = tuple[str, hd.sr.FindingSite, list[tuple[str, str, float, str]], list[hd.sr.QualitativeEvaluation]]
 
 
-def _groups(s: dict[str, Any]) -> list[_Group]:
+def _groups(s: ClinicalSummary) -> list[_Group]:
     """(name, site, measurements, qualitative evaluations) per finding site."""
-    deviation = s["deviation"]
-    face = s["face"]
-    groups = [(f"{side} eye", _site(_EYE, side), _eye(s["eyes"][side]), _within_normal(s["eyes"][side])) for side in _SIDES]
+    deviation, face = s.deviation, s.face
+    groups = [(f"{side} eye", _site(_EYE, side), _eye(s.eyes.of(side)), _within_normal(s.eyes.of(side))) for side in _SIDES]
     groups.append(("both eyes", _site(_EYE, None), [
-        ("DEV-H", "Horizontal deviation, right minus left, median", deviation["horizontal"]["median_pd"], "PD"),
-        ("DEV-V", "Vertical deviation, right minus left, median", deviation["vertical"]["median_pd"], "PD"),
+        ("DEV-H", "Horizontal deviation, right minus left, median", deviation.horizontal.median_pd, "PD"),
+        ("DEV-V", "Vertical deviation, right minus left, median", deviation.vertical.median_pd, "PD"),
     ], []))
     groups += [(f"{side} face", _site(_FACE, side), [
-        ("BROW-H", "Brow height above rest, median", face["brow_height_mm"][side], "mm"),
-        ("MOUTH-CORNER-H", "Mouth-corner height above rest, median", face["mouth_corner_height_mm"][side], "mm"),
+        ("BROW-H", "Brow height above rest, median", face.brow_height_mm.of(side), "mm"),
+        ("MOUTH-CORNER-H", "Mouth-corner height above rest, median", face.mouth_corner_height_mm.of(side), "mm"),
     ], []) for side in _SIDES]
     return groups
 
 
-def measurement_report(summary: dict[str, Any], video: Dataset, identity: StudyIdentity, series: Series,
+def measurement_report(summary: ClinicalSummary, video: Dataset, identity: StudyIdentity, series: Series,
                        number: int, recorded: dt.datetime) -> Dataset:
     """The TID 1500 report of a clinical summary, referencing the video instance it was measured on."""
     source = hd.sr.SourceImageForMeasurementGroup.from_source_image(video)
