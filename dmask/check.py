@@ -80,7 +80,7 @@ def config_problems(config: Config) -> list[str]:
 
     Each problem as one line naming the key (the publisher's first); starts nothing.
     """
-    from dmask.draw.avatar import AVATAR_FILE, TEXTURE_FILE
+    from dmask.measure.avatar import AVATAR_FILE, TEXTURE_FILE
     from dmask.measure.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE
     from dmask.capture.sources import parse_source
     from dmask.serve.transport import check_publish

@@ -34,7 +34,7 @@ from dmask.provenance import provenance_key
 from dmask.records import Frame
 from dmask.serve.recorder import Recorder, RecordSummary
 from dmask.serve.service import Daemon
-from dmask.serve.slot import NewestSlot
+from dmask.capture.slot import NewestSlot
 from dmask.capture.sources import SourceState, SourceStatus
 from dmask.serve.status import DaemonStatus
 

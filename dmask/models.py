@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dmask.draw.avatar import Avatar
+from dmask.measure.avatar import Avatar
 from dmask.backends import preferred_or_cpu
 from dmask.config import Config, CpuRuntime, InferenceConfig, InferenceEngine
 from dmask.measure.inference import DETECTOR_FILE, IRIS_FILE, LANDMARK_FILE, FaceDetector, FaceMesh, IrisModel, Network, OnnxModel

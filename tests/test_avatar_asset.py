@@ -13,7 +13,7 @@ import pytest
 
 from dmask.measure.action_units import CHANNEL_NAMES, build_basis, mirror_indices
 
-from dmask.draw.avatar import Avatar
+from dmask.measure.avatar import Avatar
 from dmask.config import DEFAULT_MODELS_DIR
 from dmask.measure.fit import fit_similarity
 from dmask.measure.mesh_index import LEFT_LIDS, LIPS_INNER, RIGHT_LIDS

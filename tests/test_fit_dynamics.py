@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dmask.measure.action_units import CHANNEL_NAMES, lip_gap
-from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from dmask.measure.clinical import GAZE_READ_LIMIT_DEG, GAZE_ZERO_VERGENCE_DEG, IRIS_DIAMETER_MM, asymmetry_index, degrees_of_prism
 from dmask.config import DEFAULT_MODELS_DIR, ClinicalConfig, FitConfig
 from dmask.measure.fit import IRIS_MODEL_YAW_GAIN, Fitter, RestingPolicy

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION
+from dmask.measure.avatar import EYEBALL_RADIUS_FRACTION
 from dmask.measure.fit import IRIS_MODEL_YAW_GAIN, EyeMeasure, Similarity, fit_similarity, gaze_angles, measure_eye
 from dmask.measure.geometry import EyeLine
 from dmask.records import EyeObservation, EyeParams

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from dmask.serve.slot import NewestSlot
+from dmask.capture.slot import NewestSlot
 
 
 def test_a_full_slot_keeps_the_newest_and_counts_the_dropped():

@@ -13,8 +13,8 @@ import pytest
 from dmask.config import SourceConfig
 from dmask.errors import ConfigError
 from dmask.records import Frame
-from dmask.serve.redaction import scrubbed
-from dmask.serve.slot import NewestSlot
+from dmask.capture.redaction import scrubbed
+from dmask.capture.slot import NewestSlot
 from dmask.capture.sources import CaptureStage, SourceKind, SourceSpec, SourceState, parse_source
 
 CLIP = "lp_driving_d1.mp4"  # 16 frames, 30 fps, 512x512

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 from dmask.measure.action_units import CHANNEL_NAMES
-from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION
+from dmask.measure.avatar import EYEBALL_RADIUS_FRACTION
 from dmask.measure.clinical import IRIS_DIAMETER_MM, degrees_of_prism
 from dmask.evaluation.readers import DlibLandmarks
 from dmask.evaluation.sign_readers import DLIB_PHOTO_UPSAMPLE, DlibSignReader

@@ -1,6 +1,6 @@
 """The avatar's one texture: many people's faces averaged in its UV space, and a synthetic eye.
 
-Used by tools/build_avatar.py; the layout is dmask.draw.avatar's (TEXTURE_SHAPE,
+Used by tools/build_avatar.py; the layout is dmask.measure.avatar's (TEXTURE_SHAPE,
 the face square, the eye square).
 
 Face. The face square holds the mean face's canonical x, y, scaled to fit
@@ -43,7 +43,7 @@ import warnings
 import cv2
 import numpy as np
 
-from dmask.draw.avatar import (
+from dmask.measure.avatar import (
     EYE_ATLAS_CENTRE,
     EYE_ATLAS_DEGREES,
     EYE_ATLAS_RADIUS,

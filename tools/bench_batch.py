@@ -24,7 +24,7 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.report_folder import cpu_model  # noqa: E402
 
 DMASK = [sys.executable, "-m", "dmask.cli"]
 

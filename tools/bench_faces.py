@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmask.bench import BenchReport, bench_video  # noqa: E402
 from dmask.config import load_config  # noqa: E402
-from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.report_folder import cpu_model  # noqa: E402
 from dmask.capture.media import VideoReader  # noqa: E402
 from dmask.models import ModelSet  # noqa: E402
 

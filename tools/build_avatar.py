@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dmask.measure.action_units import CHANNEL_NAMES, PAIRS, ActionUnitSolver, build_basis, lip_gap  # noqa: E402
-from dmask.draw.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
+from dmask.measure.avatar import AVATAR_FILE, TEXTURE_FILE, TEXTURE_SHAPE, Avatar, mm_per_canonical_unit  # noqa: E402
 from dmask.measure.clinical import NORMAL_MRD_MM, margin_reflex_mm  # noqa: E402
 from dmask.config import load_config  # noqa: E402
 from dmask.measure.fit import Similarity, fit_similarity, measure_eye  # noqa: E402

@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmask.config import load_config  # noqa: E402
-from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.report_folder import cpu_model  # noqa: E402
 from dmask.measure.inference import IRIS_FILE, IRIS_SIZE, LANDMARK_FILE, LANDMARK_SIZE, OnnxModel, eye_roi  # noqa: E402
 from dmask.capture.media import VideoReader  # noqa: E402
 from dmask.measure.mesh_index import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER  # noqa: E402

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.report_folder import cpu_model  # noqa: E402
 from dmask.serve.transport import Subscriber  # noqa: E402
 
 

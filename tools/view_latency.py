@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dmask.evaluation.report import cpu_model  # noqa: E402
+from dmask.report_folder import cpu_model  # noqa: E402
 from dmask.view.auth import Users  # noqa: E402
 
 USER, PASSWORD = "latency", "a password for the latency probe"

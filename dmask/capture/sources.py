@@ -26,8 +26,8 @@ from dmask.config import SourceConfig
 from dmask.errors import ConfigError
 from dmask.capture.media import VIDEO_SUFFIXES, believable_fps
 from dmask.records import Frame
-from dmask.serve.redaction import GST_PREFIX, scrubbed, shown_source
-from dmask.serve.slot import NewestSlot
+from dmask.capture.redaction import GST_PREFIX, scrubbed, shown_source
+from dmask.capture.slot import NewestSlot
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class SourceSpec:
 
     @property
     def display(self) -> str:
-        """The source as it may be logged or published (dmask.serve.redaction.shown_source)."""
+        """The source as it may be logged or published (dmask.capture.redaction.shown_source)."""
         return shown_source(GST_PREFIX + str(self.target) if self.kind is SourceKind.GSTREAMER else str(self.target))
 
 

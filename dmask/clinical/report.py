@@ -20,7 +20,7 @@ from dmask.clinical.oscillation import FALSE_ALARM, MIN_HZ, threshold, velocity_
 from dmask.clinical.recording import Recording, load_recording
 from dmask.clinical.summary import Beat, ClinicalSummary, EyeSummary, summarise
 from dmask.config import ClinicalConfig
-from dmask.evaluation.report import Report, pyplot, require_plotting
+from dmask.report_folder import Report, pyplot, require_plotting
 from dmask.measure.clinical import (
     BLINK_CLOSED_FRACTION,
     BLINK_COMPLETE_FRACTION,

@@ -1,5 +1,5 @@
-"""Draw: the identity-free face (avatar.py), posed from MaskParams (scene.py), and the renderers that turn its
-RenderMesh into BGR pixels through one interface (cpu.py, cuda.py; the outline: silhouette.py).
+"""Draw: the identity-free face (dmask.measure.avatar) posed from MaskParams (scene.py), and the renderers that
+turn its RenderMesh into BGR pixels through one interface (cpu.py, cuda.py; the outline: silhouette.py).
 
 `make_renderer` picks the backend named by `render.backend` by the one rule
 of dmask.backends: `cuda` (CUDA when a device and pycuda or CuPy are there and

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dmask.draw.avatar import EYE_ATLAS_CENTRE, EYE_ATLAS_DEGREES, EYE_ATLAS_RADIUS, EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.avatar import EYE_ATLAS_CENTRE, EYE_ATLAS_DEGREES, EYE_ATLAS_RADIUS, EYEBALL_RADIUS_FRACTION, Avatar
 from dmask.measure.geometry import EyeLine
 from dmask.measure.mesh_index import (
     INNER_CORNER,

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from dmask.config import Config
 from dmask.errors import EvaluationError, InputError
 from dmask.evaluation.identification import probability_below
-from dmask.evaluation.report import Report, pyplot, require, require_plotting
+from dmask.report_folder import Report, pyplot, require, require_plotting
 from dmask.evaluation.sign_readers import Sign, SignReader, score, sign_readers, sign_value
 from dmask.capture.media import PHOTO_SUFFIXES, read_photo
 from dmask.models import ModelSet

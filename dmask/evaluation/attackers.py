@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmask.evaluation.identification import GallerySplit, distance_matrix, rank1
-from dmask.evaluation.report import require
+from dmask.report_folder import require
 
 # Shrinkage of the within-class scatter towards its diagonal (each feature's own
 # spread): the classes (identities) have few samples each, so the scatter is singular.

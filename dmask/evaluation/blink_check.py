@@ -32,7 +32,7 @@ import numpy as np
 from dmask.config import Config
 from dmask.errors import InputError
 from dmask.evaluation.readers import Reader, reader_pairs
-from dmask.evaluation.report import Report, require_plotting
+from dmask.report_folder import Report, require_plotting
 from dmask.clinical.blinks import Blink, blinks
 from dmask.capture.media import VideoReader
 from dmask.models import ModelSet

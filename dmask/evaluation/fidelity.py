@@ -31,7 +31,7 @@ from dmask.errors import EvaluationError
 from dmask.evaluation.comparison import FidelityResult, SignalTraces, VideoFidelity, pooled, reading
 from dmask.evaluation.fidelity_report import write_report
 from dmask.evaluation.readers import Reader, reader_pairs
-from dmask.evaluation.report import Report, require_plotting, thumbnail
+from dmask.report_folder import Report, require_plotting, thumbnail
 from dmask.capture.media import VideoReader, check_decodable, require_video
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline

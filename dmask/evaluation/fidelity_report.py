@@ -11,7 +11,7 @@ import numpy as np
 from dmask.measure.clinical import BLINK_CLOSED_FRACTION, BLINK_REOPEN_FRACTION
 from dmask.evaluation.comparison import TARGETS, Fidelity, FidelityResult, VideoFidelity
 from dmask.evaluation.readers import DLIB_MAX_SIDE
-from dmask.evaluation.report import Report, pyplot
+from dmask.report_folder import Report, pyplot
 from dmask.clinical.blinks import BLINK_OPEN_PERCENTILE
 from dmask.evaluation.traces import BLINK_TOLERANCE_FRAMES, COHERENCE_BAND_HZ
 from dmask.signals import SIDES

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmask.evaluation.report import require
+from dmask.report_folder import require
 
 
 def distance_matrix(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:

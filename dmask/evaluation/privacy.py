@@ -71,7 +71,7 @@ from dmask.evaluation.recognisers import (
     Recogniser,
     load_recognisers,
 )
-from dmask.evaluation.report import Report, pyplot, require_plotting, thumbnail
+from dmask.report_folder import Report, pyplot, require_plotting, thumbnail
 from dmask.capture.media import PHOTO_SUFFIXES, read_photo
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline

@@ -29,7 +29,7 @@ import numpy as np
 
 from dmask.config import Config
 from dmask.evaluation.recognisers import FaceFinder, model_file
-from dmask.evaluation.report import require
+from dmask.report_folder import require
 from dmask.measure.fit import Fitter, RestingPolicy
 from dmask.measure.geometry import face_axes
 from dmask.measure.mesh_index import (

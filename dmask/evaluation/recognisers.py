@@ -30,7 +30,7 @@ import numpy as np
 
 from dmask.config import DEFAULT_MODELS_DIR
 from dmask.errors import EvaluationError, install_hint
-from dmask.evaluation.report import require
+from dmask.report_folder import require
 from dmask.capture.media import sha256_file
 
 REINSTALL_HINT = f"reinstall the eval extra: {install_hint('eval')}"

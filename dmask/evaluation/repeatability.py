@@ -36,7 +36,7 @@ from tqdm import tqdm
 from dmask.measure.clinical import UNCERTAINTY
 from dmask.config import Config
 from dmask.evaluation.privacy import Identity, find_identities
-from dmask.evaluation.report import Report
+from dmask.report_folder import Report
 from dmask.measure.fit import RestingPolicy
 from dmask.capture.media import VideoReader, read_photo, require_video
 from dmask.models import ModelSet

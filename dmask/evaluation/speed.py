@@ -33,7 +33,7 @@ from dmask.bench import PERCENTILES, BenchReport
 from dmask.errors import EvaluationError
 from dmask.evaluation.mediapipe_peer import TARGET_RATIO as MEDIAPIPE_TARGET
 from dmask.evaluation.mediapipe_peer import MediaPipeComparison
-from dmask.evaluation.report import Report, pyplot
+from dmask.report_folder import Report, pyplot
 from dmask.capture.media import VideoReader
 
 REPO_DEFACE = Path(__file__).resolve().parents[2] / ".venv-deface" / "bin" / "deface"

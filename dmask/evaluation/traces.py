@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmask.clinical.blinks import blinks
-from dmask.evaluation.report import require
+from dmask.report_folder import require
 
 MIN_PAIRED_FRAMES = 3
 COHERENCE_BAND_HZ = (0.5, 8.0)

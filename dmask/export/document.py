@@ -22,7 +22,7 @@ from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 from dmask.clinical.recording import Recording
 from dmask.clinical.report import method_paragraph, write_recording
 from dmask.clinical.summary import ClinicalSummary
-from dmask.evaluation.report import cell, pyplot
+from dmask.report_folder import cell, pyplot
 from dmask.export.identity import Series, StudyIdentity, new_instance
 
 TITLE = "Clinical summary of a masked recording"

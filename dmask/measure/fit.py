@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmask.measure.action_units import ACTION_UNITS, CHANNELS, PAIRS, ActionUnitSolver, Heights, Region, lip_gap
-from dmask.draw.avatar import EYEBALL_RADIUS_FRACTION, Avatar
+from dmask.measure.avatar import EYEBALL_RADIUS_FRACTION, Avatar
 from dmask.measure.clinical import (
     BLINK_COMPLETE_FRACTION,
     GAZE_READ_LIMIT_DEG,

@@ -35,7 +35,7 @@ from dmask.serve.notify import Notifier
 from dmask.models import ModelSet
 from dmask.pipeline import MaskPipeline, StageTimes
 from dmask.records import Frame, FrameStatus, MaskedFrame
-from dmask.serve.slot import NewestSlot
+from dmask.capture.slot import NewestSlot
 from dmask.capture.sources import CaptureStage, SourceState, SourceStatus, parse_source
 from dmask.serve.status import Counts, CpuMeter, DaemonStatus, Drops, Latencies
 from dmask.serve.transport import Publisher

@@ -1,6 +1,6 @@
-"""One evaluation report: Markdown, PNG figures and a JSON of every number.
+"""One report folder: Markdown, PNG figures and a JSON of every number.
 
-Every command under `dmask eval` (and `dmask bench`) writes the same shape of
+Every command under `dmask eval`, `dmask bench` and `dmask report` writes the same shape of
 folder, so that results can be read by a person and compared by a program:
 
     OUT/report.md      the readable report, figures linked relatively
