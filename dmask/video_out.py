@@ -37,7 +37,7 @@ _ENCODERS = {VideoCodec.H264: "libx264", VideoCodec.MP4V: "mpeg4"}
 # x264: visually lossless for flat rendered surfaces, on one thread, which
 # leaves the other core to the masking thread (dmask mask) or the daemon
 # (dmask record on the same box). lp_source_s32's 180 masked 720p frames, CPU
-# a frame / Mbit/s / PSNR of Y (README, Speed): superfast 4.4 ms / 0.78 / 59.0
+# a frame / Mbit/s / PSNR of Y (docs/speed.md): superfast 4.4 ms / 0.78 / 59.0
 # dB; with tune zerolatency (no B-frames, no look-ahead, so no frames held
 # back either) 3.0 ms / 0.86 / 58.9 dB; ultrafast 1.6 ms but 2.2 Mbit/s;
 # veryfast 4.3 ms, 0.21 Mbit/s, 54.9 dB.

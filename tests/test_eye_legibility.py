@@ -68,7 +68,7 @@ def mean_aperture(poses, config, models, upper: float, lower: float) -> float:
 # and made MediaPipe read a drawn closed lid more open: 0.12 (d14) and 0.135
 # (d7), and an upper lid drawn at 0 / 0.06 at 0.06 / 0.11. A shorter, a longer,
 # a lighter or a darker fringe, a skin-coloured eye-opening fill and the flat
-# avatar's stronger diffuse light each read the same or more open (README,
+# avatar's stronger diffuse light each read the same or more open (docs/fidelity.md,
 # Clinical fidelity). With the texture's outline band cleaned (issue 27) the
 # closed lid reads 0.091 (d14) and 0.122 (d7), and an upper lid drawn at 0
 # reads 0.039 / 0.061, at 0.06 0.107 / 0.119: d14's closed lid is read closed.

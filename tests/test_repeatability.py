@@ -10,7 +10,7 @@ import pytest
 from dmask.measure.clinical import UNCERTAINTY
 from dmask.evaluation.repeatability import MEASURES, pooled_sd
 
-# The talking heads the per-second figures were measured on (README, "Repeatability").
+# The talking heads the per-second figures were measured on (docs/fidelity.md, "Repeatability").
 VIDEOS = ("st_WDA_AlexandriaOcasioCortez_000.mp4", "fom_demo_old_00.mp4", "lp_source_s20.mp4", "lp_source_s32.mp4",
           "3ddfa_obama.mp4")
 

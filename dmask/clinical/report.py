@@ -185,7 +185,7 @@ def _footnotes() -> str:
         "person's own level is withheld from the mask and the signals (it would identify them); a level that meets "
         "one is shown in mm. (low), (high): outside the normal range. Normal ranges: "
         + "; ".join(f"[{number}] {normal.reference}" for number, normal in enumerate(NORMAL_RANGES.values(), 1)) + ". "
-        "One reading strays, on faces without the sign (1 SD; `dmask eval repeatability`, README \"Repeatability\"), by: "
+        "One reading strays, on faces without the sign (1 SD; `dmask eval repeatability`, docs/fidelity.md, \"Repeatability\"), by: "
         + "; ".join(u.words() for u in UNCERTAINTY.values()) + "."
     )
 

@@ -108,7 +108,7 @@ ACTION_UNITS: tuple[ActionUnit, ...] = (
     ActionUnit("nose_wrinkle", 9, Region.MIDFACE, (Pull(_NASAL_SIDE, (0, -3, 0), 7), Pull(_UPPER_LIP, (0, -1.5, 0), 5, Gate.UPPER))),
     ActionUnit("lip_corner_pull", 12, Region.MOUTH, (Pull(_LEFT_CORNER, (5, -5, 1), 11),)),
     # A depressor's field spans the side of the mouth: with a 10 mm sigma only the corner moved, and a drawn
-    # palsy's droop read back at 0.7 of its size to dlib (tests/test_static_signs.py; README, "Static signs").
+    # palsy's droop read back at 0.7 of its size to dlib (tests/test_static_signs.py; docs/signs.md, "Static signs").
     ActionUnit("lip_corner_depress", 15, Region.MOUTH, (Pull(_LEFT_CORNER, (0, 5, 0), 16),)),
     ActionUnit("lip_stretch", 20, Region.MOUTH, (Pull(_LEFT_CORNER, (6, 1, 0), 10),)),
     ActionUnit("lip_press", 24, Region.MOUTH, (Pull(_UPPER_LIP, (0, 3, 1), 6, Gate.UPPER), Pull(_LOWER_LIP, (0, -3, 1), 6, Gate.LOWER))),

@@ -93,7 +93,7 @@ class Uncertainty:
 
 # Measured by `dmask eval repeatability` (dmask.evaluation.repeatability: between photos of one person, and between
 # one-second means of one video, resting levels as read) on ../shared/data's identities (15 people with 2 to 8
-# photos) and five talking-head videos (tests/test_repeatability.py re-measures them): README, "Repeatability".
+# photos) and five talking-head videos (tests/test_repeatability.py re-measures them): docs/fidelity.md, "Repeatability".
 # The person's own changes are in them too, so they are upper bounds on the chain's noise.
 UNCERTAINTY = {
     "horizontal_deviation": Uncertainty("horizontal deviation", "PD", 9.36, 6.03),

@@ -160,7 +160,7 @@ def fixation(face: FaceObservation, hidden: np.ndarray, focal_px: float, photo_m
 # moves between the eye's real corners: its corners follow the iris part of the way. Known truth: the
 # avatar drawn with gazes of -20 to +20 degrees on six press photos' poses read back at 0.64 (right eye)
 # and 0.69 (left) of their yaw; on the clinical strabismus photos the iris model's offsets were 0.5 to
-# 0.8 of those of a pupil centroid between dlib's corners (README, "Gaze at its true size").
+# 0.8 of those of a pupil centroid between dlib's corners (docs/signs.md, "Gaze at its true size").
 IRIS_MODEL_YAW_GAIN = 0.67
 
 

@@ -15,7 +15,7 @@ each corner takes the darkest row within FISSURE_SEARCH of the mesh's lip
 line, to a sub-pixel by a parabola. The drop is the right side's median
 height minus the left's. On the clinical palsy photos of ../shared it
 separates the patients from the controls at AUC 0.97 (the mesh's corners:
-0.88); README, "Static signs".
+0.88); docs/signs.md, "Static signs".
 """
 
 from __future__ import annotations
