@@ -15,7 +15,6 @@ masking modules are imported inside their commands so that `--help` and
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -131,33 +130,19 @@ def bench(
     deface_path: Path | None, no_deface: bool, against_mediapipe: bool, mediapipe_python: Path | None,
 ) -> None:
     """Time each stage of `dmask mask` on videos (p50/p95/p99, fps, memory), deface and MediaPipe beside it."""
-    from dmask.bench import WARMUP_FRAMES, bench_video
-    from dmask.evaluation import mediapipe_peer
-    from dmask.evaluation.speed import INSTALL_HINT, compare_with_deface, locate_deface, write_bench_report
     from dmask.capture.media import require_video
-    from dmask.models import ModelSet
+    from dmask.evaluation.mediapipe_peer import locate_mediapipe
+    from dmask.evaluation.speed import INSTALL_HINT, bench_videos, locate_deface, write_bench_report
 
     for video in videos:
         require_video(video)
     deface = None if no_deface else locate_deface(deface_path)
     if deface is None and not no_deface:
         click.echo(f"deface: not found, not compared ({INSTALL_HINT})")
-    peer = mediapipe_peer.locate_mediapipe(mediapipe_python) if against_mediapipe else None
-    config = load_config(config_path)
-    models = ModelSet.load(config)
-    benches, comparisons, peers = [], [], []
-    for video in videos:
-        with mediapipe_peer.MediaPipeStepper(peer, video, WARMUP_FRAMES) if peer else contextlib.nullcontext() as stepper:
-            benches.append(bench_video(video, config, models, frames, after_frame=stepper.step if stepper else None))
-        click.echo(benches[-1].table())
-        if stepper is not None:
-            peers.append(mediapipe_peer.compare(benches[-1], stepper))
-            click.echo(peers[-1].line())
-        if deface is not None:
-            comparisons.append(compare_with_deface(video, deface, config_path))
-            click.echo(comparisons[-1].line())
+    peer = locate_mediapipe(mediapipe_python) if against_mediapipe else None
+    run = bench_videos(videos, load_config(config_path), config_path, frames, deface, peer, click.echo)
     if output is not None:
-        click.echo(f"wrote {write_bench_report(output, benches, comparisons, peers)}")
+        click.echo(f"wrote {write_bench_report(output, run.benches, run.deface, run.mediapipe)}")
 
 
 @cli.group("eval", short_help="Measure privacy, fidelity, clinical agreement, repeatability.")
@@ -321,8 +306,6 @@ def record(
     pacs: bool, config_path: Path | None, patient_id: str | None, study_uid: str | None,
 ) -> None:
     """Record a daemon's masked frames to MP4, with a .signals.jsonl sidecar per file."""
-    import threading
-
     from dmask.provenance import provenance_key
     from dmask.serve.recorder import Recorder
 
@@ -334,39 +317,17 @@ def record(
     archiver = archiver_for(config, key, patient_id, study_uid) if pacs else None
     recorder = Recorder(endpoint, output, fps, segment_minutes, client_key, server_key,
                         codec=config.output.video_codec, on_segment=archiver.submit if archiver else None, seal=key)
-    stop, done = threading.Event(), threading.Event()
-    result: dict = {}
-
-    def work() -> None:
-        try:
-            result["summary"] = recorder.run(stop)
-        except BaseException as error:  # handed to the main thread below
-            result["error"] = error
-        finally:
-            done.set()
-
-    # The recorder runs in a thread so that Ctrl-C / SIGTERM (a KeyboardInterrupt
-    # here, in the main thread) stops it cleanly: its files are committed.
-    thread = threading.Thread(target=work, name="dmask-record")
     if archiver:
         archiver.start()
-    thread.start()
     try:
-        done.wait(duration)
-    except KeyboardInterrupt:
-        pass
-    stop.set()
-    while not done.wait(0.5):
-        pass
-    thread.join()
-    archived = archiver.stop() if archiver else None
-    if "error" in result:
-        raise result["error"]
-    click.echo(result["summary"].line())
+        summary = recorder.run_until_stopped(duration)
+    finally:
+        archived = archiver.stop() if archiver else None
+    click.echo(summary.line())
     if archived:
         click.echo(archived.line(archiver.config, archiver.spool))
-    if report_dir is not None and result["summary"].segments:
-        _summarise(list(result["summary"].segments), report_dir)
+    if report_dir is not None and summary.segments:
+        _summarise(list(summary.segments), report_dir)
 
 
 @cli.command(short_help="Print a daemon's status reports, one line each.")

@@ -14,6 +14,7 @@ which would otherwise dominate a short clip, and leaves the per-frame rate.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -22,17 +23,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dmask.bench import PERCENTILES, BenchReport
+from dmask.bench import PERCENTILES, WARMUP_FRAMES, BenchReport, bench_video
+from dmask.config import Config
 from dmask.errors import EvaluationError
 from dmask.evaluation.mediapipe_peer import TARGET_RATIO as MEDIAPIPE_TARGET
+from dmask.evaluation import mediapipe_peer
 from dmask.evaluation.mediapipe_peer import MediaPipeComparison
+from dmask.models import ModelSet
 from dmask.report_folder import Report, pyplot
 from dmask.capture.media import VideoReader
 
@@ -192,6 +196,34 @@ def _whole_and_prefix(video: Path, prefix: Path) -> dict[str, tuple[Path, int]]:
             frames += 1
         writer.release()
     return {"whole": (video, reader.frame_count), "prefix": (prefix, frames)}
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """What `dmask bench` measured: each video's stages, and its peers' timings where they ran."""
+
+    benches: tuple[BenchReport, ...]
+    deface: tuple[DefaceComparison, ...]
+    mediapipe: tuple[MediaPipeComparison, ...]
+
+
+def bench_videos(videos: Sequence[Path], config: Config, config_path: Path | None, frames: int | None,
+                 deface: Path | None, peer: Path | None, echo: Callable[[str], None]) -> BenchRun:
+    """Each video timed stage by stage as `dmask mask` runs it; MediaPipe (peer: its venv's Python) frame by frame
+    in turn with it, and deface's whole command after it, where given; each result echoed as it comes."""
+    models = ModelSet.load(config)
+    benches, comparisons, peers = [], [], []
+    for video in videos:
+        with mediapipe_peer.MediaPipeStepper(peer, video, WARMUP_FRAMES) if peer else contextlib.nullcontext() as stepper:
+            benches.append(bench_video(video, config, models, frames, after_frame=stepper.step if stepper else None))
+        echo(benches[-1].table())
+        if stepper is not None:
+            peers.append(mediapipe_peer.compare(benches[-1], stepper))
+            echo(peers[-1].line())
+        if deface is not None:
+            comparisons.append(compare_with_deface(video, deface, config_path))
+            echo(comparisons[-1].line())
+    return BenchRun(tuple(benches), tuple(comparisons), tuple(peers))
 
 
 def write_bench_report(

@@ -221,6 +221,39 @@ class Recorder:
         """The last status message received in the current (or last) run."""
         return self._last_status
 
+    def run_until_stopped(self, duration: float | None) -> RecordSummary:
+        """Record for duration seconds (None: for ever), or until Ctrl-C or SIGTERM, then commit.
+
+        `run` goes on in a thread of its own, so the KeyboardInterrupt that
+        Ctrl-C or SIGTERM raises lands here, in the caller's (main) thread,
+        and only ends the wait: the recorder then stops at its next poll and
+        commits its files. Its error, if it had one, is raised here.
+        """
+        stop, done = threading.Event(), threading.Event()
+        outcome: list = []
+
+        def work() -> None:
+            try:
+                outcome.append(self.run(stop))
+            except BaseException as error:  # handed to the caller's thread below
+                outcome.append(error)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=work, name="dmask-record")
+        thread.start()
+        try:
+            done.wait(duration)
+        except KeyboardInterrupt:
+            pass
+        stop.set()
+        while not done.wait(0.5):  # a second Ctrl-C during the commit must not leave the thread behind
+            pass
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
     def run(self, stop: threading.Event) -> RecordSummary:
         """Record until stop is set (looked at every POLL_SECONDS), then commit.
 
