@@ -380,6 +380,16 @@ def config_check(file: Path) -> None:
     click.echo(f"{file}: ok" + (f"; privacy weakened (acknowledged): {'; '.join(weaker)}" if weaker else ""))
 
 
+
+@config_group.command("show", short_help="Print every setting with its value, what it does and what it accepts.")
+@config_option("shown instead of the defaults")
+def config_show(config_path: Path | None) -> None:
+    """Print the config as YAML (the defaults, or FILE's values beside them): each setting under its meaning and bounds."""
+    from dmask.config import Config
+    from dmask.config.describe import commented_yaml
+
+    click.echo(commented_yaml(load_config(config_path), Config() if config_path else None), nl=False)
+
 def _quiet_libraries() -> None:
     """OpenCV and FFmpeg print their own lines for files that dmask already
     reports as one clear error; pipeline warnings keep a `dmask:` prefix."""

@@ -3,10 +3,13 @@ line for each kind of mistake."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dmask.config import DEFAULT_MODELS_DIR, Config, VideoCodec, load_config
 from dmask.errors import ConfigError
+from support import dmask
 
 
 def write(tmp_path, text):
@@ -197,3 +200,21 @@ def test_missing_file(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().inference.threads = 3
+
+
+def test_config_show_prints_each_setting_under_its_meaning_and_bounds_and_reads_back(tmp_path):
+    """A setting's meaning lived in a comment beside the code, where no user saw it (issue 29)."""
+    mine = write(tmp_path, "inference:\n  threads: 2\n")
+    shown = dmask(tmp_path, "config", "show", "--config", mine)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    at = lines.index("  threads: 2")
+    assert lines[at - 1] == "  # threads per network (onnxruntime intra-op, LiteRT's XNNPACK); at least 1, at most 64; default 1"
+    for number, line in enumerate(lines):
+        if re.match(r"^ *[a-z_]+:", line):
+            assert lines[number - 1].lstrip().startswith("#"), f"{line!r} has no description above it"
+    again = tmp_path / "shown.yaml"
+    again.write_text(shown.stdout)
+    assert load_config(again) == load_config(mine)
+    defaults = dmask(tmp_path, "config", "show").stdout
+    assert "  threads: 1\n" in defaults and "default 1" not in defaults

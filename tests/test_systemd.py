@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -15,7 +16,8 @@ from dmask.config import Config, RenderBackend, load_config
 from dmask.serve.transport import KEYS_HINT
 from support import dmask, missing
 
-SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
+REPO = Path(__file__).resolve().parents[1]
+SYSTEMD = REPO / "systemd"
 
 
 @pytest.mark.parametrize("name", ["dmask.service", "dmask-view.service"])
@@ -38,22 +40,24 @@ def test_unit_file_verifies(tmp_path, name):
     assert ("Type=notify" in text) == (name == "dmask.service")  # the daemon's watchdog; the view has none
 
 
-def test_example_config_is_the_defaults_but_for_what_an_install_must_set():
+def test_the_example_config_is_written_from_the_settings_own_descriptions():
+    """It was written by hand, each setting's meaning in a comment of its own beside the code's (issue 29): the
+    committed file is what tools/write_systemd_config.py writes, the defaults but for what an install sets."""
+    tool = REPO / "tools" / "write_systemd_config.py"
+    result = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = importlib.util.spec_from_file_location("write_systemd_config", tool)
+    writer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(writer)
     example = load_config(SYSTEMD / "dmask.yaml")
-    defaults = Config()
-    expected = dataclasses.replace(
-        defaults,
-        render=dataclasses.replace(defaults.render, backend=RenderBackend.AUTO),
-        source=dataclasses.replace(defaults.source, uri="/dev/video0"),
-        output=dataclasses.replace(defaults.output, provenance_key_file="/var/lib/dmask/provenance.key"),
-        publish=dataclasses.replace(
-            defaults.publish,
-            endpoints=("tcp://0.0.0.0:5555",),
-            curve_secret_key="/etc/dmask/keys/server.key_secret",
-            curve_allowed_keys="/etc/dmask/keys/clients",
-        ),
-    )
-    assert example == expected
+    assert example == writer.installed()
+    changed = {f"{section.name}.{f.name}" for section in dataclasses.fields(Config)
+               if dataclasses.is_dataclass(getattr(Config(), section.name))
+               for f in dataclasses.fields(getattr(Config(), section.name))
+               if getattr(getattr(example, section.name), f.name) != getattr(getattr(Config(), section.name), f.name)}
+    assert changed == {"render.backend", "source.uri", "output.provenance_key_file", "publish.endpoints",
+                       "publish.curve_secret_key", "publish.curve_allowed_keys"}
+    assert example.render.backend is RenderBackend.AUTO and example.source.uri == "/dev/video0"
 
 
 def test_the_longest_status_interval_leaves_the_watchdog_two_spare_pings():

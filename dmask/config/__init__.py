@@ -85,25 +85,27 @@ class CpuRuntimes:
     """The CPU runtime of each network (litert falls back to onnxruntime, with one
     warning, where ai-edge-litert is not installed)."""
 
-    detector: CpuRuntime = setting(CpuRuntime.LITERT)
-    mesh: CpuRuntime = setting(CpuRuntime.LITERT)
-    iris: CpuRuntime = setting(CpuRuntime.LITERT)
+    detector: CpuRuntime = setting(CpuRuntime.LITERT, doc=(
+        "the face detector's runtime on the CPU: litert (MediaPipe's TFLite, XNNPACK) or onnxruntime"))
+    mesh: CpuRuntime = setting(CpuRuntime.LITERT, doc="the face mesh's runtime on the CPU, the same choice")
+    iris: CpuRuntime = setting(CpuRuntime.LITERT, doc="the iris model's runtime on the CPU, the same choice")
 
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    # onnxruntime execution providers, in order of preference
-    providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True)
-    # threads per network (onnxruntime intra-op, LiteRT's XNNPACK)
-    threads: int = setting(1, ge=1, le=64)
-    # "" = the repository's models/ next to the package; else a path (relative
-    # paths are relative to the current directory)
-    models_dir: str = setting("")
-    # tensorrt (engines built from models/, cached), cpu, or auto
-    # (TensorRT when it and pycuda import and an engine builds, else the CPU)
-    engine: InferenceEngine = setting(InferenceEngine.AUTO)
-    # where TensorRT engines and the timing cache are kept; "" = ~/.cache/dmask/engines
-    engine_cache: str = setting("")
+    """The three networks (detector, face mesh, iris): where they run and with how many threads."""
+
+    providers: tuple[str, ...] = setting(("CPUExecutionProvider",), non_empty=True, doc=(
+        "onnxruntime execution providers, in order of preference"))
+    threads: int = setting(1, ge=1, le=64, doc="threads per network (onnxruntime intra-op, LiteRT's XNNPACK)")
+    models_dir: str = setting("", doc=(
+        "\"\" = the repository's models/ next to the package; else a path (relative paths are relative to the "
+        "current directory)"))
+    engine: InferenceEngine = setting(InferenceEngine.AUTO, doc=(
+        "tensorrt (engines built from models/, cached), cpu, or auto (TensorRT when it and pycuda import and "
+        "an engine builds, else the CPU)"))
+    engine_cache: str = setting("", doc=(
+        "where TensorRT engines and the timing cache are kept; \"\" = ~/.cache/dmask/engines"))
     # on the CPU: litert or onnxruntime, per network
     cpu_runtime: CpuRuntimes = field(default_factory=CpuRuntimes)
 
@@ -119,25 +121,29 @@ class InferenceConfig:
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    # faces beyond this many are failed closed
-    max_faces: int = setting(4, ge=1, le=16)
-    # between detections, faces are followed from their last landmarks; the
-    # detector also runs every this many frames to pick up newcomers
-    detect_interval: int = setting(10, ge=1, le=1000)
-    detection_threshold: float = setting(0.5, ge=0.0, le=1.0)
-    # landmark face-presence below this = track lost; lower draws (and
-    # publishes the signals of) faces the landmark model is unsure of
-    presence_threshold: float = setting(0.5, ge=0.0, le=1.0, weaker=Weaker.BELOW)
+    """Finding faces and following them from frame to frame."""
+
+    max_faces: int = setting(4, ge=1, le=16, doc="faces beyond this many are failed closed")
+    detect_interval: int = setting(10, ge=1, le=1000, doc=(
+        "between detections, faces are followed from their last landmarks; the detector also runs every this "
+        "many frames to pick up newcomers"))
+    detection_threshold: float = setting(0.5, ge=0.0, le=1.0, doc=(
+        "BlazeFace's score at or above which a detection is a face"))
+    presence_threshold: float = setting(0.5, ge=0.0, le=1.0, weaker=Weaker.BELOW, doc=(
+        "landmark face-presence below this = track lost; lower draws (and publishes the signals of) faces the"
+        " landmark model is unsure of"))
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    # time constant of the per-person resting baseline (action units and lids)
-    baseline_seconds: float = setting(20.0, gt=0.0, le=3600.0)
-    # published action-unit intensities are rounded to multiples of this (0 = not
-    # rounded): coarser steps carry less of a person's fine movement pattern and
-    # less clinical detail (README, "What the mask carries")
-    action_unit_step: float = setting(0.0, ge=0.0, le=0.5)
+    """The fit's resting baseline and what is published of the action units."""
+
+    baseline_seconds: float = setting(20.0, gt=0.0, le=3600.0, doc=(
+        "time constant of the per-person resting baseline (action units and lids)"))
+    action_unit_step: float = setting(0.0, ge=0.0, le=0.5, doc=(
+        "published action-unit intensities are rounded to multiples of this (0 = not rounded): coarser steps "
+        "carry less of a person's fine movement pattern and less clinical detail (README, \"What the mask "
+        "carries\")"))
 
 
 @dataclass(frozen=True)
@@ -149,109 +155,114 @@ class ClinicalConfig:
     from the resting level always passes. mm are iris-scaled (dmask.measure.clinical).
     """
 
-    # MRD1 at or below this is a ptosis (functional-ptosis criterion, MRD1 <= 2 mm)
-    ptosis_mrd1_mm: float = setting(2.0, ge=0.0, le=5.0, weaker=Weaker.ABOVE)
-    # MRD1 above this shows sclera over the iris (upper lid above the limbus:
-    # MRD1 > half the 11.7 mm iris diameter)
-    retraction_mrd1_mm: float = setting(6.0, ge=4.0, le=10.0, weaker=Weaker.BELOW)
-    # MRD2 above this shows sclera under the iris (lower lid below the limbus)
-    scleral_show_mrd2_mm: float = setting(6.5, ge=4.0, le=10.0, weaker=Weaker.BELOW)
-    # side-to-side MRD1 or MRD2 difference beyond this is a clinical
-    # asymmetry (about 1 mm is common in normal lids; 2 mm is a conventional
-    # threshold for a unilateral ptosis)
-    lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0, weaker=Weaker.BELOW)
-    # side-to-side difference of a resting brow or mid-face (cheek, lid
-    # tightening, nose) action, in mm at the unit's anchor, beyond which it is
-    # a static sign (normal faces differ by 1-2 mm at rest; 3 mm is a visible
-    # droop). Set with your clinic's grading scale.
-    brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
-    midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
-    # how much lower the lip line sits near one mouth corner than near the
-    # other (dmask.measure.refine, full resolution), mm, beyond which it is a droop
-    mouth_asymmetry_mm: float = setting(2.0, gt=0.0, le=20.0, weaker=Weaker.BELOW)
-    # the camera's horizontal field of view over the frame as given (a crop:
-    # the crop's), degrees: with the frame's width it is the focal length the
-    # fixation distance and the vergence it demands come from. USB and laptop
-    # cameras span about 55-78 degrees; against 65, that is -17 to +27 % on
-    # the demand (about 2-3 prism dioptres at 50 cm)
-    camera_fov_deg: float = setting(65.0, ge=10.0, le=170.0)
-    # where a photo's eyes fixated, mm, by the clinic's protocol (330 near, 6000
-    # distance): a photo is a crop of a camera nobody described, so its distance
-    # is not read from it; its deviation is the vergence beyond what this
-    # distance demands. The default is the gaze zero's (press photos, a camera
-    # some 2.5 m off); at 330 mm an orthophoric adult converges by about 19 PD
-    photo_fixation_mm: float = setting(GAZE_ZERO_FIXATION_MM, ge=200.0, le=100000.0)
-    # a photo is one measurement, a video's resting level seconds of them:
-    # a photo's asymmetry must exceed the thresholds above by this factor
-    photo_margin: float = setting(1.25, ge=1.0, le=5.0, weaker=Weaker.BELOW)
+    ptosis_mrd1_mm: float = setting(2.0, ge=0.0, le=5.0, weaker=Weaker.ABOVE, doc=(
+        "MRD1 at or below this is a ptosis (functional-ptosis criterion, MRD1 <= 2 mm)"))
+    retraction_mrd1_mm: float = setting(6.0, ge=4.0, le=10.0, weaker=Weaker.BELOW, doc=(
+        "MRD1 above this shows sclera over the iris (upper lid above the limbus: MRD1 > half the 11.7 mm iris"
+        " diameter)"))
+    scleral_show_mrd2_mm: float = setting(6.5, ge=4.0, le=10.0, weaker=Weaker.BELOW, doc=(
+        "MRD2 above this shows sclera under the iris (lower lid below the limbus)"))
+    lid_asymmetry_mm: float = setting(2.0, gt=0.0, le=10.0, weaker=Weaker.BELOW, doc=(
+        "side-to-side MRD1 or MRD2 difference beyond this is a clinical asymmetry (about 1 mm is common in "
+        "normal lids; 2 mm is a conventional threshold for a unilateral ptosis)"))
+    brow_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW, doc=(
+        "side-to-side difference of a resting brow action, mm at the unit's anchor, beyond which it is a "
+        "static sign (normal faces differ by 1-2 mm at rest; 3 mm is a visible droop); set it with your "
+        "clinic's grading scale"))
+    midface_asymmetry_mm: float = setting(3.0, gt=0.0, le=20.0, weaker=Weaker.BELOW, doc=(
+        "the same for a resting mid-face action (cheek, lid tightening, nose)"))
+    mouth_asymmetry_mm: float = setting(2.0, gt=0.0, le=20.0, weaker=Weaker.BELOW, doc=(
+        "how much lower the lip line sits near one mouth corner than near the other (dmask.measure.refine, "
+        "full resolution), mm, beyond which it is a droop"))
+    camera_fov_deg: float = setting(65.0, ge=10.0, le=170.0, doc=(
+        "the camera's horizontal field of view over the frame as given (a crop: the crop's), degrees: with "
+        "the frame's width it is the focal length the fixation distance and the vergence it demands come "
+        "from. USB and laptop cameras span about 55-78 degrees; against 65, that is -17 to +27 % on the "
+        "demand (about 2-3 prism dioptres at 50 cm)"))
+    photo_fixation_mm: float = setting(GAZE_ZERO_FIXATION_MM, ge=200.0, le=100000.0, doc=(
+        "where a photo's eyes fixated, mm, by the clinic's protocol (330 near, 6000 distance): a photo is a "
+        "crop of a camera nobody described, so its distance is not read from it; its deviation is the "
+        "vergence beyond what this distance demands. The default is the gaze zero's (press photos, a camera "
+        "some 2.5 m off); at 330 mm an orthophoric adult converges by about 19 PD"))
+    photo_margin: float = setting(1.25, ge=1.0, le=5.0, weaker=Weaker.BELOW, doc=(
+        "a photo is one measurement, a video's resting level seconds of them: a photo's asymmetry must exceed"
+        " the thresholds above by this factor"))
 
 
 @dataclass(frozen=True)
 class FailClosedConfig:
-    # after tracking is lost, hold the neutral avatar at the last pose this
-    # long, then blank
-    hold_seconds: float = setting(0.5, ge=0.0, le=10.0)
+    """What is drawn after the face is lost: never the camera frame."""
+
+    hold_seconds: float = setting(0.5, ge=0.0, le=10.0, doc=(
+        "after tracking is lost, hold the neutral avatar at the last pose this long, then blank"))
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    # cpu, cuda (CuPy; falls back to cpu with a warning) or auto (cuda when it works)
-    backend: RenderBackend = setting(RenderBackend.CPU)
-    # BGR
-    background: tuple[int, int, int] = setting((96, 96, 96), ge=0, le=255)
+    """Drawing the avatar."""
+
+    backend: RenderBackend = setting(RenderBackend.CPU, doc=(
+        "cpu, cuda (CuPy; falls back to cpu with a warning) or auto (cuda when it works)"))
+    background: tuple[int, int, int] = setting((96, 96, 96), ge=0, le=255, doc=(
+        "the colour of everything that is not a face, BGR"))
 
 
 @dataclass(frozen=True)
 class InputConfig:
-    # photos whose header claims more pixels than this are refused before
-    # decoding (a 20000x20000 PNG takes 5.5 GB); dmask.capture.media.DEFAULT_MAX_MEGAPIXELS
-    max_photo_megapixels: float = setting(50.0, ge=1.0, le=250.0)
-    # videos whose frames are larger than this are refused from the header, before decoding (a 12-frame
-    # 8192x8192 video took 4.4 GB); 8.9 is 4096x2160. dmask.capture.media.DEFAULT_MAX_VIDEO_MEGAPIXELS
-    max_video_megapixels: float = setting(8.9, ge=0.3, le=50.0)
+    """What photos and videos are refused before they are decoded."""
+
+    max_photo_megapixels: float = setting(50.0, ge=1.0, le=250.0, doc=(
+        "photos whose header claims more pixels than this are refused before decoding (a 20000x20000 PNG "
+        "takes 5.5 GB); dmask.capture.media.DEFAULT_MAX_MEGAPIXELS"))
+    max_video_megapixels: float = setting(8.9, ge=0.3, le=50.0, doc=(
+        "videos whose frames are larger than this are refused from the header, before decoding (a 12-frame "
+        "8192x8192 video took 4.4 GB); 8.9 is 4096x2160. dmask.capture.media.DEFAULT_MAX_VIDEO_MEGAPIXELS"))
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    # codec of the written videos: h264 (yuv420p MP4), or mp4v as a fallback
-    video_codec: VideoCodec = setting(VideoCodec.H264)
-    jpeg_quality: int = setting(95, ge=1, le=100)
-    # the secret that seals every MP4 dmask writes, and that `dmask export dicom` checks the seal with
-    # (dmask.provenance): "" = $XDG_STATE_HOME/dmask/provenance.key, made on first use, mode 600
-    provenance_key_file: str = setting("")
+    """Written videos, published frames, and the key that seals every video."""
+
+    video_codec: VideoCodec = setting(VideoCodec.H264, doc=(
+        "codec of the written videos: h264 (yuv420p MP4), or mp4v as a fallback"))
+    jpeg_quality: int = setting(95, ge=1, le=100, doc=(
+        "JPEG quality of published frames (publish.encoding jpeg) and of the live view's stream"))
+    provenance_key_file: str = setting("", doc=(
+        "the secret that seals every MP4 dmask writes, and that `dmask export dicom` checks the seal with "
+        "(dmask.provenance): \"\" = $XDG_STATE_HOME/dmask/provenance.key, made on first use, mode 600"))
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    # what `dmask run` masks: /dev/video0 or a camera index like "0",
-    # rtsp://..., "gst:" and a GStreamer pipeline, or a video file; "" = none
-    uri: str = setting("")
-    # files: start again at the end
-    loop: bool = setting(False)
-    # files: deliver frames at the file's own frame rate (false = as fast as possible)
-    pace: bool = setting(True)
-    # a failed or stalled source is reopened after this long, doubling up to reopen_max_seconds
-    reopen_seconds: float = setting(0.5, ge=0.01, le=600.0)
-    reopen_max_seconds: float = setting(10.0, ge=0.01, le=3600.0)
-    # no frame for this long = the source has stalled
-    stall_seconds: float = setting(5.0, ge=0.1, le=3600.0)
+    """The daemon's source (`dmask run`): a camera, a stream or a file, reopened when it fails."""
+
+    uri: str = setting("", doc=(
+        "what `dmask run` masks: /dev/video0 or a camera index like \"0\", rtsp://..., \"gst:\" and a GStreamer "
+        "pipeline, or a video file; \"\" = none"))
+    loop: bool = setting(False, doc="files: start again at the end")
+    pace: bool = setting(True, doc="files: deliver frames at the file's own frame rate (false = as fast as possible)")
+    reopen_seconds: float = setting(0.5, ge=0.01, le=600.0, doc=(
+        "a failed or stalled source is reopened after this long, doubling up to reopen_max_seconds"))
+    reopen_max_seconds: float = setting(10.0, ge=0.01, le=3600.0, doc=(
+        "the longest wait between two tries to reopen the source"))
+    stall_seconds: float = setting(5.0, ge=0.1, le=3600.0, doc="no frame for this long = the source has stalled")
 
 
 @dataclass(frozen=True)
 class PublishConfig:
-    # ZeroMQ endpoints the PUB socket binds (tcp://HOST:PORT or ipc://PATH)
-    endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True, check=endpoint_problem)
-    # frame payload: jpeg, or raw bgr
-    encoding: FrameEncoding = setting(FrameEncoding.JPEG)
-    # messages queued per subscriber before newer ones are dropped for it
-    send_hwm: int = setting(4, ge=1, le=1000)
-    # the status topic, and systemd's STATUS and WATCHDOG, this often: at most
-    # a third of the unit's WatchdogSec (15 s), so one late ping is not a restart
-    status_interval_seconds: float = setting(1.0, ge=0.05, le=5.0)
-    # CurveZMQ: this daemon's secret key file and a directory of allowed client
-    # public keys (Ironhouse); both "" = no encryption, allowed only on ipc or loopback
-    curve_secret_key: str = setting("")
-    curve_allowed_keys: str = setting("")
+    """The daemon's ZeroMQ publisher: only masked frames and their signals."""
+
+    endpoints: tuple[str, ...] = setting(("tcp://127.0.0.1:5555",), non_empty=True, check=endpoint_problem, doc=(
+        "ZeroMQ endpoints the PUB socket binds (tcp://HOST:PORT or ipc://PATH)"))
+    encoding: FrameEncoding = setting(FrameEncoding.JPEG, doc="frame payload: jpeg, or raw bgr")
+    send_hwm: int = setting(4, ge=1, le=1000, doc="messages queued per subscriber before newer ones are dropped for it")
+    status_interval_seconds: float = setting(1.0, ge=0.05, le=5.0, doc=(
+        "the status topic, and systemd's STATUS and WATCHDOG, this often: at most a third of the unit's "
+        "WatchdogSec (15 s), so one late ping is not a restart"))
+    curve_secret_key: str = setting("", doc=(
+        "CurveZMQ: this daemon's secret key file (\"\" = no encryption, allowed only on ipc or loopback)"))
+    curve_allowed_keys: str = setting("", doc=(
+        "CURVE: the folder of subscribers' public keys allowed to connect (\"\" = none: ipc and loopback only)"))
 
 
 @dataclass(frozen=True)
@@ -271,9 +282,9 @@ class Config:
     dicom: DicomConfig = field(default_factory=DicomConfig)
     pacs: PacsConfig = field(default_factory=PacsConfig)
     view: ViewConfig = field(default_factory=ViewConfig)
-    # settings (key paths) that weaken the identity policy, accepted knowingly
-    # (see `setting`'s weaker); each is logged when the daemon starts
-    acknowledge_weaker_privacy: tuple[str, ...] = setting(())
+    acknowledge_weaker_privacy: tuple[str, ...] = setting((), doc=(
+        "settings (key paths) that weaken the identity policy, accepted knowingly (see `setting`'s weaker); "
+        "each is logged when the daemon starts"))
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -21,6 +21,7 @@ class Weaker(str, enum.Enum):
 def setting(
     default: Any,
     *,
+    doc: str,
     ge: float | None = None,
     gt: float | None = None,
     le: float | None = None,
@@ -28,8 +29,10 @@ def setting(
     check: Callable[[Any], str | None] | None = None,
     weaker: Weaker | None = None,
 ) -> Any:
-    """A config field with its default and the values it accepts.
+    """A config field with its default, what it means and the values it accepts.
 
+    doc: what the setting does, for a person (`dmask config show`, and the
+    installed example systemd/dmask.yaml, print it beside the value).
     ge / gt / le bound numbers (each item, for a list of numbers); every
     number has both a lower and an upper bound, and must be finite. non_empty
     forbids an empty list; check(value) returns what is wrong with a value
@@ -38,7 +41,7 @@ def setting(
     `acknowledge_weaker_privacy` (and logged at start). A field typed with an
     enum accepts its values only.
     """
-    rules = dict(ge=ge, gt=gt, le=le, non_empty=non_empty, check=check, weaker=weaker)
+    rules = dict(doc=doc, ge=ge, gt=gt, le=le, non_empty=non_empty, check=check, weaker=weaker)
     return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
 
 
