@@ -136,7 +136,7 @@ def bench_video(
     runtime's turn on the same frame, dmask.evaluation.mediapipe_peer).
     """
     pipeline = MaskPipeline(config, models=models)
-    tracker = pipeline.tracker
+    tracker = pipeline.meter.tracker
     timed = {
         "  detector": TimedModel(tracker.detector.model),
         "  face mesh": TimedModel(tracker.mesh.model),

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dmask.measure.clinical import focal_length_px
 from dmask.config import Config, RenderBackend
-from dmask.measure.fit import Fitter, RestingPolicy
+from dmask.measure.fit import RestingPolicy
+from dmask.measure.meter import FaceMeter
 from dmask.models import ModelSet
 from dmask.records import Frame, FrameStatus, MaskedFrame, MaskParams
 from dmask.draw import make_renderer
@@ -134,8 +134,7 @@ class MaskPipeline:
         """
         self.config = config
         self.models = models
-        self.tracker = self.models.inference.tracker(config, still)
-        self.fitter = Fitter(self.models.avatar, config.fit, config.clinical, still, resting)
+        self.meter = FaceMeter(config, models, still, resting)
         self.renderer = make_renderer(config.render)
         self.times = StageTimes()
         self.counts = PipelineCounts()
@@ -189,13 +188,10 @@ class MaskPipeline:
 
     def _fit(self, frame: Frame) -> tuple[MaskParams, ...]:
         with self.times.inference.span():
-            result = self.tracker.observe(frame.image)
+            result = self.meter.observe(frame.image)
             self.counts.faces_dropped += result.dropped
-            for track_id in result.lost_tracks:
-                self.fitter.forget(track_id)
         with self.times.fit.span():
-            focal = focal_length_px(frame.image.shape[1], self.config.clinical.camera_fov_deg)
-            return tuple(self.fitter.fit(face, frame.timestamp, focal) for face in result.faces)
+            return self.meter.fit(result.faces, frame.timestamp, frame.image.shape[1])
 
     def _policy(self, faces: tuple[MaskParams, ...], timestamp: float) -> tuple[FrameStatus, tuple[MaskParams, ...]]:
         """What to draw: the fitted faces, a held neutral avatar, or nothing."""

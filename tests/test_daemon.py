@@ -316,7 +316,7 @@ def test_a_stage_that_raises_publishes_blank_failed_closed_frames(tmp_path, shar
     def broken(*args, **kwargs):
         raise RuntimeError("landmark model exploded")
 
-    monkeypatch.setattr(daemon.pipeline.tracker, "observe", broken)
+    monkeypatch.setattr(daemon.pipeline.meter.tracker, "observe", broken)
     daemon.start()
     try:
         messages = collect(endpoint, frames=5, status=1)

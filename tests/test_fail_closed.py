@@ -33,7 +33,7 @@ def test_a_stage_that_raises_fails_the_frame_closed(config, models, face_frames,
     def broken(*args, **kwargs):
         raise RuntimeError("fit exploded")
 
-    monkeypatch.setattr(pipeline.fitter, "fit", broken)
+    monkeypatch.setattr(pipeline.meter.fitter, "fit", broken)
     masked = pipeline.process(Frame(face_frames[1], 1, 1 / 30))
     assert masked.status is FrameStatus.FAILED_CLOSED
     assert masked.faces == ()

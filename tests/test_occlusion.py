@@ -48,8 +48,8 @@ def runs(shared_data, config, models) -> tuple[list[MaskParams], list[MaskedFram
     uncovered, masked = [], []
     with VideoReader(shared_data / "videos" / VIDEO) as reader:
         for index, frame in zip(range(FRAMES), reader):
-            seen = reference.tracker.observe(frame.image).faces[0]
-            uncovered.append(reference.fitter.fit(seen, frame.timestamp))
+            seen = reference.meter.tracker.observe(frame.image).faces[0]
+            uncovered.append(reference.meter.fitter.fit(seen, frame.timestamp))
             image = frame.image
             for side, occluder, first, end in STRETCHES:
                 if first <= index < end:
@@ -175,7 +175,7 @@ def test_a_face_whose_eyes_never_showed_is_no_face_until_one_does(shared_data, c
     with VideoReader(shared_data / "videos" / VIDEO) as reader:
         reference = MaskPipeline(config, models=models)
         for index, frame in zip(range(12), reader):
-            landmarks = reference.tracker.observe(frame.image).faces[0].landmarks
+            landmarks = reference.meter.tracker.observe(frame.image).faces[0].landmarks
             image = frame.image
             if index < 6:
                 for side, occluder in zip(SIDES, (Occluder.PALM, Occluder.PADDLE)):

@@ -30,7 +30,8 @@ import numpy as np
 from dmask.config import Config
 from dmask.evaluation.recognisers import FaceFinder, model_file
 from dmask.report_folder import require
-from dmask.measure.fit import Fitter, RestingPolicy
+from dmask.measure.fit import RestingPolicy
+from dmask.measure.meter import FaceMeter
 from dmask.measure.geometry import face_axes
 from dmask.measure.mesh_index import (
     LEFT_BROW,
@@ -121,17 +122,14 @@ class MediaPipeReader:
     signals = (*(Signal(name, _UNITS[field], gaze) for name, field, gaze in _SCHEMA_SIGNALS), *GEOMETRY)
 
     def __init__(self, config: Config, models: ModelSet) -> None:
-        self.tracker = models.inference.tracker(config, still=False)
-        self.fitter = Fitter(models.avatar, config.fit, config.clinical, still=False, resting=RestingPolicy.OWN)
+        self.meter = FaceMeter(config, models, still=False, resting=RestingPolicy.OWN)
 
     def read(self, frame: Frame) -> np.ndarray:
-        result = self.tracker.observe(frame.image)
-        for track_id in result.lost_tracks:
-            self.fitter.forget(track_id)
-        if not result.faces:
+        faces = self.meter.observe(frame.image).faces[:1]
+        if not faces:
             return np.full(len(self.signals), np.nan)
-        face = result.faces[0]
-        values = face_values(self.fitter.fit(face, frame.timestamp))
+        face = faces[0]
+        values = face_values(self.meter.fit(faces, frame.timestamp, frame.image.shape[1])[0])
         fields = [values[field] for _, field, _ in _SCHEMA_SIGNALS]
         xy = face.landmarks[:, :2].astype(np.float64)
         points = FacePoints(xy[RIGHT_LIDS], xy[LEFT_LIDS], xy[RIGHT_BROW], xy[LEFT_BROW], xy[UPPER_LIP_MIDDLE],
