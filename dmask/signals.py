@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from dmask.measure.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS
+from dmask.measure.action_units import ACTION_UNITS, CHANNEL_NAMES, CHANNELS, PAIRS, Side
 from dmask.measure.clinical import (
     ASYMMETRY_MIN_INTENSITY,
     BLINK_COMPLETE_FRACTION,
@@ -49,7 +49,7 @@ from dmask.records import EyeParams, MaskedFrame, MaskParams
 
 SCHEMA_VERSION = 9
 SCHEMA = f"dmask.signals/{SCHEMA_VERSION}"
-SIDES = ("right", "left")  # the subject's, in the order of every per-side pair of fields
+SIDES = tuple(Side)  # the subject's, in the order of every per-side pair of fields
 
 
 class Role(str, enum.Enum):
@@ -100,9 +100,9 @@ def vertical_deviation_deg(face: MaskParams) -> float:
     return measured_gaze(face.right_eye)[1] - measured_gaze(face.left_eye)[1]
 
 
-def _blink(face: MaskParams, side: str, attribute: str) -> float:
+def _blink(face: MaskParams, side: Side, attribute: str) -> float:
     """An attribute of the blink that ended at this frame in that eye; NaN (an empty field) if none did."""
-    event = face.right_blink if side == "right" else face.left_blink
+    event = face.right_blink if side == Side.RIGHT else face.left_blink
     return math.nan if event is None else float(getattr(event, attribute))
 
 
@@ -114,9 +114,9 @@ def _normal(eye: EyeParams, attribute: str) -> float:
 PRISM_MEANING = f"the same in prism dioptres, 100 tan(angle); empty from {PRISM_SCALE_LIMIT_DEG:g} deg on"
 
 
-def _eye_fields(side: str) -> tuple[Field, ...]:
+def _eye_fields(side: Side) -> tuple[Field, ...]:
     def eye(face: MaskParams) -> EyeParams:
-        return face.right_eye if side == "right" else face.left_eye
+        return face.right_eye if side == Side.RIGHT else face.left_eye
 
     when_closed = "empty while the eye reads closed (the iris under a shut lid is a guess)"
     return (
@@ -197,8 +197,8 @@ FACE_FIELDS: tuple[Field, ...] = (
     Field("head_y_px", "px", "image y of the canonical face origin", lambda f: f.translation[1], Role.FRAMING),
     Field("head_scale_px", "px per canonical unit", "size of the face in the image (outer eye corners 1.0 apart)",
           lambda f: f.scale, Role.FRAMING),
-    *_eye_fields("right"),
-    *_eye_fields("left"),
+    *_eye_fields(Side.RIGHT),
+    *_eye_fields(Side.LEFT),
     Field("horizontal_vergence_deg", "deg", "how far the eyes converge: right minus left gaze yaw, plus the "
           f"gaze zero's own {GAZE_ZERO_VERGENCE_DEG:.2f} deg (people in photos fixating a camera "
           f"{GAZE_ZERO_FIXATION_MM / 1000:g} m off)", horizontal_vergence_deg),

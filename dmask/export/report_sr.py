@@ -20,6 +20,7 @@ from pydicom.sr.codedict import codes
 
 from dmask.clinical.summary import ClinicalSummary, EyeSummary
 from dmask.export.identity import MANUFACTURER, Series, StudyIdentity
+from dmask.measure.action_units import Side
 
 SCHEME = "99DMASK"
 _UNITS = {
@@ -30,7 +31,7 @@ _UNITS = {
     "PD": ("[p'diop]", "prism diopter"),
 }
 _EYE, _FACE = ("81745001", "Eye"), ("89545001", "Face structure")
-_SIDES = {"right": ("24028007", "Right"), "left": ("7771000", "Left")}
+_SIDES = {Side.RIGHT: ("24028007", "Right"), Side.LEFT: ("7771000", "Left")}
 _PROCEDURE = hd.sr.CodedConcept("MASKED-VIDEO", SCHEME, "Masked video examination of the eyes and face")
 
 

@@ -42,8 +42,20 @@ from dmask.measure.mesh_index import (
 
 
 class Side(str, enum.Enum):
+    """The subject's side: the one home of right and left (dmask.signals.SIDES is its members in order).
+
+    It reads as its value wherever text is made of it ("right", as in the
+    fields' names `right_gaze_yaw_deg`), on every Python the package runs on.
+    """
+
     RIGHT = "right"
     LEFT = "left"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 class Region(str, enum.Enum):
