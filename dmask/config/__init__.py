@@ -229,7 +229,8 @@ class OutputConfig:
         "JPEG quality of published frames (publish.encoding jpeg) and of the live view's stream"))
     provenance_key_file: str = setting("", doc=(
         "the secret that seals every MP4 dmask writes, and that `dmask export dicom` checks the seal with "
-        "(dmask.provenance): \"\" = $XDG_STATE_HOME/dmask/provenance.key, made on first use, mode 600"))
+        "(dmask.provenance): \"\" = $XDG_STATE_HOME/dmask/provenance.key, made on first use, mode 600. Back it up: "
+        "a new key leaves the videos sealed with the old one unverifiable"))
 
 
 @dataclass(frozen=True)

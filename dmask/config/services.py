@@ -41,7 +41,8 @@ def _url_problem(url: str) -> str | None:
 
 @dataclass(frozen=True)
 class DicomConfig:
-    """Who and what a DICOM export files the recording under; nothing here comes from the video."""
+    """Who and what a DICOM export files the recording under; nothing here comes from the video. Give the patient per
+    recording (--patient-id, --study-uid): a pseudonym or a worklist entry."""
 
     patient_id: str = setting("", check=long_string_problem, doc=(
         "the patient's pseudonym or worklist ID (required to export; --patient-id)"))
@@ -100,7 +101,9 @@ def _is_address(text: str) -> bool:
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """`dmask view`: the clinicians' live view in a browser, relaying what the daemon publishes."""
+    """`dmask view`: the clinicians' live view in a browser, relaying what the daemon publishes. Off loopback it is
+    HTTPS only (both TLS files, the key readable by the dmask group only); add clinicians with
+    `dmask view add-user NAME --config FILE`."""
 
     endpoint: str = setting("tcp://127.0.0.1:5555", check=endpoint_problem, doc="the daemon's publish endpoint")
     curve_client_secret_key: str = setting("", doc=(
