@@ -237,9 +237,10 @@ def _face(recording: Recording) -> FaceSummary:
     )
 
 
-def _axis(recording: Recording, axis: str) -> dict[str, float | tuple[float, float]]:
-    return {"median_deg": _median(recording[f"{axis}_deviation_deg"]), "median_pd": _median(recording[f"{axis}_deviation_pd"]),
-            "range_pd": _range(recording[f"{axis}_deviation_pd"])}
+def _axis(recording: Recording, axis: str) -> tuple[float, float, tuple[float, float]]:
+    """AxisDeviation's fields, in order: the medians (deg, PD) and the 5-95 % range (PD)."""
+    return (_median(recording[f"{axis}_deviation_deg"]), _median(recording[f"{axis}_deviation_pd"]),
+            _range(recording[f"{axis}_deviation_pd"]))
 
 
 def summarise(recording: Recording) -> ClinicalSummary:
@@ -248,9 +249,9 @@ def summarise(recording: Recording) -> ClinicalSummary:
                                                    recording.fps) for axis in ("yaw", "pitch")))
     eyes = Sides(*(_eye(recording, side, oscillations) for side in SIDES))
     deviation = Deviation(
-        HorizontalDeviation(**_axis(recording, "horizontal"), vergence_median_pd=_median(recording["horizontal_vergence_pd"]),
-                            fixation_distance_mm=_median(recording["fixation_distance_mm"])),
-        AxisDeviation(**_axis(recording, "vertical")),
+        HorizontalDeviation(*_axis(recording, "horizontal"), _median(recording["horizontal_vergence_pd"]),
+                            _median(recording["fixation_distance_mm"])),
+        AxisDeviation(*_axis(recording, "vertical")),
     )
     return ClinicalSummary(
         recording=recording.name,
